@@ -1,0 +1,118 @@
+/* http.c - request/response helpers shared by HTTP/1.1 and HTTP/2. */
+#include "http.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void fa_response_init(fa_response *r)
+{
+    r->status = 200;
+    r->num_headers = 0;
+    r->strs = (fa_buf)FA_BUF_INIT;
+    r->body = (fa_buf)FA_BUF_INIT;
+}
+
+void fa_response_reset(fa_response *r)
+{
+    r->status = 200;
+    r->num_headers = 0;
+    fa_buf_shrink(&r->strs, 1 << 16);
+    fa_buf_reset(&r->strs);
+    fa_buf_reset(&r->body);
+    fa_buf_shrink(&r->body, 1 << 20);
+}
+
+void fa_response_free(fa_response *r)
+{
+    fa_buf_free(&r->strs);
+    fa_buf_free(&r->body);
+    r->num_headers = 0;
+}
+
+int fa_response_add_header(fa_response *r, const char *name, size_t name_len,
+                           const char *value, size_t value_len)
+{
+    if (r->num_headers >= FA_RESP_MAX_HEADERS)
+        return -1;
+    if (name_len > UINT32_MAX / 2 || value_len > UINT32_MAX / 2 ||
+        r->strs.len > UINT32_MAX / 2)
+        return -1;
+    /* NUL-terminate both so HTTP/1 and logging can treat them as strings. */
+    if (fa_buf_reserve(&r->strs, name_len + value_len + 2) < 0)
+        return -1;
+    fa_resp_header *h = &r->headers[r->num_headers];
+    h->name_off = (uint32_t)r->strs.len;
+    h->name_len = (uint32_t)name_len;
+    char *dst = r->strs.data + r->strs.len;
+    for (size_t i = 0; i < name_len; i++) {
+        char c = name[i];
+        dst[i] = (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
+    }
+    dst[name_len] = '\0';
+    r->strs.len += name_len + 1;
+    h->value_off = (uint32_t)r->strs.len;
+    h->value_len = (uint32_t)value_len;
+    memcpy(r->strs.data + r->strs.len, value, value_len);
+    r->strs.data[r->strs.len + value_len] = '\0';
+    r->strs.len += value_len + 1;
+    r->num_headers++;
+    return 0;
+}
+
+int fa_response_simple(fa_response *r, int status, const char *text)
+{
+    fa_response_reset(r);
+    r->status = status;
+    static const char ct[] = "text/plain; charset=utf-8";
+    if (fa_response_add_header(r, "content-type", 12, ct, sizeof(ct) - 1) < 0)
+        return -1;
+    if (text != NULL && !fa_http_status_has_no_body(status))
+        return fa_buf_appends(&r->body, text);
+    return 0;
+}
+
+int fa_http_status_has_no_body(int status)
+{
+    return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
+
+const char *fa_http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+    }
+}

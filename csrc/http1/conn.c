@@ -1,0 +1,390 @@
+/* conn.c - HTTP/1.1 connections: framing, pipelining, 100-continue, the
+ * h2c upgrade, and response serialization.
+ *
+ * Requests are answered strictly in order: while one is in flight (e.g. on
+ * a pooled thread) the connection stops reading, so pipelined requests wait
+ * in the read buffer and memory stays bounded.  Bodies are collected in the
+ * read buffer right after the head (chunked ones decoded in place), so a
+ * request reaches the handler as slices of one buffer, without copies.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../http2/session.h"
+#include "../server/config.h"
+#include "../server/server_internal.h"
+#include "parser.h"
+
+#define FA_H1_MAX_HEADERS 256
+
+static void fa_h1_reset(fa_h1_state *h)
+{
+    h->in_flight = 0;
+    h->head_len = 0;
+    h->body_have = 0;
+    h->sent_continue = 0;
+    h->is_head = 0;
+    h->req_len = 0;
+    h->raw_end = 0;
+}
+
+int fa_h1_idle(fa_conn *c)
+{
+    return !c->h1.in_flight && c->h1.head_len == 0 && c->rbuf.len == 0 && c->wpos >= c->wbuf.len;
+}
+
+/* Answers an error and closes after writing: the stream of bytes can no
+ * longer be trusted to delimit the next request. */
+static void fa_h1_fail(fa_conn *c, int status, const char *text)
+{
+    c->h1.keep_alive = 0;
+    c->h1.in_flight = 1;
+    c->h1.minor_version = 1;
+    fa_conn_respond_error(c, 0, status, text);
+    fa_buf_reset(&c->rbuf);
+    c->close_after_write = 1;
+    fa_conn_pause_reading(c, 1);
+}
+
+static int fa_b64url_value(unsigned char ch)
+{
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a' + 26;
+    if (ch >= '0' && ch <= '9')
+        return ch - '0' + 52;
+    if (ch == '-' || ch == '+')
+        return 62;
+    if (ch == '_' || ch == '/')
+        return 63;
+    return -1;
+}
+
+/* Decodes base64url (RFC 4648 section 5), padding optional.  Returns the
+ * length, or -1. */
+static long fa_b64url_decode(const char *s, size_t n, uint8_t *out, size_t out_size)
+{
+    while (n > 0 && s[n - 1] == '=')
+        n--;
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = fa_b64url_value((unsigned char)s[i]);
+        if (v < 0)
+            return -1;
+        acc = (acc << 6) | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o >= out_size)
+                return -1;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    return (long)o;
+}
+
+/* Splits the request-target into path and query.  Absolute-form targets
+ * ("http://host/p?q", sent to proxies) keep only their path. */
+static void fa_h1_split_target(const char *t, size_t n, fa_request *req)
+{
+    if (n > 0 && t[0] != '/' && t[0] != '*') {
+        const char *scheme_end = memchr(t, ':', n);
+        if (scheme_end && (size_t)(t + n - scheme_end) > 3 && scheme_end[1] == '/' && scheme_end[2] == '/') {
+            const char *auth = scheme_end + 3;
+            const char *slash = memchr(auth, '/', (size_t)(t + n - auth));
+            const char *q = memchr(auth, '?', (size_t)(t + n - auth));
+            if (slash == NULL || (q && q < slash)) {
+                req->path = "/";
+                req->path_len = 1;
+                req->query = q ? q + 1 : "";
+                req->query_len = q ? (size_t)(t + n - q - 1) : 0;
+                return;
+            }
+            n -= (size_t)(slash - t);
+            t = slash;
+        }
+    }
+    const char *q = memchr(t, '?', n);
+    req->path = t;
+    req->path_len = q ? (size_t)(q - t) : n;
+    req->query = q ? q + 1 : "";
+    req->query_len = q ? n - (size_t)(q - t) - 1 : 0;
+}
+
+static void fa_h1_lower_names(fa_h1_request *rq)
+{
+    for (size_t i = 0; i < rq->num_headers; i++) {
+        char *p = (char *)rq->headers[i].name; /* our own read buffer */
+        for (size_t k = 0; k < rq->headers[i].name_len; k++)
+            if (p[k] >= 'A' && p[k] <= 'Z')
+                p[k] = (char)(p[k] + 32);
+    }
+}
+
+static void fa_h1_to_request(const fa_h1_request *rq, const char *body, size_t body_len, fa_request *req)
+{
+    req->method = rq->method;
+    req->method_len = rq->method_len;
+    fa_h1_split_target(rq->target, rq->target_len, req);
+    req->headers = rq->headers;
+    req->num_headers = rq->num_headers;
+    req->body = body;
+    req->body_len = body_len;
+    req->http_version = rq->minor_version == 0 ? 10 : 11;
+}
+
+/* "Upgrade: h2c": answer 101, then the request continues as stream 1 of an
+ * HTTP/2 session. */
+static void fa_h1_upgrade(fa_conn *c, fa_h1_request *rq, size_t head_len)
+{
+    uint8_t settings[1024];
+    long n = fa_b64url_decode(c->h1.info.http2_settings, c->h1.info.http2_settings_len,
+                              settings, sizeof(settings));
+    if (n < 0 || n % 6 != 0) {
+        fa_h1_fail(c, 400, "Bad HTTP2-Settings");
+        return;
+    }
+    static const char sw[] = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+    if (fa_buf_append(&c->wbuf, sw, sizeof(sw) - 1) < 0) {
+        fa_h1_fail(c, 500, "Internal Server Error");
+        return;
+    }
+    fa_h1_lower_names(rq);
+    fa_request req;
+    fa_h1_to_request(rq, "", 0, &req);
+    c->proto = FA_PROTO_H2;
+    fa_h1_reset(&c->h1);
+    if (fa_h2_start(c, settings, (size_t)n, &req) < 0) {
+        c->close_after_write = 1;
+        fa_buf_reset(&c->rbuf);
+        return;
+    }
+    /* Whatever followed the request (the client preface, normally after it
+     * saw the 101) belongs to the HTTP/2 session. */
+    size_t rest = c->rbuf.len - head_len;
+    if (rest > 0 && fa_h2_recv(c, (const uint8_t *)c->rbuf.data + head_len, rest) < 0)
+        c->close_after_write = 1;
+    fa_buf_reset(&c->rbuf);
+}
+
+static int fa_h1_error_status(int r, const char **text)
+{
+    switch (r) {
+    case FA_H1_ETOO_LARGE:
+        *text = "Request Header Fields Too Large";
+        return 431;
+    case FA_H1_EVERSION:
+        *text = "HTTP Version Not Supported";
+        return 505;
+    case FA_H1_EURI_TOO_LONG:
+        *text = "URI Too Long";
+        return 414;
+    default:
+        *text = "Bad Request";
+        return 400;
+    }
+}
+
+void fa_h1_process(fa_conn *c)
+{
+    fa_worker *w = c->worker;
+    const fa_config *cfg = fa_worker_config(w);
+    fa_h1_state *h = &c->h1;
+    fa_header hdrs[FA_H1_MAX_HEADERS];
+    size_t max_headers = cfg->max_headers < FA_H1_MAX_HEADERS ? cfg->max_headers : FA_H1_MAX_HEADERS;
+
+    while (!c->dead && !h->in_flight && !c->close_after_write && c->rbuf.len > 0) {
+        fa_h1_request rq;
+        const char *text;
+        if (h->head_len == 0) {
+            rq.headers = hdrs;
+            rq.num_headers = max_headers;
+            int r = fa_h1_parse_request(c->rbuf.data, c->rbuf.len, &rq, cfg->max_header_size,
+                                        cfg->max_target_size);
+            if (r == FA_H1_INCOMPLETE)
+                return;
+            if (r < 0) {
+                int status = fa_h1_error_status(r, &text);
+                fa_h1_fail(c, status, text);
+                return;
+            }
+            int status = fa_h1_analyze(&rq, &h->info);
+            if (status != 0) {
+                fa_h1_fail(c, status, fa_http_reason(status));
+                return;
+            }
+            h->head_len = r;
+            h->minor_version = rq.minor_version;
+            h->keep_alive = h->info.keep_alive;
+            h->is_head = rq.method_len == 4 && memcmp(rq.method, "HEAD", 4) == 0;
+            if (!h->info.chunked && h->info.content_length > cfg->max_body_size) {
+                fa_h1_fail(c, 413, "Content Too Large"); /* before reading the body */
+                return;
+            }
+            if (h->info.upgrade_h2c && !h->info.chunked && h->info.content_length == 0) {
+                fa_h1_upgrade(c, &rq, (size_t)r);
+                return;
+            }
+            if (h->info.chunked) {
+                fa_h1_chunked_init(&h->chunked);
+                h->raw_end = (size_t)r;
+            }
+            int wants_body = h->info.chunked || h->info.content_length > 0;
+            if (wants_body && h->info.expect_continue && c->rbuf.len == (size_t)r && !h->sent_continue) {
+                static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                fa_buf_append(&c->wbuf, cont, sizeof(cont) - 1);
+                h->sent_continue = 1;
+            }
+        }
+
+        size_t body_len;
+        if (h->info.chunked) {
+            if (c->rbuf.len > h->raw_end) {
+                char *src = c->rbuf.data + h->raw_end;
+                size_t orig = c->rbuf.len - h->raw_end, len = orig;
+                ssize_t left = fa_h1_decode_chunked(&h->chunked, src, &len);
+                if (left == FA_H1_EBAD) {
+                    fa_h1_fail(c, 400, "Bad Request");
+                    return;
+                }
+                char *dst = c->rbuf.data + h->head_len + h->body_have;
+                memmove(dst, src, len);
+                h->body_have += len;
+                if (h->body_have > cfg->max_body_size) {
+                    fa_h1_fail(c, 413, "Content Too Large");
+                    return;
+                }
+                if (left == FA_H1_INCOMPLETE) {
+                    c->rbuf.len = h->head_len + (size_t)h->body_have;
+                    h->raw_end = c->rbuf.len;
+                    return;
+                }
+                /* the body ended: the next request's bytes move up behind it */
+                memmove(dst + len, src + orig - (size_t)left, (size_t)left);
+                c->rbuf.len = h->head_len + (size_t)h->body_have + (size_t)left;
+                h->raw_end = c->rbuf.len;
+                h->req_len = h->head_len + (size_t)h->body_have;
+                body_len = (size_t)h->body_have;
+            } else if (h->req_len == 0) {
+                return;
+            } else {
+                body_len = (size_t)h->body_have;
+            }
+        } else {
+            size_t need = (size_t)h->head_len + (size_t)h->info.content_length;
+            if (c->rbuf.len < need) {
+                /* one allocation for the whole body instead of doubling */
+                if (fa_buf_reserve(&c->rbuf, need - c->rbuf.len) < 0)
+                    fa_h1_fail(c, 500, "Internal Server Error");
+                return;
+            }
+            h->req_len = need;
+            body_len = (size_t)h->info.content_length;
+        }
+
+        /* The whole request is here: parse the head again for slices (the
+         * buffer may have moved while the body arrived). */
+        rq.headers = hdrs;
+        rq.num_headers = max_headers;
+        if (fa_h1_parse_request(c->rbuf.data, c->rbuf.len, &rq, cfg->max_header_size,
+                                cfg->max_target_size) != h->head_len) {
+            fa_h1_fail(c, 500, "Internal Server Error");
+            return;
+        }
+        fa_h1_lower_names(&rq);
+        fa_request req;
+        fa_h1_to_request(&rq, c->rbuf.data + h->head_len, body_len, &req);
+        h->in_flight = 1;
+        fa_worker_dispatch(w, c, 0, &req);
+        if (h->in_flight && !c->dead) {
+            fa_conn_pause_reading(c, 1); /* answered later, by a pooled thread */
+            return;
+        }
+    }
+}
+
+static int fa_h1_skip_header(const char *name, size_t n)
+{
+    switch (n) {
+    case 4:
+        return memcmp(name, "date", 4) == 0;
+    case 6:
+        return memcmp(name, "server", 6) == 0;
+    case 7:
+        return memcmp(name, "upgrade", 7) == 0;
+    case 10:
+        return memcmp(name, "connection", 10) == 0 || memcmp(name, "keep-alive", 10) == 0;
+    case 14:
+        return memcmp(name, "content-length", 14) == 0;
+    case 17:
+        return memcmp(name, "transfer-encoding", 17) == 0;
+    default:
+        return 0;
+    }
+}
+
+static char *fa_utoa(char *end, uint64_t v)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
+void fa_h1_respond(fa_conn *c, fa_response *resp)
+{
+    fa_h1_state *h = &c->h1;
+    fa_buf *o = &c->wbuf;
+    int keep = h->keep_alive && !fa_worker_stopping(c->worker) && !c->read_eof;
+    int no_body = fa_http_status_has_no_body(resp->status);
+    size_t need = 160 + resp->strs.len + 4 * resp->num_headers + (h->is_head ? 0 : resp->body.len);
+    if (fa_buf_reserve(o, need) < 0) {
+        c->close_after_write = 1;
+        return;
+    }
+    char num[24], *p;
+    /* status line and the server's own fields */
+    fa_buf_append(o, "HTTP/1.1 ", 9);
+    p = fa_utoa(num + sizeof(num), (uint64_t)resp->status);
+    fa_buf_append(o, p, (size_t)(num + sizeof(num) - p));
+    fa_buf_append(o, " ", 1);
+    fa_buf_appends(o, fa_http_reason(resp->status));
+    fa_buf_append(o, "\r\nserver: fasterapi\r\ndate: ", 27);
+    fa_buf_appends(o, fa_worker_date(c->worker));
+    fa_buf_append(o, "\r\n", 2);
+    for (uint32_t i = 0; i < resp->num_headers; i++) {
+        const char *name = fa_resp_hname(resp, i);
+        if (fa_h1_skip_header(name, resp->headers[i].name_len))
+            continue;
+        fa_buf_append(o, name, resp->headers[i].name_len);
+        fa_buf_append(o, ": ", 2);
+        fa_buf_append(o, fa_resp_hvalue(resp, i), resp->headers[i].value_len);
+        fa_buf_append(o, "\r\n", 2);
+    }
+    if (!no_body) {
+        fa_buf_append(o, "content-length: ", 16);
+        p = fa_utoa(num + sizeof(num), resp->body.len);
+        fa_buf_append(o, p, (size_t)(num + sizeof(num) - p));
+        fa_buf_append(o, "\r\n", 2);
+    }
+    if (!keep)
+        fa_buf_append(o, "connection: close\r\n", 19);
+    else if (h->minor_version == 0)
+        fa_buf_append(o, "connection: keep-alive\r\n", 24);
+    fa_buf_append(o, "\r\n", 2);
+    if (!no_body && !h->is_head)
+        fa_buf_append(o, resp->body.data, resp->body.len);
+
+    /* the request is done: drop its bytes, keep what was pipelined after it */
+    if (h->req_len > 0)
+        fa_buf_consume(&c->rbuf, h->req_len);
+    fa_h1_reset(h);
+    if (!keep)
+        c->close_after_write = 1;
+    else if (c->rbuf.len == 0)
+        fa_buf_shrink(&c->rbuf, 1 << 16);
+}

@@ -1,0 +1,934 @@
+/* session.c - HTTP/2 server sessions on libnghttp2 (see session.h).
+ *
+ * One struct fa_h2 per connection owns the nghttp2 session and our
+ * per-stream state (fa_h2_stream, attached to nghttp2's stream as user
+ * data).  A request is collected from nghttp2's callbacks and handed to the
+ * worker once the peer ends the stream; the answer comes back through
+ * fa_h2_respond(), either inside that dispatch (hence inside an nghttp2
+ * callback) or later from a pooled handler.  Output is serialized into
+ * conn->wbuf only; the socket belongs to the worker.
+ *
+ * Limits nghttp2 does not enforce for us live here: header list bytes and
+ * field count, body size, request-target length, and a budget for resets
+ * and invalid frames the peer provokes ("MadeYouReset" and friends).
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "session.h"
+
+#include <nghttp2/nghttp2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../server/config.h"
+
+enum {
+    /* Stop serializing once this much output waits for the socket. */
+    FA_H2_WBUF_HIGH = 256 * 1024,
+    /* Receive windows: generous so that uploads are not throttled by
+     * round trips; the body limit still bounds what one stream may send. */
+    FA_H2_STREAM_WINDOW = 1 << 20,
+    FA_H2_CONN_WINDOW = 8 << 20,
+    /* Per-field overhead in header list size accounting (RFC 9113 6.5.2). */
+    FA_H2_FIELD_OVERHEAD = 32,
+    /* Peer-provoked resets and invalid frames tolerated per window. */
+    FA_H2_GLITCH_LIMIT = 1000,
+    FA_H2_GLITCH_WINDOW_MS = 10000,
+    /* Entries per SETTINGS frame, and queued SETTINGS/PING acks. */
+    FA_H2_MAX_SETTINGS = 32,
+    FA_H2_MAX_OUTBOUND_ACK = 1000,
+    /* Incoming RST_STREAM token bucket (rapid reset, CVE-2023-44487). */
+    FA_H2_RESET_BURST = 1000,
+    FA_H2_RESET_RATE = 33,
+    /* CONTINUATION frames after one HEADERS (CVE-2024-28182). */
+    FA_H2_MAX_CONTINUATIONS = 8,
+};
+
+/* Where one request header field sits in the stream's string buffer.
+ * Offsets, because the buffer moves as it grows. */
+typedef struct fa_h2_field {
+    size_t name_off, name_len;
+    size_t value_off, value_len;
+} fa_h2_field;
+
+typedef struct fa_h2_stream {
+    struct fa_h2_stream *prev, *next; /* every stream of the session */
+    int32_t id;
+    /* --- request --- */
+    fa_buf strs;   /* bytes of pseudo-headers and header fields */
+    fa_buf fields; /* array of fa_h2_field */
+    size_t nfields;
+    size_t method_off, method_len;
+    size_t path_off, path_len; /* :path as sent; split at '?' on dispatch */
+    size_t authority_off, authority_len;
+    size_t header_bytes; /* RFC 9113 header list size so far */
+    size_t header_count; /* regular (non-pseudo) fields so far */
+    uint64_t content_length;
+    fa_buf body;
+    unsigned has_method : 1, has_path : 1, has_authority : 1, has_host : 1;
+    unsigned has_content_length : 1;
+    unsigned is_head : 1;
+    unsigned remote_closed : 1; /* peer sent END_STREAM */
+    unsigned dispatched : 1;    /* handed to the worker */
+    unsigned rejected : 1;      /* answered with an error before completion */
+    unsigned responded : 1;     /* a response was submitted */
+    /* --- response --- */
+    fa_buf resp_body; /* moved out of the handler's fa_response */
+    size_t resp_off;  /* bytes of resp_body already given to nghttp2 */
+} fa_h2_stream;
+
+struct fa_h2 {
+    fa_conn *conn;
+    nghttp2_session *session;
+    const fa_config *cfg;
+    fa_h2_stream *streams;
+    int busy;          /* streams dispatched and not closed */
+    int nest;          /* > 0 while inside nghttp2 or a dispatch */
+    unsigned zombie : 1;        /* fa_h2_free() came while nest > 0 */
+    unsigned goaway_sent : 1;   /* fa_h2_shutdown() already ran */
+    unsigned calm : 1;          /* glitch budget exhausted */
+    unsigned calm_sent : 1;     /* ENHANCE_YOUR_CALM submitted */
+    uint64_t glitch_start_ms;
+    unsigned glitches;
+    fa_header *scratch; /* header slices rebuilt for each dispatch */
+    size_t scratch_cap;
+};
+
+typedef struct fa_h2 fa_h2;
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                        */
+
+static uint64_t h2_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Counts one thing the peer made us do that a well-behaved client would not
+ * (a reset we had to send, an invalid frame, an empty DATA frame).  nghttp2
+ * 1.52 has no such budget of its own. */
+static void h2_glitch(fa_h2 *h2)
+{
+    uint64_t now = h2_now_ms();
+    if (now - h2->glitch_start_ms >= FA_H2_GLITCH_WINDOW_MS) {
+        h2->glitch_start_ms = now;
+        h2->glitches = 0;
+    }
+    if (++h2->glitches > FA_H2_GLITCH_LIMIT)
+        h2->calm = 1;
+}
+
+/* Queues GOAWAY(ENHANCE_YOUR_CALM) once the budget is gone.  Called between
+ * library calls rather than from callbacks, so the frame that used up the
+ * budget is finished first. */
+static void h2_check_calm(fa_h2 *h2)
+{
+    if (h2->calm && !h2->calm_sent) {
+        h2->calm_sent = 1;
+        nghttp2_session_terminate_session(h2->session, NGHTTP2_ENHANCE_YOUR_CALM);
+    }
+}
+
+static int h2_eq(const char *a, size_t alen, const char *lit)
+{
+    size_t n = strlen(lit);
+    return alen == n && memcmp(a, lit, n) == 0;
+}
+
+/* Decimal digits only; saturates instead of overflowing.  nghttp2 has
+ * already refused a malformed content-length, so this only measures it. */
+static uint64_t h2_parse_u64(const uint8_t *s, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return UINT64_MAX;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return UINT64_MAX;
+        v = v * 10 + d;
+    }
+    return v;
+}
+
+/* Appends bytes to the stream's string buffer and reports their offset. */
+static int h2_store(fa_h2_stream *st, const void *p, size_t n, size_t *off)
+{
+    *off = st->strs.len;
+    return fa_buf_append(&st->strs, p, n);
+}
+
+static int h2_add_field(fa_h2_stream *st, const void *name, size_t name_len,
+                        const void *value, size_t value_len)
+{
+    fa_h2_field f;
+    f.name_len = name_len;
+    f.value_len = value_len;
+    if (h2_store(st, name, name_len, &f.name_off) < 0 ||
+        h2_store(st, value, value_len, &f.value_off) < 0 ||
+        fa_buf_append(&st->fields, &f, sizeof f) < 0)
+        return -1;
+    st->nfields++;
+    return 0;
+}
+
+/* Fields a handler must not see in an HTTP/2 request (the h2c upgrade
+ * request brings them) nor send in an HTTP/2 response. */
+static int h2_hop_by_hop(const char *name, size_t len)
+{
+    return h2_eq(name, len, "connection") || h2_eq(name, len, "keep-alive") ||
+           h2_eq(name, len, "transfer-encoding") || h2_eq(name, len, "upgrade") ||
+           h2_eq(name, len, "proxy-connection") || h2_eq(name, len, "te") ||
+           h2_eq(name, len, "http2-settings");
+}
+
+/* A response field a peer would reject (and with it the whole stream):
+ * names must be lowercase tokens, values free of NUL, CR and LF. */
+static int h2_valid_field(const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~";
+    if (nlen == 0)
+        return 0;
+    for (size_t i = 0; i < nlen; i++) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              (ch != '\0' && strchr(tchar, ch) != NULL)))
+            return 0;
+    }
+    for (size_t i = 0; i < vlen; i++) {
+        char ch = value[i];
+        if (ch == '\0' || ch == '\r' || ch == '\n')
+            return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* streams                                                              */
+
+static fa_h2_stream *h2_stream_new(fa_h2 *h2, int32_t id)
+{
+    fa_h2_stream *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return NULL;
+    st->id = id;
+    st->next = h2->streams;
+    if (h2->streams != NULL)
+        h2->streams->prev = st;
+    h2->streams = st;
+    return st;
+}
+
+/* Drops the request's memory; its slices are dead after dispatch. */
+static void h2_stream_drop_request(fa_h2_stream *st)
+{
+    fa_buf_free(&st->strs);
+    fa_buf_free(&st->fields);
+    fa_buf_free(&st->body);
+    st->nfields = 0;
+}
+
+static void h2_stream_free(fa_h2 *h2, fa_h2_stream *st)
+{
+    if (st->prev != NULL)
+        st->prev->next = st->next;
+    else
+        h2->streams = st->next;
+    if (st->next != NULL)
+        st->next->prev = st->prev;
+    if (st->dispatched)
+        h2->busy--;
+    h2_stream_drop_request(st);
+    fa_buf_free(&st->resp_body);
+    free(st);
+}
+
+static fa_h2_stream *h2_stream_get(fa_h2 *h2, int32_t id)
+{
+    if (id <= 0)
+        return NULL;
+    return nghttp2_session_get_stream_user_data(h2->session, id);
+}
+
+/* Answers a stream with an error status before its request completed;
+ * further body bytes are dropped.  Returns -1 if the connection went away
+ * during the answer (the caller must not touch the session any more). */
+static int h2_reject(fa_h2 *h2, fa_h2_stream *st, int status, const char *text)
+{
+    st->rejected = 1;
+    fa_buf_free(&st->body);
+    h2->nest++;
+    fa_conn_respond_error(h2->conn, st->id, status, text);
+    h2->nest--;
+    return h2->zombie ? -1 : 0;
+}
+
+/* Builds the fa_request from a complete stream and hands it to the worker.
+ * Returns -1 if the connection was freed from inside the dispatch. */
+static int h2_dispatch(fa_h2 *h2, fa_h2_stream *st)
+{
+    if (st->dispatched || st->rejected)
+        return 0;
+    st->dispatched = 1;
+    h2->busy++;
+
+    /* HTTP/2 may split cookie into several fields (RFC 9113 8.2.3); handlers
+     * expect one, joined with "; ".  The joined value is appended to strs,
+     * before any slice is taken, since appending may move the buffer. */
+    size_t ncookie = 0, cookie_len = 0, cookie_off = 0;
+    const fa_h2_field *fields = (const fa_h2_field *)(void *)st->fields.data;
+    for (size_t i = 0; i < st->nfields; i++) {
+        if (h2_eq(st->strs.data + fields[i].name_off, fields[i].name_len, "cookie")) {
+            cookie_len += (ncookie ? 2 : 0) + fields[i].value_len;
+            ncookie++;
+        }
+    }
+    if (ncookie > 1) {
+        if (fa_buf_reserve(&st->strs, cookie_len) < 0)
+            goto fail;
+        cookie_off = st->strs.len;
+        int first = 1;
+        for (size_t i = 0; i < st->nfields; i++) {
+            if (!h2_eq(st->strs.data + fields[i].name_off, fields[i].name_len, "cookie"))
+                continue;
+            if (!first)
+                fa_buf_append(&st->strs, "; ", 2); /* reserved: cannot fail */
+            fa_buf_append(&st->strs, st->strs.data + fields[i].value_off,
+                          fields[i].value_len);
+            first = 0;
+        }
+    }
+
+    size_t need = st->nfields + 1; /* + host from :authority */
+    if (need > h2->scratch_cap) {
+        fa_header *p = realloc(h2->scratch, need * sizeof *p);
+        if (p == NULL)
+            goto fail;
+        h2->scratch = p;
+        h2->scratch_cap = need;
+    }
+    size_t n = 0;
+    int cookie_done = 0;
+    for (size_t i = 0; i < st->nfields; i++) {
+        fa_header *h = &h2->scratch[n];
+        h->name = st->strs.data + fields[i].name_off;
+        h->name_len = fields[i].name_len;
+        h->value = st->strs.data + fields[i].value_off;
+        h->value_len = fields[i].value_len;
+        if (ncookie > 1 && h2_eq(h->name, h->name_len, "cookie")) {
+            if (cookie_done)
+                continue;
+            cookie_done = 1;
+            h->value = st->strs.data + cookie_off;
+            h->value_len = cookie_len;
+        }
+        n++;
+    }
+    if (!st->has_host && st->has_authority) {
+        fa_header *h = &h2->scratch[n++];
+        h->name = "host";
+        h->name_len = 4;
+        h->value = st->strs.data + st->authority_off;
+        h->value_len = st->authority_len;
+    }
+
+    fa_request req;
+    memset(&req, 0, sizeof req);
+    req.method = st->has_method ? st->strs.data + st->method_off : "";
+    req.method_len = st->method_len;
+    req.path = st->has_path ? st->strs.data + st->path_off : "";
+    req.path_len = st->path_len;
+    const char *q = req.path_len ? memchr(req.path, '?', req.path_len) : NULL;
+    if (q != NULL) {
+        req.query = q + 1;
+        req.query_len = req.path_len - (size_t)(q + 1 - req.path);
+        req.path_len = (size_t)(q - req.path);
+    } else {
+        req.query = "";
+    }
+    req.headers = h2->scratch;
+    req.num_headers = n;
+    req.body = st->body.data ? st->body.data : "";
+    req.body_len = st->body.len;
+    req.http_version = 20;
+
+    h2->nest++;
+    fa_worker_dispatch(h2->conn->worker, h2->conn, st->id, &req);
+    h2->nest--;
+    if (h2->zombie)
+        return -1;
+    h2_stream_drop_request(st);
+    return 0;
+
+fail:
+    /* Out of memory: the stream cannot be served, the connection can. */
+    st->dispatched = 0;
+    h2->busy--;
+    return h2_reject(h2, st, 503, "Service Unavailable\n");
+}
+
+/* ------------------------------------------------------------------ */
+/* nghttp2 callbacks                                                    */
+
+static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
+                            void *user_data)
+{
+    fa_h2 *h2 = user_data;
+    if (h2->zombie)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    fa_h2_stream *st = h2_stream_new(h2, frame->hd.stream_id);
+    if (st == NULL)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, st) != 0) {
+        h2_stream_free(h2, st);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
+    return 0;
+}
+
+static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
+                     const uint8_t *name, size_t namelen, const uint8_t *value,
+                     size_t valuelen, uint8_t flags, void *user_data)
+{
+    (void)session;
+    (void)flags;
+    fa_h2 *h2 = user_data;
+    if (h2->zombie)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (frame->hd.type != NGHTTP2_HEADERS)
+        return 0;
+    fa_h2_stream *st = h2_stream_get(h2, frame->hd.stream_id);
+    if (st == NULL)
+        return 0;
+
+    /* nghttp2 does not enforce our SETTINGS_MAX_HEADER_LIST_SIZE: count
+     * what RFC 9113 counts, trailers included, and reset past the limit. */
+    st->header_bytes += namelen + valuelen + FA_H2_FIELD_OVERHEAD;
+    if (namelen == 0 || name[0] != ':')
+        st->header_count++;
+    if (st->header_bytes > h2->cfg->max_header_size ||
+        st->header_count > h2->cfg->max_headers)
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+
+    if (frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0; /* trailers: counted, not kept */
+
+    const char *n = (const char *)name;
+    int rv = 0;
+    if (namelen > 0 && n[0] == ':') {
+        /* nghttp2 has validated pseudo-headers (no duplicates, none after
+         * regular fields); :scheme is not exposed to handlers. */
+        if (h2_eq(n, namelen, ":method")) {
+            rv = h2_store(st, value, valuelen, &st->method_off);
+            st->method_len = valuelen;
+            st->has_method = 1;
+        } else if (h2_eq(n, namelen, ":path")) {
+            rv = h2_store(st, value, valuelen, &st->path_off);
+            st->path_len = valuelen;
+            st->has_path = 1;
+        } else if (h2_eq(n, namelen, ":authority")) {
+            rv = h2_store(st, value, valuelen, &st->authority_off);
+            st->authority_len = valuelen;
+            st->has_authority = 1;
+        }
+    } else {
+        if (h2_eq(n, namelen, "host"))
+            st->has_host = 1;
+        else if (h2_eq(n, namelen, "content-length")) {
+            st->has_content_length = 1;
+            st->content_length = h2_parse_u64(value, valuelen);
+        }
+        rv = h2_add_field(st, name, namelen, value, valuelen);
+    }
+    return rv < 0 ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
+}
+
+/* The request head is complete: refuse early what we will not accept, so
+ * that the client learns it before sending a large body. */
+static int h2_on_request_head(fa_h2 *h2, fa_h2_stream *st)
+{
+    st->is_head = st->has_method &&
+                  h2_eq(st->strs.data + st->method_off, st->method_len, "HEAD");
+    if (st->path_len > h2->cfg->max_target_size)
+        return h2_reject(h2, st, 414, "URI Too Long\n");
+    if (st->has_content_length && st->content_length > h2->cfg->max_body_size)
+        return h2_reject(h2, st, 413, "Content Too Large\n");
+    return 0;
+}
+
+static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
+                         void *user_data)
+{
+    (void)session;
+    fa_h2 *h2 = user_data;
+    if (h2->zombie)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
+        return 0;
+    fa_h2_stream *st = h2_stream_get(h2, frame->hd.stream_id);
+    if (st == NULL)
+        return 0;
+    int end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == 0 && !end)
+        h2_glitch(h2); /* empty DATA frames cost us and carry nothing */
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
+        h2_on_request_head(h2, st) < 0)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (end) {
+        st->remote_closed = 1;
+        if (h2_dispatch(h2, st) < 0)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    return 0;
+}
+
+static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t stream_id,
+                              const uint8_t *data, size_t len, void *user_data)
+{
+    (void)flags;
+    fa_h2 *h2 = user_data;
+    if (h2->zombie)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    fa_h2_stream *st = h2_stream_get(h2, stream_id);
+    /* Window updates for dropped bytes are automatic (the library
+     * consumes every chunk it reports), so dropping is just ignoring. */
+    if (st == NULL || st->rejected || st->dispatched)
+        return 0;
+    if (st->body.len > h2->cfg->max_body_size || len > h2->cfg->max_body_size - st->body.len)
+        return h2_reject(h2, st, 413, "Content Too Large\n") < 0
+                   ? NGHTTP2_ERR_CALLBACK_FAILURE
+                   : 0;
+    if (fa_buf_append(&st->body, data, len) < 0) {
+        st->rejected = 1;
+        fa_buf_free(&st->body);
+        nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id,
+                                  NGHTTP2_INTERNAL_ERROR);
+    }
+    return 0;
+}
+
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame,
+                         void *user_data)
+{
+    fa_h2 *h2 = user_data;
+    if (h2->zombie)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (frame->hd.type == NGHTTP2_RST_STREAM) {
+        if (frame->rst_stream.error_code != NGHTTP2_NO_ERROR)
+            h2_glitch(h2);
+        return 0;
+    }
+    if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+        /* An early error answer is complete: tell the client to stop
+         * sending the body we are discarding (RFC 9113 8.1). */
+        fa_h2_stream *st = h2_stream_get(h2, frame->hd.stream_id);
+        if (st != NULL && st->rejected && !st->remote_closed)
+            nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, st->id,
+                                      NGHTTP2_NO_ERROR);
+    }
+    return 0;
+}
+
+static int on_invalid_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
+                                 int lib_error_code, void *user_data)
+{
+    (void)session;
+    (void)frame;
+    (void)lib_error_code;
+    fa_h2 *h2 = user_data;
+    if (h2->zombie)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    h2_glitch(h2);
+    return 0;
+}
+
+static int on_stream_close(nghttp2_session *session, int32_t stream_id,
+                           uint32_t error_code, void *user_data)
+{
+    (void)error_code;
+    fa_h2 *h2 = user_data;
+    fa_h2_stream *st = nghttp2_session_get_stream_user_data(session, stream_id);
+    if (st != NULL) {
+        nghttp2_session_set_stream_user_data(session, stream_id, NULL);
+        h2_stream_free(h2, st);
+    }
+    return h2->zombie ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+}
+
+static ssize_t read_response_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
+                                  size_t length, uint32_t *data_flags,
+                                  nghttp2_data_source *source, void *user_data)
+{
+    (void)session;
+    (void)stream_id;
+    fa_h2 *h2 = user_data;
+    if (h2->zombie)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    fa_h2_stream *st = source->ptr;
+    size_t left = st->resp_body.len - st->resp_off;
+    size_t n = left < length ? left : length;
+    if (n > 0)
+        memcpy(buf, st->resp_body.data + st->resp_off, n);
+    st->resp_off += n;
+    if (st->resp_off == st->resp_body.len) {
+        *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        /* Everything is copied out: no reason to hold it until close. */
+        fa_buf_free(&st->resp_body);
+        st->resp_off = 0;
+    }
+    return (ssize_t)n;
+}
+
+/* ------------------------------------------------------------------ */
+/* session setup                                                        */
+
+static void h2_destroy(fa_h2 *h2)
+{
+    if (h2->session != NULL)
+        nghttp2_session_del(h2->session);
+    /* nghttp2_session_del() reports no stream closures: free the rest. */
+    while (h2->streams != NULL)
+        h2_stream_free(h2, h2->streams);
+    free(h2->scratch);
+    free(h2);
+}
+
+static int h2_new_session(fa_h2 *h2)
+{
+    int rc = -1;
+    nghttp2_session_callbacks *cbs = NULL;
+    nghttp2_option *opt = NULL;
+
+    if (nghttp2_session_callbacks_new(&cbs) != 0 || nghttp2_option_new(&opt) != 0)
+        goto out;
+    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk_recv);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cbs, on_frame_send);
+    nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cbs, on_invalid_frame_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
+
+    nghttp2_option_set_max_settings(opt, FA_H2_MAX_SETTINGS);
+    nghttp2_option_set_max_outbound_ack(opt, FA_H2_MAX_OUTBOUND_ACK);
+    /* We announce NO_RFC7540_PRIORITIES: closed streams need not linger
+     * in a priority tree. */
+    nghttp2_option_set_no_closed_streams(opt, 1);
+#ifdef FA_HAVE_NGHTTP2_STREAM_RESET_RATE_LIMIT
+    nghttp2_option_set_stream_reset_rate_limit(opt, FA_H2_RESET_BURST, FA_H2_RESET_RATE);
+#endif
+#ifdef FA_HAVE_NGHTTP2_MAX_CONTINUATIONS
+    nghttp2_option_set_max_continuations(opt, FA_H2_MAX_CONTINUATIONS);
+#endif
+
+    if (nghttp2_session_server_new2(&h2->session, cbs, h2, opt) != 0) {
+        h2->session = NULL;
+        goto out;
+    }
+
+    uint32_t max_hdr = h2->cfg->max_header_size > UINT32_MAX
+                           ? UINT32_MAX
+                           : (uint32_t)h2->cfg->max_header_size;
+    nghttp2_settings_entry iv[] = {
+        {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, h2->cfg->max_concurrent_streams},
+        {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, max_hdr},
+        {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, FA_H2_STREAM_WINDOW},
+        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+        {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
+    };
+    if (nghttp2_submit_settings(h2->session, NGHTTP2_FLAG_NONE, iv,
+                                sizeof iv / sizeof iv[0]) != 0)
+        goto out;
+    if (nghttp2_session_set_local_window_size(h2->session, NGHTTP2_FLAG_NONE, 0,
+                                              FA_H2_CONN_WINDOW) != 0)
+        goto out;
+    rc = 0;
+out:
+    if (cbs != NULL)
+        nghttp2_session_callbacks_del(cbs);
+    if (opt != NULL)
+        nghttp2_option_del(opt);
+    return rc;
+}
+
+/* Stream 1 of an h2c upgrade: the HTTP/1.1 request that asked for it. */
+static int h2_start_upgrade(fa_h2 *h2, const uint8_t *settings, size_t settings_len,
+                            const fa_request *req)
+{
+    static const uint8_t no_settings[1] = {0};
+    int head = h2_eq(req->method, req->method_len, "HEAD");
+    if (nghttp2_session_upgrade2(h2->session, settings ? settings : no_settings,
+                                 settings_len, head, NULL) != 0)
+        return -1;
+    fa_h2_stream *st = h2_stream_new(h2, 1);
+    if (st == NULL)
+        return -1;
+    /* upgrade2 ignores its user-data argument on the server side. */
+    if (nghttp2_session_set_stream_user_data(h2->session, 1, st) != 0)
+        return -1;
+    st->remote_closed = 1;
+    st->is_head = (unsigned)head;
+    st->has_method = st->has_path = 1;
+    st->method_len = req->method_len;
+    st->path_len = req->path_len + (req->query_len ? 1 + req->query_len : 0);
+    /* Copy everything: the caller's slices die when this returns. */
+    if (h2_store(st, req->method, req->method_len, &st->method_off) < 0 ||
+        h2_store(st, req->path, req->path_len, &st->path_off) < 0)
+        return -1;
+    if (req->query_len &&
+        (fa_buf_append(&st->strs, "?", 1) < 0 ||
+         fa_buf_append(&st->strs, req->query, req->query_len) < 0))
+        return -1;
+    for (size_t i = 0; i < req->num_headers; i++) {
+        const fa_header *h = &req->headers[i];
+        if (h2_hop_by_hop(h->name, h->name_len))
+            continue;
+        if (h2_eq(h->name, h->name_len, "host"))
+            st->has_host = 1;
+        if (h2_add_field(st, h->name, h->name_len, h->value, h->value_len) < 0)
+            return -1;
+    }
+    if (fa_buf_append(&st->body, req->body, req->body_len) < 0)
+        return -1;
+    return h2_dispatch(h2, st);
+}
+
+/* ------------------------------------------------------------------ */
+/* interface                                                            */
+
+int fa_h2_start(fa_conn *c, const uint8_t *settings, size_t settings_len,
+                const fa_request *upgrade_req)
+{
+    int rc = -1;
+    fa_h2 *h2 = calloc(1, sizeof *h2);
+    if (h2 == NULL)
+        goto out;
+    h2->conn = c;
+    h2->cfg = fa_worker_config(c->worker);
+    h2->glitch_start_ms = h2_now_ms();
+    if (h2_new_session(h2) < 0)
+        goto out;
+    c->h2 = h2;
+    if (upgrade_req != NULL) {
+        h2->nest++;
+        int up = h2_start_upgrade(h2, settings, settings_len, upgrade_req);
+        h2->nest--;
+        if (h2->zombie) {
+            /* The worker dropped the connection while serving stream 1. */
+            h2_destroy(h2);
+            return -1;
+        }
+        if (up < 0)
+            goto out;
+    }
+    if (fa_worker_stopping(c->worker))
+        fa_h2_shutdown(c);
+    if (fa_h2_flush(c) < 0)
+        goto out;
+    rc = 0;
+out:
+    if (rc < 0 && h2 != NULL) {
+        c->h2 = NULL;
+        h2_destroy(h2);
+    }
+    return rc;
+}
+
+int fa_h2_recv(fa_conn *c, const uint8_t *data, size_t len)
+{
+    fa_h2 *h2 = c->h2;
+    if (h2 == NULL || h2->nest > 0)
+        return -1;
+    ssize_t n = 0;
+    size_t off = 0;
+    h2->nest++;
+    while (off < len) {
+        n = nghttp2_session_mem_recv(h2->session, data + off, len - off);
+        if (n <= 0)
+            break; /* 0 only if paused, which we never ask for */
+        off += (size_t)n;
+    }
+    h2->nest--;
+    if (h2->zombie) {
+        h2_destroy(h2);
+        return -1;
+    }
+    int rc = 0;
+    if (n < 0) {
+        /* Bad preface, flood, out of memory: the connection is lost.  Say
+         * so in a GOAWAY unless the peer does not even speak HTTP/2. */
+        if (n != NGHTTP2_ERR_BAD_CLIENT_MAGIC)
+            nghttp2_session_terminate_session(h2->session, NGHTTP2_INTERNAL_ERROR);
+        rc = -1;
+    }
+    if (h2->calm) {
+        h2_check_calm(h2);
+        rc = -1;
+    }
+    if (fa_h2_flush(c) < 0)
+        rc = -1;
+    return rc;
+}
+
+void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
+{
+    /* Take the buffers first: whatever happens, the caller's response is
+     * left empty and we free what we do not send. */
+    fa_response r = *resp;
+    fa_response_init(resp);
+
+    fa_h2 *h2 = c->h2;
+    fa_h2_stream *st = h2 != NULL ? h2_stream_get(h2, stream_id) : NULL;
+    if (st == NULL || st->responded)
+        goto out; /* reset by the peer meanwhile, or a second answer */
+    st->responded = 1;
+
+    int status = r.status;
+    if (status < 200 || status > 999)
+        status = 500;
+    char status_str[4], len_str[24];
+    snprintf(status_str, sizeof status_str, "%d", status);
+    int no_body = fa_http_status_has_no_body(status);
+    snprintf(len_str, sizeof len_str, "%zu", r.body.len);
+
+    nghttp2_nv nva[FA_RESP_MAX_HEADERS + 4];
+    size_t n = 0;
+#define FA_NV(nm, nl, val, vl)                                                   \
+    do {                                                                         \
+        nva[n].name = (uint8_t *)(nm);                                           \
+        nva[n].namelen = (nl);                                                   \
+        nva[n].value = (uint8_t *)(val);                                         \
+        nva[n].valuelen = (vl);                                                  \
+        nva[n].flags = NGHTTP2_NV_FLAG_NONE;                                     \
+        n++;                                                                     \
+    } while (0)
+    FA_NV(":status", 7, status_str, strlen(status_str));
+    int have_date = 0, have_server = 0;
+    for (uint32_t i = 0; i < r.num_headers && i < FA_RESP_MAX_HEADERS; i++) {
+        const char *name = fa_resp_hname(&r, i), *value = fa_resp_hvalue(&r, i);
+        size_t nl = r.headers[i].name_len, vl = r.headers[i].value_len;
+        /* Framing is ours; hop-by-hop fields are illegal in HTTP/2. */
+        if (h2_hop_by_hop(name, nl) || h2_eq(name, nl, "content-length") ||
+            !h2_valid_field(name, nl, value, vl))
+            continue;
+        have_date |= h2_eq(name, nl, "date");
+        have_server |= h2_eq(name, nl, "server");
+        FA_NV(name, nl, value, vl);
+    }
+    if (!no_body)
+        FA_NV("content-length", 14, len_str, strlen(len_str));
+    const char *date = fa_worker_date(c->worker);
+    if (!have_date && date != NULL)
+        FA_NV("date", 4, date, strlen(date));
+    if (!have_server)
+        FA_NV("server", 6, "fasterapi", 9);
+#undef FA_NV
+
+    int send_body = !no_body && !st->is_head && r.body.len > 0;
+    nghttp2_data_provider prd;
+    prd.source.ptr = st;
+    prd.read_callback = read_response_body;
+    if (send_body) {
+        st->resp_body = r.body;
+        st->resp_off = 0;
+        r.body = (fa_buf)FA_BUF_INIT;
+    }
+    /* nghttp2 copies the header fields; only the body must outlive this. */
+    if (nghttp2_submit_response(h2->session, stream_id, nva, n, send_body ? &prd : NULL) != 0) {
+        fa_buf_free(&st->resp_body);
+        nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, stream_id,
+                                  NGHTTP2_INTERNAL_ERROR);
+    }
+    /* A pooled answer arrives outside nghttp2: serialize it now so the
+     * worker's fa_conn_flush() has bytes to write.  Inside a callback, the
+     * running fa_h2_recv() flushes when the library returns. */
+    if (h2->nest == 0)
+        fa_h2_flush(c);
+out:
+    fa_response_free(&r);
+}
+
+int fa_h2_flush(fa_conn *c)
+{
+    fa_h2 *h2 = c->h2;
+    if (h2 == NULL)
+        return -1;
+    if (h2->nest > 0)
+        return 0; /* the library is busy below us; the outer call flushes */
+    int rc = 0;
+    h2_check_calm(h2);
+    h2->nest++;
+    while (c->wbuf.len - c->wpos < FA_H2_WBUF_HIGH) {
+        const uint8_t *data;
+        ssize_t n = nghttp2_session_mem_send(h2->session, &data);
+        if (n < 0) {
+            rc = -1;
+            break;
+        }
+        if (n == 0)
+            break;
+        if (fa_buf_append(&c->wbuf, data, (size_t)n) < 0) {
+            rc = -1;
+            break;
+        }
+        h2_check_calm(h2); /* an RST just sent may have used up the budget */
+    }
+    h2->nest--;
+    if (h2->zombie) {
+        h2_destroy(h2);
+        return -1;
+    }
+    return rc;
+}
+
+int fa_h2_done(fa_conn *c)
+{
+    fa_h2 *h2 = c->h2;
+    if (h2 == NULL)
+        return 1;
+    return !nghttp2_session_want_read(h2->session) &&
+           !nghttp2_session_want_write(h2->session);
+}
+
+void fa_h2_shutdown(fa_conn *c)
+{
+    fa_h2 *h2 = c->h2;
+    if (h2 == NULL || h2->goaway_sent)
+        return;
+    h2->goaway_sent = 1;
+    /* One step, not shutdown notice + GOAWAY: we have no timer for the
+     * round trip between them, and a client whose request raced the
+     * GOAWAY may safely retry it (its stream id is above the last one). */
+    nghttp2_submit_goaway(h2->session, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(h2->session),
+                          NGHTTP2_NO_ERROR, NULL, 0);
+    if (h2->nest == 0)
+        fa_h2_flush(c);
+}
+
+int fa_h2_busy(fa_conn *c)
+{
+    return c->h2 != NULL ? c->h2->busy : 0;
+}
+
+void fa_h2_free(fa_conn *c)
+{
+    fa_h2 *h2 = c->h2;
+    if (h2 == NULL)
+        return;
+    c->h2 = NULL;
+    if (h2->nest > 0) {
+        /* Called from inside a dispatch: nghttp2 is still on the stack.
+         * The outermost fa_h2_* call frees it when the library returns. */
+        h2->zombie = 1;
+        return;
+    }
+    h2_destroy(h2);
+}

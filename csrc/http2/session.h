@@ -1,0 +1,50 @@
+/* session.h - HTTP/2 (RFC 9113) connections on top of libnghttp2.
+ *
+ * nghttp2 does the framing, HPACK, flow control and stream state; this layer
+ * turns its callbacks into fa_request dispatches and fa_response answers,
+ * and enforces our limits (header list size and count, body size, reset
+ * floods).  The library does no I/O: bytes come in through fa_h2_recv() and
+ * go out into conn->wbuf through fa_h2_flush().
+ */
+#ifndef FA_H2_SESSION_H
+#define FA_H2_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../common/http.h"
+#include "../server/conn_internal.h"
+
+/* The 24-byte client connection preface. */
+#define FA_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define FA_H2_PREFACE_LEN 24
+
+/* Creates the session for c and queues our SETTINGS.  For a connection that
+ * came through "Upgrade: h2c", `settings`/`settings_len` is the
+ * base64url-decoded HTTP2-Settings payload and `upgrade_req` the request that
+ * asked for the upgrade: it becomes stream 1 and is dispatched by this call
+ * (`upgrade_req->method` tells whether it was HEAD).  For prior knowledge,
+ * pass NULL, 0, NULL.  Returns 0, or -1 (the caller closes the connection). */
+int fa_h2_start(fa_conn *c, const uint8_t *settings, size_t settings_len,
+                const fa_request *upgrade_req);
+/* Feeds bytes read from the socket.  Returns 0, or -1 when the connection is
+ * beyond saving (the caller flushes what it can and closes). */
+int fa_h2_recv(fa_conn *c, const uint8_t *data, size_t len);
+/* Delivers a handler's answer for a stream.  Takes the response's buffers
+ * (resp is left empty).  A stream that was reset meanwhile drops it. */
+void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp);
+/* Serializes pending frames into c->wbuf, stopping early when wbuf already
+ * holds more than a high-water mark (the rest goes after the socket drains).
+ * Returns 0, or -1 on a fatal session error. */
+int fa_h2_flush(fa_conn *c);
+/* True when the session neither wants to read nor to write: close now. */
+int fa_h2_done(fa_conn *c);
+/* Graceful stop: GOAWAY naming the last stream we accepted; streams in
+ * flight finish, new ones are refused. */
+void fa_h2_shutdown(fa_conn *c);
+/* Streams with a request being handled (for idle detection). */
+int fa_h2_busy(fa_conn *c);
+/* Frees the session and its streams. */
+void fa_h2_free(fa_conn *c);
+
+#endif

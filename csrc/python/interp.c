@@ -1,0 +1,587 @@
+/* interp.c - own-GIL sub-interpreters and handler calls (see interp.h).
+ *
+ * Thread-state discipline (CPython 3.12/3.13, public API only):
+ *  - creation: Py_NewInterpreterFromConfig() on the calling thread, load the
+ *    handlers, then throw the creation thread state away and swap the main
+ *    one back in, as CPython's own _interpreters module does;
+ *  - workers: PyThreadState_New() on the worker thread, then
+ *    PyEval_RestoreThread()/PyEval_SaveThread() around handler calls
+ *    (PyGILState_* is tied to the main interpreter and is not used);
+ *  - ending: a fresh thread state on the ending thread, Py_EndInterpreter().
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "interp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct fa_interp {
+    PyInterpreterState *state;
+    /* objects owned by this interpreter; only touched with its GIL held */
+    PyObject **handlers;
+    size_t num_handlers;
+    char **labels; /* borrowed from the spec's handler refs */
+    PyObject *headers_type;
+    PyObject *k_method, *k_path, *k_query, *k_headers, *k_body, *k_status,
+        *k_content_type, *k_http_version;
+    PyObject *v_200, *v_11, *v_10, *v_20;
+};
+
+struct fa_pythread {
+    fa_interp *in;
+    PyThreadState *ts;
+};
+
+/* Formats the current Python exception (with traceback) into err. */
+static void fa_format_exception(char *err, size_t err_size)
+{
+    PyObject *exc = PyErr_GetRaisedException();
+    if (exc == NULL) {
+        snprintf(err, err_size, "unknown error");
+        return;
+    }
+    PyObject *tb = PyImport_ImportModule("traceback");
+    PyObject *lines = tb ? PyObject_CallMethod(tb, "format_exception", "O", exc) : NULL;
+    PyObject *empty = lines ? PyUnicode_FromString("") : NULL;
+    PyObject *joined = empty ? PyUnicode_Join(empty, lines) : NULL;
+    const char *s = joined ? PyUnicode_AsUTF8(joined) : NULL;
+    if (s == NULL) {
+        PyErr_Clear();
+        PyObject *str = PyObject_Str(exc);
+        s = str ? PyUnicode_AsUTF8(str) : NULL;
+        snprintf(err, err_size, "%s", s ? s : "unprintable error");
+        Py_XDECREF(str);
+    } else {
+        snprintf(err, err_size, "%s", s);
+    }
+    PyErr_Clear();
+    Py_XDECREF(joined);
+    Py_XDECREF(empty);
+    Py_XDECREF(lines);
+    Py_XDECREF(tb);
+    Py_DECREF(exc);
+}
+
+static void fa_interp_clear_objects(fa_interp *in)
+{
+    for (size_t i = 0; i < in->num_handlers; i++)
+        Py_CLEAR(in->handlers[i]);
+    Py_CLEAR(in->headers_type);
+    Py_CLEAR(in->k_method);
+    Py_CLEAR(in->k_path);
+    Py_CLEAR(in->k_query);
+    Py_CLEAR(in->k_headers);
+    Py_CLEAR(in->k_body);
+    Py_CLEAR(in->k_status);
+    Py_CLEAR(in->k_content_type);
+    Py_CLEAR(in->k_http_version);
+    Py_CLEAR(in->v_200);
+    Py_CLEAR(in->v_10);
+    Py_CLEAR(in->v_11);
+    Py_CLEAR(in->v_20);
+}
+
+/* Runs inside the new interpreter: imports fasterapi._worker and asks it to
+ * load the handlers.  Returns 0, or -1 with a Python exception set. */
+static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
+{
+    int rc = -1;
+    PyObject *worker = NULL, *path = NULL, *refs = NULL, *loaded = NULL;
+
+    /* The package itself must be importable before sys.path is replaced:
+     * the main interpreter's sys.path, copied, makes sure of that. */
+    path = PyList_New((Py_ssize_t)spec->sys_path_len);
+    if (path == NULL)
+        goto done;
+    for (size_t i = 0; i < spec->sys_path_len; i++) {
+        PyObject *s = PyUnicode_DecodeFSDefault(spec->sys_path[i]);
+        if (s == NULL)
+            goto done;
+        PyList_SET_ITEM(path, (Py_ssize_t)i, s);
+    }
+    if (PySys_SetObject("path", path) < 0)
+        goto done;
+
+    worker = PyImport_ImportModule("fasterapi._worker");
+    if (worker == NULL)
+        goto done;
+    refs = PyList_New((Py_ssize_t)spec->num_handlers);
+    if (refs == NULL)
+        goto done;
+    for (size_t i = 0; i < spec->num_handlers; i++) {
+        PyObject *t = Py_BuildValue("(ss)", spec->handlers[i].module, spec->handlers[i].qualname);
+        if (t == NULL)
+            goto done;
+        PyList_SET_ITEM(refs, (Py_ssize_t)i, t);
+    }
+    loaded = PyObject_CallMethod(worker, "load_handlers", "zO",
+                                 spec->main_path, refs);
+    if (loaded == NULL)
+        goto done;
+    if (!PyList_Check(loaded) || (size_t)PyList_GET_SIZE(loaded) != spec->num_handlers) {
+        PyErr_SetString(PyExc_RuntimeError, "fasterapi._worker.load_handlers returned a bad list");
+        goto done;
+    }
+    for (size_t i = 0; i < spec->num_handlers; i++)
+        in->handlers[i] = Py_NewRef(PyList_GET_ITEM(loaded, (Py_ssize_t)i));
+    in->headers_type = PyObject_GetAttrString(worker, "Headers");
+    if (in->headers_type == NULL)
+        goto done;
+
+#define FA_INTERN(field, s)                                  \
+    if ((in->field = PyUnicode_InternFromString(s)) == NULL) \
+        goto done;
+    FA_INTERN(k_method, "method");
+    FA_INTERN(k_path, "path");
+    FA_INTERN(k_query, "query");
+    FA_INTERN(k_headers, "headers");
+    FA_INTERN(k_body, "body");
+    FA_INTERN(k_status, "status");
+    FA_INTERN(k_content_type, "content_type");
+    FA_INTERN(k_http_version, "http_version");
+    FA_INTERN(v_10, "1.0");
+    FA_INTERN(v_11, "1.1");
+    FA_INTERN(v_20, "2");
+#undef FA_INTERN
+    if ((in->v_200 = PyLong_FromLong(200)) == NULL)
+        goto done;
+    rc = 0;
+done:
+    Py_XDECREF(worker);
+    Py_XDECREF(path);
+    Py_XDECREF(refs);
+    Py_XDECREF(loaded);
+    return rc;
+}
+
+fa_interp *fa_interp_new(const fa_app_spec *spec, char *err, size_t err_size)
+{
+    fa_interp *in = calloc(1, sizeof(*in));
+    if (in == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    in->num_handlers = spec->num_handlers;
+    in->handlers = calloc(spec->num_handlers ? spec->num_handlers : 1, sizeof(PyObject *));
+    in->labels = calloc(spec->num_handlers ? spec->num_handlers : 1, sizeof(char *));
+    if (in->handlers == NULL || in->labels == NULL) {
+        free(in->handlers);
+        free(in->labels);
+        free(in);
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < spec->num_handlers; i++)
+        in->labels[i] = spec->handlers[i].label;
+
+    PyInterpreterConfig config = {
+        .use_main_obmalloc = 0,
+        .allow_fork = 0,
+        .allow_exec = 0,
+        .allow_threads = 1,
+        .allow_daemon_threads = 0,
+        .check_multi_interp_extensions = 1,
+        .gil = PyInterpreterConfig_OWN_GIL,
+    };
+    PyThreadState *main_ts = PyThreadState_Get();
+    PyThreadState *ts = NULL;
+    PyStatus status = Py_NewInterpreterFromConfig(&ts, &config);
+    if (PyStatus_Exception(status) || ts == NULL) {
+        PyThreadState_Swap(main_ts);
+        snprintf(err, err_size, "cannot create a sub-interpreter: %s",
+                 status.err_msg ? status.err_msg : "unknown error");
+        free(in->handlers);
+        free(in->labels);
+        free(in);
+        return NULL;
+    }
+    in->state = PyThreadState_GetInterpreter(ts);
+    int ok = fa_interp_load(in, spec) == 0;
+    if (!ok) {
+        fa_format_exception(err, err_size);
+        fa_interp_clear_objects(in);
+        Py_EndInterpreter(ts);
+        PyThreadState_Swap(main_ts);
+        free(in->handlers);
+        free(in->labels);
+        free(in);
+        return NULL;
+    }
+    /* The creation thread state belongs to this thread; workers make their
+     * own, so drop it and give the interpreter back to nobody. */
+    PyThreadState_Clear(ts);
+    PyThreadState_Swap(main_ts);
+    PyThreadState_Delete(ts);
+    return in;
+}
+
+void fa_interp_end(fa_interp *in)
+{
+    if (in == NULL)
+        return;
+    PyThreadState *ts = PyThreadState_New(in->state);
+    PyThreadState *save = PyThreadState_Swap(ts);
+    fa_interp_clear_objects(in);
+    Py_EndInterpreter(ts);
+    PyThreadState_Swap(save);
+    free(in->handlers);
+    free(in->labels);
+    free(in);
+}
+
+fa_pythread *fa_pythread_new(fa_interp *in)
+{
+    fa_pythread *pt = calloc(1, sizeof(*pt));
+    if (pt == NULL)
+        return NULL;
+    pt->in = in;
+    pt->ts = PyThreadState_New(in->state);
+    if (pt->ts == NULL) {
+        free(pt);
+        return NULL;
+    }
+    return pt;
+}
+
+void fa_pythread_free(fa_pythread *pt)
+{
+    if (pt == NULL)
+        return;
+    PyEval_RestoreThread(pt->ts);
+    PyThreadState_Clear(pt->ts);
+    PyThreadState_DeleteCurrent();
+    free(pt);
+}
+
+void fa_pythread_attach(fa_pythread *pt) { PyEval_RestoreThread(pt->ts); }
+
+void fa_pythread_detach(fa_pythread *pt)
+{
+    PyThreadState *ts = PyEval_SaveThread();
+    (void)ts;
+    (void)pt; /* the thread state to resume is pt->ts */
+}
+
+/* ---------------------------------------------------------------------- */
+/* request -> Python objects */
+
+static PyObject *fa_str(const char *p, size_t n)
+{
+    /* Paths and queries are normally ASCII; bytes that are not valid UTF-8
+     * survive as lone surrogates instead of failing the request. */
+    return PyUnicode_DecodeUTF8(p, (Py_ssize_t)n, "surrogateescape");
+}
+
+static PyObject *fa_build_headers(fa_interp *in, const fa_request *rq)
+{
+    PyObject *h = PyObject_CallNoArgs(in->headers_type);
+    if (h == NULL)
+        return NULL;
+    for (size_t i = 0; i < rq->num_headers; i++) {
+        const fa_header *f = &rq->headers[i];
+        PyObject *k = PyUnicode_DecodeLatin1(f->name, (Py_ssize_t)f->name_len, NULL);
+        if (k == NULL)
+            goto fail;
+        PyObject *v = PyUnicode_DecodeLatin1(f->value, (Py_ssize_t)f->value_len, NULL);
+        if (v == NULL) {
+            Py_DECREF(k);
+            goto fail;
+        }
+        PyObject *old = PyDict_GetItemWithError(h, k); /* borrowed */
+        int rc;
+        if (old != NULL) {
+            /* Repeated fields combine as a list (RFC 9110 5.3); cookies
+             * combine with "; " (RFC 9113 8.2.3). */
+            int is_cookie = f->name_len == 6 && memcmp(f->name, "cookie", 6) == 0;
+            PyObject *joined = PyUnicode_FromFormat(is_cookie ? "%U; %U" : "%U, %U", old, v);
+            rc = joined ? PyDict_SetItem(h, k, joined) : -1;
+            Py_XDECREF(joined);
+        } else if (PyErr_Occurred()) {
+            rc = -1;
+        } else {
+            rc = PyDict_SetItem(h, k, v);
+        }
+        Py_DECREF(k);
+        Py_DECREF(v);
+        if (rc < 0)
+            goto fail;
+    }
+    return h;
+fail:
+    Py_DECREF(h);
+    return NULL;
+}
+
+static PyObject *fa_build_request(fa_interp *in, const fa_request *rq)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    PyObject *v;
+#define FA_SET(key, expr)                                  \
+    do {                                                   \
+        v = (expr);                                        \
+        if (v == NULL || PyDict_SetItem(d, in->key, v) < 0) { \
+            Py_XDECREF(v);                                 \
+            goto fail;                                     \
+        }                                                  \
+        Py_DECREF(v);                                      \
+    } while (0)
+    FA_SET(k_method, PyUnicode_DecodeLatin1(rq->method, (Py_ssize_t)rq->method_len, NULL));
+    FA_SET(k_path, fa_str(rq->path, rq->path_len));
+    FA_SET(k_query, fa_str(rq->query, rq->query_len));
+    FA_SET(k_headers, fa_build_headers(in, rq));
+    FA_SET(k_body, PyBytes_FromStringAndSize(rq->body, (Py_ssize_t)rq->body_len));
+    FA_SET(k_http_version, Py_NewRef(rq->http_version == 20 ? in->v_20
+                                      : rq->http_version == 10 ? in->v_10 : in->v_11));
+#undef FA_SET
+    return d;
+fail:
+    Py_DECREF(d);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Python result -> fa_response */
+
+/* A header name must be a token; a value may not hold CR, LF or NUL (they
+ * would let a handler split the response). */
+static int fa_valid_name(const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c <= 32 || c >= 127 || strchr("\"(),/:;<=>?@[\\]{}", c) != NULL)
+            return 0;
+    }
+    return 1;
+}
+
+static int fa_valid_value(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+            return 0;
+    return 1;
+}
+
+/* Gets the bytes of a str (UTF-8; latin-1 for header values would be
+ * stricter, UTF-8 is what users mean) or bytes-like object. */
+static int fa_text(PyObject *o, const char **p, Py_ssize_t *n, Py_buffer *view)
+{
+    view->obj = NULL;
+    if (PyUnicode_Check(o)) {
+        *p = PyUnicode_AsUTF8AndSize(o, n);
+        return *p ? 0 : -1;
+    }
+    if (PyBytes_Check(o)) {
+        *p = PyBytes_AS_STRING(o);
+        *n = PyBytes_GET_SIZE(o);
+        return 0;
+    }
+    if (PyObject_CheckBuffer(o)) {
+        if (PyObject_GetBuffer(o, view, PyBUF_SIMPLE) < 0)
+            return -1;
+        *p = view->buf;
+        *n = view->len;
+        return 0;
+    }
+    return -2;
+}
+
+static void fa_bad_result(const fa_interp *in, int handler_id, fa_response *out, const char *what)
+{
+    fprintf(stderr, "fasterapi: handler %s: %s; answering 500\n",
+            in->labels[handler_id] ? in->labels[handler_id] : "?", what);
+    fa_response_simple(out, 500, "Internal Server Error");
+}
+
+static int fa_add_header_obj(fa_interp *in, int hid, fa_response *out, PyObject *k, PyObject *v)
+{
+    const char *kp, *vp;
+    Py_ssize_t kn, vn;
+    Py_buffer kv, vv;
+    char msg[200];
+    int rk = fa_text(k, &kp, &kn, &kv);
+    if (rk == -1)
+        return -1;
+    int rv = fa_text(v, &vp, &vn, &vv);
+    if (rv == -1) {
+        if (kv.obj)
+            PyBuffer_Release(&kv);
+        return -1;
+    }
+    int rc = 0;
+    if (rk == -2 || rv == -2) {
+        snprintf(msg, sizeof(msg), "res['headers'] names and values must be str or bytes, got %.40s: %.40s",
+                 Py_TYPE(k)->tp_name, Py_TYPE(v)->tp_name);
+        rc = -2;
+    } else if (!fa_valid_name(kp, (size_t)kn) || !fa_valid_value(vp, (size_t)vn)) {
+        snprintf(msg, sizeof(msg), "res['headers'] has an invalid header name or a value with CR, LF or NUL");
+        rc = -2;
+    } else if (fa_response_add_header(out, kp, (size_t)kn, vp, (size_t)vn) < 0) {
+        snprintf(msg, sizeof(msg), "res['headers'] has more than %d headers", FA_RESP_MAX_HEADERS);
+        rc = -2;
+    }
+    if (kv.obj)
+        PyBuffer_Release(&kv);
+    if (vv.obj)
+        PyBuffer_Release(&vv);
+    if (rc == -2)
+        fa_bad_result(in, hid, out, msg);
+    return rc;
+}
+
+/* Fills out from the res dict.  Returns 0; on a bad value logs, sets a 500
+ * and returns -2; on a Python error returns -1 with the error set. */
+static int fa_convert_result(fa_interp *in, int hid, PyObject *res, fa_response *out)
+{
+    char msg[200];
+    PyObject *status = PyDict_GetItemWithError(res, in->k_status);
+    if (status == NULL && PyErr_Occurred())
+        return -1;
+    if (status != NULL) {
+        long s = PyLong_Check(status) && !PyBool_Check(status) ? PyLong_AsLong(status) : -1;
+        if (s == -1 && PyErr_Occurred())
+            PyErr_Clear();
+        if (s < 100 || s > 599) {
+            snprintf(msg, sizeof(msg), "res['status'] must be an int from 100 to 599, got %.60s",
+                     Py_TYPE(status)->tp_name);
+            fa_bad_result(in, hid, out, msg);
+            return -2;
+        }
+        out->status = (int)s;
+    }
+
+    PyObject *body = PyDict_GetItemWithError(res, in->k_body);
+    if (body == NULL && PyErr_Occurred())
+        return -1;
+    int body_is_text = 1;
+    if (body != NULL && body != Py_None) {
+        const char *p;
+        Py_ssize_t n;
+        Py_buffer view;
+        int r = fa_text(body, &p, &n, &view);
+        if (r == -1)
+            return -1;
+        if (r == -2) {
+            snprintf(msg, sizeof(msg), "res['body'] must be str or bytes, got %.60s", Py_TYPE(body)->tp_name);
+            fa_bad_result(in, hid, out, msg);
+            return -2;
+        }
+        body_is_text = PyUnicode_Check(body);
+        int rc = fa_buf_append(&out->body, p, (size_t)n);
+        if (view.obj)
+            PyBuffer_Release(&view);
+        if (rc < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+
+    PyObject *ct = PyDict_GetItemWithError(res, in->k_content_type);
+    if (ct == NULL && PyErr_Occurred())
+        return -1;
+    if (ct != NULL && ct != Py_None) {
+        if (!PyUnicode_Check(ct)) {
+            snprintf(msg, sizeof(msg), "res['content_type'] must be str, got %.60s", Py_TYPE(ct)->tp_name);
+            fa_bad_result(in, hid, out, msg);
+            return -2;
+        }
+        Py_ssize_t n;
+        const char *p = PyUnicode_AsUTF8AndSize(ct, &n);
+        if (p == NULL)
+            return -1;
+        if (!fa_valid_value(p, (size_t)n)) {
+            fa_bad_result(in, hid, out, "res['content_type'] contains CR, LF or NUL");
+            return -2;
+        }
+        if (fa_response_add_header(out, "content-type", 12, p, (size_t)n) < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    } else if (out->body.len > 0 || body != NULL) {
+        const char *d = body_is_text ? "text/plain; charset=utf-8" : "application/octet-stream";
+        if (fa_response_add_header(out, "content-type", 12, d, strlen(d)) < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+
+    PyObject *headers = PyDict_GetItemWithError(res, in->k_headers);
+    if (headers == NULL && PyErr_Occurred())
+        return -1;
+    if (headers != NULL && headers != Py_None) {
+        if (PyDict_Check(headers)) {
+            Py_ssize_t pos = 0;
+            PyObject *k, *v;
+            while (PyDict_Next(headers, &pos, &k, &v)) {
+                int r = fa_add_header_obj(in, hid, out, k, v);
+                if (r < 0)
+                    return r;
+            }
+        } else if (PyList_Check(headers) || PyTuple_Check(headers)) {
+            PyObject *seq = PySequence_Fast(headers, "headers");
+            if (seq == NULL)
+                return -1;
+            for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+                PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+                if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+                    Py_DECREF(seq);
+                    fa_bad_result(in, hid, out, "res['headers'] list items must be (name, value) tuples");
+                    return -2;
+                }
+                int r = fa_add_header_obj(in, hid, out, PyTuple_GET_ITEM(item, 0), PyTuple_GET_ITEM(item, 1));
+                if (r < 0) {
+                    Py_DECREF(seq);
+                    return r;
+                }
+            }
+            Py_DECREF(seq);
+        } else {
+            snprintf(msg, sizeof(msg), "res['headers'] must be a dict or a list of (name, value) pairs, got %.60s",
+                     Py_TYPE(headers)->tp_name);
+            fa_bad_result(in, hid, out, msg);
+            return -2;
+        }
+    }
+    return 0;
+}
+
+void fa_pythread_call(fa_pythread *pt, int handler_id, const fa_request *rq, fa_response *out)
+{
+    fa_interp *in = pt->in;
+    PyObject *req = NULL, *res = NULL, *ret = NULL;
+    if (handler_id < 0 || (size_t)handler_id >= in->num_handlers) {
+        fa_response_simple(out, 500, "Internal Server Error");
+        return;
+    }
+    req = fa_build_request(in, rq);
+    if (req == NULL)
+        goto error;
+    res = PyDict_New();
+    if (res == NULL || PyDict_SetItem(res, in->k_status, in->v_200) < 0)
+        goto error;
+    PyObject *args[2] = {req, res};
+    ret = PyObject_Vectorcall(in->handlers[handler_id], args, 2, NULL);
+    if (ret == NULL)
+        goto error;
+    int rc = fa_convert_result(in, handler_id, res, out);
+    if (rc == -1)
+        goto error;
+    goto done;
+error:
+    fprintf(stderr, "fasterapi: handler %s raised; answering 500\n",
+            in->labels[handler_id] ? in->labels[handler_id] : "?");
+    fflush(stderr);
+    PyErr_PrintEx(0);
+    fa_response_simple(out, 500, "Internal Server Error");
+done:
+    Py_XDECREF(ret);
+    Py_XDECREF(res);
+    Py_XDECREF(req);
+}

@@ -1,0 +1,684 @@
+/* module.c - the Python binding: fasterapi._native.http2.PyHttp2Server.
+ *
+ * Modelled on CPython's Modules/xxlimited_3_13.c: multi-phase init, a heap
+ * type created per module, module state instead of globals, and the
+ * Py_MOD_PER_INTERPRETER_GIL_SUPPORTED slot, so the module also imports in
+ * own-GIL sub-interpreters (each worker interpreter does).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../server/server.h"
+
+typedef struct {
+    PyObject *server_type;
+} fa_module_state;
+
+typedef struct {
+    PyObject_HEAD
+    fa_server *srv;
+    PyObject *atexit_cb; /* bound stop() registered with atexit while running */
+} PyHttp2Server;
+
+static fa_module_state *fa_get_state(PyObject *module)
+{
+    return (fa_module_state *)PyModule_GetState(module);
+}
+
+/* ------------------------------------------------------------------ */
+
+static int fa_parse_size(PyObject *v, const char *name, size_t min, size_t *out)
+{
+    if (v == NULL)
+        return 0;
+    if (!PyLong_Check(v) || PyBool_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.50s", name, Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    long long x = PyLong_AsLongLong(v);
+    if (x == -1 && PyErr_Occurred())
+        return -1;
+    if (x < (long long)min) {
+        PyErr_Format(PyExc_ValueError, "%s must be at least %zu, got %lld", name, min, x);
+        return -1;
+    }
+    *out = (size_t)x;
+    return 0;
+}
+
+static int fa_parse_int(PyObject *v, const char *name, int min, int max, int *out)
+{
+    if (v == NULL)
+        return 0;
+    if (!PyLong_Check(v) || PyBool_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.50s", name, Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    long x = PyLong_AsLong(v);
+    if (x == -1 && PyErr_Occurred())
+        return -1;
+    if (x < min || x > max) {
+        PyErr_Format(PyExc_ValueError, "%s must be between %d and %d, got %ld", name, min, max, x);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+static int fa_parse_seconds(PyObject *v, const char *name, double *out)
+{
+    if (v == NULL)
+        return 0;
+    if (!PyLong_Check(v) && !PyFloat_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "%s must be a number of seconds, not %.50s", name,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    double x = PyFloat_AsDouble(v);
+    if (x == -1.0 && PyErr_Occurred())
+        return -1;
+    if (!(x > 0.0 && x <= 86400.0)) {
+        PyErr_Format(PyExc_ValueError, "%s must be more than 0 and at most 86400 seconds, got %R",
+                     name, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    static char *kwlist[] = {"port", "host", "num_pinned_workers", "num_pooled_workers",
+                             "num_pooled_interpreters", "max_header_size", "max_headers",
+                             "max_target_size", "max_body_size", "max_concurrent_streams",
+                             "header_timeout", "body_timeout", "keepalive_timeout",
+                             "graceful_timeout", "backlog", NULL};
+    PyObject *port = NULL, *host = NULL, *pinned = NULL, *pooled = NULL, *pooled_interps = NULL,
+             *max_header_size = NULL, *max_headers = NULL, *max_target = NULL, *max_body = NULL,
+             *max_streams = NULL, *header_timeout = NULL, *body_timeout = NULL,
+             *keepalive_timeout = NULL, *graceful_timeout = NULL, *backlog = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOO:PyHttp2Server", kwlist, &port,
+                                     &host, &pinned, &pooled, &pooled_interps, &max_header_size,
+                                     &max_headers, &max_target, &max_body, &max_streams,
+                                     &header_timeout, &body_timeout, &keepalive_timeout,
+                                     &graceful_timeout, &backlog))
+        return -1;
+    if (self->srv != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "PyHttp2Server.__init__ called twice");
+        return -1;
+    }
+    fa_config cfg;
+    fa_config_defaults(&cfg);
+    if (host != NULL) {
+        if (!PyUnicode_Check(host)) {
+            PyErr_Format(PyExc_TypeError, "host must be a str, not %.50s", Py_TYPE(host)->tp_name);
+            return -1;
+        }
+        Py_ssize_t n;
+        const char *h = PyUnicode_AsUTF8AndSize(host, &n);
+        if (h == NULL)
+            return -1;
+        if (n == 0 || (size_t)n >= sizeof(cfg.host)) {
+            PyErr_SetString(PyExc_ValueError, "host must be a non-empty host name or address");
+            return -1;
+        }
+        memcpy(cfg.host, h, (size_t)n + 1);
+    }
+    size_t streams = cfg.max_concurrent_streams;
+    if (fa_parse_int(port, "port", 0, 65535, &cfg.port) < 0 ||
+        fa_parse_int(pinned, "num_pinned_workers", 0, 1024, &cfg.num_pinned_workers) < 0 ||
+        fa_parse_int(pooled, "num_pooled_workers", 0, 1024, &cfg.num_pooled_workers) < 0 ||
+        fa_parse_int(pooled_interps, "num_pooled_interpreters", 0, 1024, &cfg.num_pooled_interpreters) < 0 ||
+        fa_parse_int(backlog, "backlog", 1, 65535, &cfg.backlog) < 0 ||
+        fa_parse_size(max_header_size, "max_header_size", 256, &cfg.max_header_size) < 0 ||
+        fa_parse_size(max_headers, "max_headers", 1, &cfg.max_headers) < 0 ||
+        fa_parse_size(max_target, "max_target_size", 16, &cfg.max_target_size) < 0 ||
+        fa_parse_size(max_body, "max_body_size", 0, &cfg.max_body_size) < 0 ||
+        fa_parse_size(max_streams, "max_concurrent_streams", 1, &streams) < 0 ||
+        fa_parse_seconds(header_timeout, "header_timeout", &cfg.header_timeout) < 0 ||
+        fa_parse_seconds(body_timeout, "body_timeout", &cfg.body_timeout) < 0 ||
+        fa_parse_seconds(keepalive_timeout, "keepalive_timeout", &cfg.keepalive_timeout) < 0 ||
+        fa_parse_seconds(graceful_timeout, "graceful_timeout", &cfg.graceful_timeout) < 0)
+        return -1;
+    if (cfg.max_headers > 256) {
+        PyErr_Format(PyExc_ValueError, "max_headers must be at most 256, got %zu", cfg.max_headers);
+        return -1;
+    }
+    if (streams > 1u << 20) {
+        PyErr_SetString(PyExc_ValueError, "max_concurrent_streams must be at most 1048576");
+        return -1;
+    }
+    cfg.max_concurrent_streams = (uint32_t)streams;
+    if (cfg.num_pooled_interpreters > 0 && cfg.num_pooled_workers > 0 &&
+        cfg.num_pooled_interpreters > cfg.num_pooled_workers) {
+        PyErr_Format(PyExc_ValueError,
+                     "num_pooled_interpreters (%d) cannot exceed num_pooled_workers (%d): each "
+                     "pooled interpreter needs at least one thread",
+                     cfg.num_pooled_interpreters, cfg.num_pooled_workers);
+        return -1;
+    }
+    self->srv = fa_server_new(&cfg);
+    if (self->srv == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static int fa_check_init(PyHttp2Server *self)
+{
+    if (self->srv == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "PyHttp2Server.__init__ was not called");
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks that the worker interpreters can import the handler by name, and
+ * returns its module and qualname (new references). */
+static int fa_handler_names(PyObject *handler, PyObject **module_out, PyObject **qualname_out)
+{
+    *module_out = *qualname_out = NULL;
+    if (!PyCallable_Check(handler)) {
+        PyErr_Format(PyExc_TypeError, "handler must be callable, not %.50s", Py_TYPE(handler)->tp_name);
+        return -1;
+    }
+    if (PyMethod_Check(handler)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "handler is a bound method; each worker interpreter imports its own copy "
+                        "of a handler by module and name, so use a module-level function");
+        return -1;
+    }
+    PyObject *module = PyObject_GetAttrString(handler, "__module__");
+    PyObject *qualname = module ? PyObject_GetAttrString(handler, "__qualname__") : NULL;
+    if (module == NULL || qualname == NULL || !PyUnicode_Check(module) || !PyUnicode_Check(qualname)) {
+        PyErr_Clear();
+        Py_XDECREF(module);
+        Py_XDECREF(qualname);
+        PyErr_Format(PyExc_TypeError,
+                     "handler %R has no __module__ and __qualname__; worker interpreters import "
+                     "handlers by name, so use a module-level function", handler);
+        return -1;
+    }
+    const char *q = PyUnicode_AsUTF8(qualname);
+    if (q == NULL)
+        goto fail;
+    if (strstr(q, "<lambda>") != NULL) {
+        PyErr_Format(PyExc_TypeError,
+                     "handler %U is a lambda; worker interpreters import handlers by name, so "
+                     "use a module-level def", qualname);
+        goto fail;
+    }
+    if (strstr(q, "<locals>") != NULL) {
+        PyErr_Format(PyExc_TypeError,
+                     "handler %U is defined inside a function (a closure or nested function); "
+                     "worker interpreters import handlers by name, so define it at module level",
+                     qualname);
+        goto fail;
+    }
+    /* The name must lead back to this very object. */
+    PyObject *modules = PyImport_GetModuleDict(); /* borrowed */
+    PyObject *obj = PyDict_GetItemWithError(modules, module);
+    if (obj == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "handler's module %R is not imported", module);
+        goto fail;
+    }
+    Py_INCREF(obj);
+    PyObject *dot = PyUnicode_FromString(".");
+    PyObject *parts = dot ? PyUnicode_Split(qualname, dot, -1) : NULL;
+    Py_XDECREF(dot);
+    if (parts == NULL) {
+        Py_DECREF(obj);
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(parts) && obj; i++) {
+        PyObject *next = PyObject_GetAttr(obj, PyList_GET_ITEM(parts, i));
+        Py_DECREF(obj);
+        obj = next;
+    }
+    Py_DECREF(parts);
+    if (obj == NULL || obj != handler) {
+        PyErr_Clear();
+        Py_XDECREF(obj);
+        PyErr_Format(PyExc_TypeError,
+                     "handler %U.%U cannot be found again under that name; worker interpreters "
+                     "import handlers by name, so use a module-level function", module, qualname);
+        goto fail;
+    }
+    Py_DECREF(obj);
+    if (PyUnicode_CompareWithASCIIString(module, "__main__") == 0) {
+        PyObject *main = PyDict_GetItemString(modules, "__main__");
+        if (main == NULL || !PyObject_HasAttrString(main, "__file__")) {
+            PyErr_SetString(PyExc_TypeError,
+                            "handlers defined in an interactive session cannot be imported by "
+                            "worker interpreters; put them in a script or a module");
+            goto fail;
+        }
+    }
+    *module_out = module;
+    *qualname_out = qualname;
+    return 0;
+fail:
+    Py_DECREF(module);
+    Py_DECREF(qualname);
+    return -1;
+}
+
+static int fa_is_token(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s <= 32 || (unsigned char)*s >= 127 || strchr("\"(),/:;<=>?@[\\]{}", *s))
+            return 0;
+    return 1;
+}
+
+PyDoc_STRVAR(add_route_doc,
+"add_route(method, path, handler, pooled=False)\n--\n\n"
+"Route requests for `method` and exact `path` to `handler(req, res)`.\n\n"
+"The handler must be a module-level function: every worker interpreter\n"
+"imports its own copy by module and name.  `req` is a dict with method,\n"
+"path, query, headers (case-insensitive), body (bytes) and http_version;\n"
+"the handler fills `res`: status (int, default 200), content_type (str),\n"
+"body (str or bytes) and headers (dict or list of pairs).  With\n"
+"pooled=True the handler runs on a pooled thread, so it may block.\n"
+"Returns the handler id.");
+
+static PyObject *PyHttp2Server_add_route(PyObject *op, PyObject *args, PyObject *kwds)
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    static char *kwlist[] = {"method", "path", "handler", "pooled", NULL};
+    const char *method, *path;
+    PyObject *handler;
+    int pooled = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ssO|p:add_route", kwlist, &method, &path, &handler, &pooled))
+        return NULL;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    if (fa_server_running(self->srv)) {
+        PyErr_SetString(PyExc_RuntimeError, "add routes before start(), or stop() the server first");
+        return NULL;
+    }
+    char m[32];
+    size_t ml = strlen(method);
+    if (ml == 0 || ml >= sizeof(m)) {
+        PyErr_Format(PyExc_ValueError, "method must be an HTTP method name like 'GET', got %R",
+                     PyTuple_GET_ITEM(args, 0));
+        return NULL;
+    }
+    for (size_t i = 0; i <= ml; i++)
+        m[i] = (method[i] >= 'a' && method[i] <= 'z') ? (char)(method[i] - 32) : method[i];
+    if (!fa_is_token(m)) {
+        PyErr_Format(PyExc_ValueError, "method must be an HTTP method name like 'GET', got '%s'", method);
+        return NULL;
+    }
+    if (path[0] != '/' || strpbrk(path, " ?#\r\n\t") != NULL) {
+        PyErr_Format(PyExc_ValueError,
+                     "path must start with '/' and hold no spaces, '?' or '#', got '%s'", path);
+        return NULL;
+    }
+    PyObject *module, *qualname;
+    if (fa_handler_names(handler, &module, &qualname) < 0)
+        return NULL;
+    char err[256];
+    int id = fa_server_add_route(self->srv, m, path, PyUnicode_AsUTF8(module), PyUnicode_AsUTF8(qualname),
+                                 pooled, err, sizeof(err));
+    Py_DECREF(module);
+    Py_DECREF(qualname);
+    if (id < 0) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    return PyLong_FromLong(id);
+}
+
+static void fa_release_gil(void *arg) { *(PyThreadState **)arg = PyEval_SaveThread(); }
+static void fa_reacquire_gil(void *arg) { PyEval_RestoreThread(*(PyThreadState **)arg); }
+
+static void fa_finish(PyHttp2Server *self)
+{
+    PyThreadState *ts = NULL;
+    fa_server_finish(self->srv, fa_release_gil, fa_reacquire_gil, &ts);
+}
+
+static PyObject *fa_atexit(const char *name, PyObject *arg)
+{
+    PyObject *mod = PyImport_ImportModule("atexit");
+    if (mod == NULL)
+        return NULL;
+    PyObject *r = PyObject_CallMethod(mod, name, "O", arg);
+    Py_DECREF(mod);
+    return r;
+}
+
+/* Collects what the interpreters need to import the application the way
+ * the main interpreter did: the main script's path and sys.path. */
+static int fa_app_paths(char **main_path, char ***sys_path, size_t *n)
+{
+    *main_path = NULL;
+    *sys_path = NULL;
+    *n = 0;
+    PyObject *main = PyImport_AddModuleRef("__main__");
+    if (main == NULL)
+        return -1;
+    PyObject *file = PyObject_GetAttrString(main, "__file__");
+    Py_DECREF(main);
+    if (file == NULL) {
+        PyErr_Clear();
+    } else {
+        PyObject *os_path = PyImport_ImportModule("os.path");
+        PyObject *abs = os_path ? PyObject_CallMethod(os_path, "abspath", "O", file) : NULL;
+        Py_XDECREF(os_path);
+        Py_DECREF(file);
+        if (abs == NULL)
+            return -1;
+        PyObject *b = PyUnicode_EncodeFSDefault(abs);
+        Py_DECREF(abs);
+        if (b == NULL)
+            return -1;
+        *main_path = strdup(PyBytes_AS_STRING(b));
+        Py_DECREF(b);
+    }
+    PyObject *path = PySys_GetObject("path"); /* borrowed */
+    if (path == NULL || !PyList_Check(path))
+        return 0;
+    Py_ssize_t len = PyList_GET_SIZE(path);
+    *sys_path = calloc((size_t)len + 1, sizeof(char *));
+    if (*sys_path == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < len; i++) {
+        PyObject *item = PyList_GET_ITEM(path, i);
+        if (!PyUnicode_Check(item))
+            continue;
+        PyObject *b = PyUnicode_EncodeFSDefault(item);
+        if (b == NULL)
+            return -1;
+        (*sys_path)[(*n)++] = strdup(PyBytes_AS_STRING(b));
+        Py_DECREF(b);
+    }
+    return 0;
+}
+
+static void fa_free_paths(char *main_path, char **sys_path, size_t n)
+{
+    free(main_path);
+    for (size_t i = 0; i < n; i++)
+        free(sys_path[i]);
+    free(sys_path);
+}
+
+PyDoc_STRVAR(start_doc,
+"start(blocking=True)\n--\n\n"
+"Start serving.  Creates one own-GIL interpreter per pinned worker and per\n"
+"pooled interpreter, imports the handlers in each, then starts the threads.\n"
+"With blocking=True (the default) it returns after SIGINT, SIGTERM or a\n"
+"stop() from another thread, once the graceful stop is complete.  With\n"
+"blocking=False it returns at once; call stop() later.");
+
+static PyObject *PyHttp2Server_start(PyObject *op, PyObject *args, PyObject *kwds)
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    static char *kwlist[] = {"blocking", NULL};
+    int blocking = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|p:start", kwlist, &blocking))
+        return NULL;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    char *main_path;
+    char **sys_path;
+    size_t n;
+    if (fa_app_paths(&main_path, &sys_path, &n) < 0) {
+        fa_free_paths(main_path, sys_path, n);
+        return NULL;
+    }
+    char err[4096];
+    int rc = fa_server_start(self->srv, main_path, sys_path, n, err, sizeof(err));
+    fa_free_paths(main_path, sys_path, n);
+    if (rc < 0) {
+        if (strncmp(err, "cannot listen", 13) == 0 || strncmp(err, "cannot resolve", 14) == 0)
+            PyErr_SetString(PyExc_OSError, err);
+        else
+            PyErr_Format(PyExc_RuntimeError, "the server could not start: %s", err);
+        return NULL;
+    }
+    if (!blocking) {
+        /* A process that exits with a running server must still stop it:
+         * exiting with live sub-interpreters is fatal on 3.12. */
+        PyObject *stop = PyObject_GetAttrString(op, "stop");
+        PyObject *r = stop ? fa_atexit("register", stop) : NULL;
+        Py_XDECREF(r);
+        if (r == NULL)
+            PyErr_Clear();
+        Py_XSETREF(self->atexit_cb, stop);
+        Py_RETURN_NONE;
+    }
+
+    /* Blocking: SIGTERM behaves like SIGINT (KeyboardInterrupt) while we
+     * wait, so both stop gracefully.  Only the main thread may do this. */
+    PyObject *signal_mod = PyImport_ImportModule("signal");
+    PyObject *old_term = NULL;
+    if (signal_mod != NULL) {
+        PyObject *num = PyObject_GetAttrString(signal_mod, "SIGTERM");
+        PyObject *handler = PyObject_GetAttrString(signal_mod, "default_int_handler");
+        if (num && handler)
+            old_term = PyObject_CallMethod(signal_mod, "signal", "OO", num, handler);
+        Py_XDECREF(num);
+        Py_XDECREF(handler);
+    }
+    if (old_term == NULL)
+        PyErr_Clear(); /* not the main thread: SIGTERM keeps its behaviour */
+    PyObject *raised = NULL;
+    for (;;) {
+        int done;
+        Py_BEGIN_ALLOW_THREADS
+        done = fa_server_wait(self->srv, 100);
+        Py_END_ALLOW_THREADS
+        if (done)
+            break;
+        if (PyErr_CheckSignals() < 0) {
+            if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+                PyErr_Clear();
+                fprintf(stderr, "[fasterapi] Stopping: finishing in-flight requests\n");
+            } else {
+                raised = PyErr_GetRaisedException();
+            }
+            break;
+        }
+    }
+    fa_finish(self);
+    if (old_term != NULL) {
+        PyObject *num = PyObject_GetAttrString(signal_mod, "SIGTERM");
+        PyObject *r = num ? PyObject_CallMethod(signal_mod, "signal", "OO", num, old_term) : NULL;
+        if (r == NULL)
+            PyErr_Clear();
+        Py_XDECREF(r);
+        Py_XDECREF(num);
+        Py_DECREF(old_term);
+    }
+    Py_XDECREF(signal_mod);
+    if (raised != NULL) {
+        PyErr_SetRaisedException(raised);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(stop_doc,
+"stop()\n--\n\n"
+"Stop gracefully: stop accepting, send GOAWAY on HTTP/2 connections, let\n"
+"in-flight requests finish within graceful_timeout, join every thread and\n"
+"end every sub-interpreter.  Does nothing when the server is not running.");
+
+static PyObject *PyHttp2Server_stop(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    if (!fa_server_running(self->srv))
+        Py_RETURN_NONE;
+    fa_finish(self);
+    if (self->atexit_cb != NULL) {
+        PyObject *r = fa_atexit("unregister", self->atexit_cb);
+        if (r == NULL)
+            PyErr_Clear();
+        Py_XDECREF(r);
+        Py_CLEAR(self->atexit_cb);
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(is_running_doc, "is_running()\n--\n\nTrue between start() and the end of stop().");
+
+static PyObject *PyHttp2Server_is_running(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    return PyBool_FromLong(fa_server_running(self->srv));
+}
+
+static PyObject *PyHttp2Server_get_port(PyObject *op, void *Py_UNUSED(closure))
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    return PyLong_FromLong(fa_server_port(self->srv));
+}
+
+static int PyHttp2Server_traverse(PyObject *op, visitproc visit, void *arg)
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    Py_VISIT(Py_TYPE(op));
+    Py_VISIT(self->atexit_cb);
+    return 0;
+}
+
+static int PyHttp2Server_clear(PyObject *op)
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    Py_CLEAR(self->atexit_cb);
+    return 0;
+}
+
+static void PyHttp2Server_dealloc(PyObject *op)
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    PyTypeObject *tp = Py_TYPE(op);
+    PyObject_GC_UnTrack(op);
+    if (self->srv != NULL) {
+        if (fa_server_running(self->srv))
+            fa_finish(self); /* dropped while running: stop rather than leak threads */
+        fa_server_free(self->srv);
+        self->srv = NULL;
+    }
+    PyHttp2Server_clear(op);
+    tp->tp_free(op);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef PyHttp2Server_methods[] = {
+    {"add_route", (PyCFunction)(void (*)(void))PyHttp2Server_add_route, METH_VARARGS | METH_KEYWORDS, add_route_doc},
+    {"start", (PyCFunction)(void (*)(void))PyHttp2Server_start, METH_VARARGS | METH_KEYWORDS, start_doc},
+    {"stop", PyHttp2Server_stop, METH_NOARGS, stop_doc},
+    {"is_running", PyHttp2Server_is_running, METH_NOARGS, is_running_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef PyHttp2Server_getset[] = {
+    {"port", PyHttp2Server_get_port, NULL, "The TCP port: the one bound once started (useful with port=0).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyDoc_STRVAR(PyHttp2Server_doc,
+"PyHttp2Server(port=8080, host='0.0.0.0', num_pinned_workers=0,\n"
+"              num_pooled_workers=0, num_pooled_interpreters=0, *limits)\n--\n\n"
+"An HTTP/1.1 and HTTP/2 (h2c) server that runs handlers in own-GIL\n"
+"sub-interpreters.\n\n"
+"num_pinned_workers event-loop threads each own one interpreter (0: one\n"
+"per CPU).  num_pooled_workers threads share num_pooled_interpreters\n"
+"interpreters and run routes added with pooled=True (0: two threads and one\n"
+"interpreter when a pooled route exists).\n\n"
+"Limits: max_header_size=16384 bytes, max_headers=100,\n"
+"max_target_size=8192, max_body_size=16 MiB, max_concurrent_streams=100,\n"
+"header_timeout=10.0 s, body_timeout=30.0 s, keepalive_timeout=5.0 s,\n"
+"graceful_timeout=10.0 s, backlog=4096.");
+
+static PyType_Slot PyHttp2Server_slots[] = {
+    {Py_tp_doc, (void *)PyHttp2Server_doc},
+    {Py_tp_init, PyHttp2Server_init},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_dealloc, PyHttp2Server_dealloc},
+    {Py_tp_traverse, PyHttp2Server_traverse},
+    {Py_tp_clear, PyHttp2Server_clear},
+    {Py_tp_methods, PyHttp2Server_methods},
+    {Py_tp_getset, PyHttp2Server_getset},
+    {0, NULL},
+};
+
+static PyType_Spec PyHttp2Server_spec = {
+    .name = "fasterapi._native.http2.PyHttp2Server",
+    .basicsize = sizeof(PyHttp2Server),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+    .slots = PyHttp2Server_slots,
+};
+
+/* ------------------------------------------------------------------ */
+
+static int fa_module_exec(PyObject *module)
+{
+    fa_module_state *st = fa_get_state(module);
+    st->server_type = PyType_FromModuleAndSpec(module, &PyHttp2Server_spec, NULL);
+    if (st->server_type == NULL)
+        return -1;
+    if (PyModule_AddType(module, (PyTypeObject *)st->server_type) < 0)
+        return -1;
+    return 0;
+}
+
+static int fa_module_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    Py_VISIT(fa_get_state(module)->server_type);
+    return 0;
+}
+
+static int fa_module_clear(PyObject *module)
+{
+    Py_CLEAR(fa_get_state(module)->server_type);
+    return 0;
+}
+
+static void fa_module_free(void *module) { fa_module_clear((PyObject *)module); }
+
+static PyModuleDef_Slot fa_module_slots[] = {
+    {Py_mod_exec, fa_module_exec},
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#ifdef Py_mod_gil
+    {Py_mod_gil, Py_MOD_GIL_USED},
+#endif
+    {0, NULL},
+};
+
+PyDoc_STRVAR(module_doc,
+"The native HTTP/1.1 + HTTP/2 server of FasterAPI.\n\n"
+"    from fasterapi._native.http2 import PyHttp2Server\n");
+
+static struct PyModuleDef fa_module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "fasterapi._native.http2",
+    .m_doc = module_doc,
+    .m_size = sizeof(fa_module_state),
+    .m_slots = fa_module_slots,
+    .m_traverse = fa_module_traverse,
+    .m_clear = fa_module_clear,
+    .m_free = fa_module_free,
+};
+
+PyMODINIT_FUNC PyInit_http2(void) { return PyModuleDef_Init(&fa_module_def); }

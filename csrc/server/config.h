@@ -1,0 +1,31 @@
+/* config.h - server settings, filled by the Python constructor.
+ * Defaults live in fa_config_defaults() (server.c) and are documented in
+ * README.md; keep the three in step. */
+#ifndef FA_CONFIG_H
+#define FA_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct fa_config {
+    char host[256];
+    int port;
+    int num_pinned_workers;      /* event-loop threads, one interpreter each */
+    int num_pooled_workers;      /* handler threads for pooled routes */
+    int num_pooled_interpreters; /* interpreters shared by the pooled threads */
+    int backlog;
+    size_t max_header_size;      /* bytes of request head (HTTP/1) / header list (HTTP/2) */
+    size_t max_headers;          /* header fields per request */
+    size_t max_target_size;      /* request-target bytes */
+    size_t max_body_size;        /* request body bytes */
+    uint32_t max_concurrent_streams; /* HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS */
+    double header_timeout;       /* seconds to receive a whole request head */
+    double body_timeout;         /* seconds of silence allowed while a body arrives */
+    double keepalive_timeout;    /* seconds an idle connection is kept */
+    double graceful_timeout;     /* seconds in-flight requests get at stop */
+    int log_requests;            /* reserved */
+} fa_config;
+
+void fa_config_defaults(fa_config *cfg);
+
+#endif

@@ -1,0 +1,175 @@
+/* pool.c - pooled handler threads.
+ *
+ * Routes added with pooled=True run here, so a handler that blocks (sleep,
+ * blocking I/O) holds a pooled thread instead of an event loop.  P threads
+ * share I interpreters (thread p uses interpreter p % I); threads of one
+ * interpreter take turns on its GIL, which blocking calls release.
+ *
+ * Worker w -> thread p: ring p->from_worker[w] (producer w, consumer p),
+ * wake-up through p's eventfd.  Thread p -> worker w: ring
+ * w->from_pool[p], wake-up through w's eventfd.  A worker never has more
+ * than the ring size in flight with one thread, so the answer ring cannot
+ * overflow.
+ */
+#include "server_internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+fa_job *fa_job_new(const fa_request *req)
+{
+    size_t bytes = req->method_len + req->path_len + req->query_len + req->body_len;
+    for (size_t i = 0; i < req->num_headers; i++)
+        bytes += req->headers[i].name_len + req->headers[i].value_len;
+    size_t hdr_bytes = req->num_headers * sizeof(fa_header);
+    fa_job *job = malloc(sizeof(fa_job) + hdr_bytes + bytes);
+    if (job == NULL)
+        return NULL;
+    memset(job, 0, sizeof(*job));
+    fa_response_init(&job->resp);
+    job->headers = (fa_header *)job->data;
+    char *p = job->data + hdr_bytes;
+#define FA_COPY(dst, src, n)      \
+    do {                          \
+        memcpy(p, (src), (n));    \
+        (dst) = p;                \
+        p += (n);                 \
+    } while (0)
+    fa_request *r = &job->req;
+    *r = *req;
+    FA_COPY(r->method, req->method, req->method_len);
+    FA_COPY(r->path, req->path, req->path_len);
+    FA_COPY(r->query, req->query, req->query_len);
+    FA_COPY(r->body, req->body, req->body_len);
+    for (size_t i = 0; i < req->num_headers; i++) {
+        fa_header *h = &job->headers[i];
+        h->name_len = req->headers[i].name_len;
+        h->value_len = req->headers[i].value_len;
+        FA_COPY(h->name, req->headers[i].name, h->name_len);
+        FA_COPY(h->value, req->headers[i].value, h->value_len);
+    }
+#undef FA_COPY
+    r->headers = job->headers;
+    return job;
+}
+
+void fa_job_free(fa_job *job)
+{
+    if (job == NULL)
+        return;
+    fa_response_free(&job->resp);
+    free(job);
+}
+
+int fa_pool_init(fa_pool_thread *p, fa_server *srv, int id, char *err, size_t err_size)
+{
+    memset(p, 0, sizeof(*p));
+    p->id = id;
+    p->srv = srv;
+    atomic_init(&p->inflight, 0);
+    p->wake_fd = eventfd(0, EFD_CLOEXEC);
+    if (p->wake_fd < 0) {
+        snprintf(err, err_size, "eventfd: %s", strerror(errno));
+        return -1;
+    }
+    p->from_worker = calloc((size_t)srv->num_workers, sizeof(fa_ring));
+    if (p->from_worker == NULL) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    for (int w = 0; w < srv->num_workers; w++)
+        if (fa_ring_init(&p->from_worker[w], FA_POOL_RING_SIZE) < 0) {
+            snprintf(err, err_size, "out of memory");
+            return -1;
+        }
+    return 0;
+}
+
+void fa_pool_destroy(fa_pool_thread *p)
+{
+    for (int w = 0; p->from_worker && w < p->srv->num_workers; w++) {
+        fa_job *job;
+        if (p->from_worker[w].slots)
+            while ((job = fa_ring_pop(&p->from_worker[w])) != NULL)
+                fa_job_free(job);
+        fa_ring_destroy(&p->from_worker[w]);
+    }
+    free(p->from_worker);
+    p->from_worker = NULL;
+    if (p->wake_fd >= 0)
+        close(p->wake_fd);
+    p->wake_fd = -1;
+}
+
+int fa_pool_submit(fa_server *srv, fa_worker *w, fa_job *job)
+{
+    /* least loaded thread first; ties go to the lowest id */
+    int best = -1, best_load = 0;
+    for (int i = 0; i < srv->num_pool; i++) {
+        if (w->pool_inflight[i] >= FA_POOL_RING_SIZE - 1)
+            continue;
+        int load = atomic_load_explicit(&srv->pool[i].inflight, memory_order_relaxed);
+        if (best < 0 || load < best_load) {
+            best = i;
+            best_load = load;
+        }
+    }
+    if (best < 0)
+        return -1;
+    fa_pool_thread *p = &srv->pool[best];
+    if (!fa_ring_push(&p->from_worker[w->id], job))
+        return -1;
+    w->pool_inflight[best]++;
+    atomic_fetch_add(&p->inflight, 1);
+    uint64_t one = 1;
+    ssize_t n = write(p->wake_fd, &one, sizeof(one));
+    (void)n;
+    return 0;
+}
+
+void *fa_pool_main(void *arg)
+{
+    fa_pool_thread *p = arg;
+    fa_server *srv = p->srv;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+
+    fa_pythread *py = fa_pythread_new(p->interp);
+    if (py == NULL) {
+        fa_log("pooled thread %d: cannot create a Python thread state", p->id);
+        return NULL;
+    }
+    for (;;) {
+        int did = 0;
+        for (int w = 0; w < srv->num_workers; w++) {
+            fa_job *job;
+            while ((job = fa_ring_pop(&p->from_worker[w])) != NULL) {
+                did = 1;
+                fa_pythread_attach(py);
+                fa_pythread_call(py, job->handler_id, &job->req, &job->resp);
+                fa_pythread_detach(py);
+                atomic_fetch_sub(&p->inflight, 1);
+                fa_worker *dst = &srv->workers[job->worker_id];
+                /* cannot fail: see the comment at the top */
+                fa_ring_push(&dst->from_pool[p->id], job);
+                fa_worker_wake(dst);
+            }
+        }
+        if (did)
+            continue;
+        if (atomic_load(&srv->pool_stop))
+            break;
+        uint64_t v;
+        ssize_t n = read(p->wake_fd, &v, sizeof(v)); /* sleeps until a job or stop */
+        if (n < 0 && errno != EINTR && errno != EAGAIN)
+            break;
+    }
+    fa_pythread_free(py);
+    return NULL;
+}

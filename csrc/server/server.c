@@ -1,0 +1,363 @@
+/* server.c - configuration, start and graceful stop of the whole server.
+ *
+ * Start order: listeners (so a busy port fails before anything else
+ * exists), interpreters one at a time, then threads.  Stop order: workers
+ * (they finish in-flight requests within the grace period), then pooled
+ * threads, then interpreters; every thread is joined and every interpreter
+ * ended, so the server can be started again in the same process.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server_internal.h"
+
+void fa_config_defaults(fa_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->host, sizeof(cfg->host), "0.0.0.0");
+    cfg->port = 8080;
+    cfg->backlog = 4096;
+    cfg->max_header_size = 16384;
+    cfg->max_headers = 100;
+    cfg->max_target_size = 8192;
+    cfg->max_body_size = 16u << 20;
+    cfg->max_concurrent_streams = 100;
+    cfg->header_timeout = 10.0;
+    cfg->body_timeout = 30.0;
+    cfg->keepalive_timeout = 5.0;
+    cfg->graceful_timeout = 10.0;
+}
+
+fa_server *fa_server_new(const fa_config *cfg)
+{
+    fa_server *srv = calloc(1, sizeof(*srv));
+    if (srv == NULL)
+        return NULL;
+    srv->cfg = *cfg;
+    fa_router_init(&srv->router);
+    pthread_mutex_init(&srv->mu, NULL);
+    pthread_cond_init(&srv->cond, NULL);
+    srv->state = FA_SRV_IDLE;
+    return srv;
+}
+
+void fa_server_free(fa_server *srv)
+{
+    if (srv == NULL)
+        return;
+    for (size_t i = 0; i < srv->num_handlers; i++) {
+        free(srv->handlers[i].module);
+        free(srv->handlers[i].qualname);
+        free(srv->handlers[i].label);
+    }
+    free(srv->handlers);
+    fa_router_free(&srv->router);
+    pthread_mutex_destroy(&srv->mu);
+    pthread_cond_destroy(&srv->cond);
+    free(srv);
+}
+
+fa_config *fa_server_config(fa_server *srv) { return &srv->cfg; }
+
+int fa_server_running(fa_server *srv)
+{
+    pthread_mutex_lock(&srv->mu);
+    int r = srv->state != FA_SRV_IDLE;
+    pthread_mutex_unlock(&srv->mu);
+    return r;
+}
+
+int fa_server_port(fa_server *srv) { return srv->cfg.port; }
+
+int fa_server_add_route(fa_server *srv, const char *method, const char *path, const char *module,
+                        const char *qualname, int pooled, char *err, size_t err_size)
+{
+    if (srv->num_handlers == srv->cap_handlers) {
+        size_t cap = srv->cap_handlers ? srv->cap_handlers * 2 : 8;
+        fa_handler_ref *p = realloc(srv->handlers, cap * sizeof(*p));
+        if (p == NULL)
+            goto oom;
+        srv->handlers = p;
+        srv->cap_handlers = cap;
+    }
+    int id = (int)srv->num_handlers;
+    int rc = fa_router_add(&srv->router, method, path, id, pooled);
+    if (rc == -2) {
+        snprintf(err, err_size, "a route for %s %s is already registered", method, path);
+        return -1;
+    }
+    if (rc < 0)
+        goto oom;
+    fa_handler_ref *h = &srv->handlers[id];
+    size_t label_len = strlen(method) + strlen(path) + 2;
+    h->module = strdup(module);
+    h->qualname = strdup(qualname);
+    h->label = malloc(label_len);
+    if (h->module == NULL || h->qualname == NULL || h->label == NULL) {
+        free(h->module);
+        free(h->qualname);
+        free(h->label);
+        /* the route stays but points at a handler id that will never load:
+         * the caller raises MemoryError and the server is not started */
+        goto oom;
+    }
+    snprintf(h->label, label_len, "%s:%s", method, path);
+    srv->num_handlers++;
+    return id;
+oom:
+    snprintf(err, err_size, "out of memory");
+    return -1;
+}
+
+/* 10,000 connections need more descriptors than the usual soft limit. */
+static void fa_raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int fa_any_pooled(const fa_server *srv)
+{
+    for (size_t i = 0; i < srv->router.count; i++)
+        if (srv->router.routes[i].pooled)
+            return 1;
+    return 0;
+}
+
+/* Releases what a failed or finished start created.  GIL held. */
+static void fa_server_teardown(fa_server *srv)
+{
+    for (int i = 0; srv->workers && i < srv->num_workers; i++) {
+        fa_interp_end(srv->workers[i].interp);
+        srv->workers[i].interp = NULL;
+    }
+    for (int i = 0; srv->pool_interps && i < srv->num_pool_interps; i++)
+        fa_interp_end(srv->pool_interps[i]);
+    for (int i = 0; srv->pool && i < srv->num_pool; i++)
+        fa_pool_destroy(&srv->pool[i]);
+    for (int i = 0; srv->workers && i < srv->num_workers; i++)
+        fa_worker_destroy(&srv->workers[i]);
+    free(srv->pool_interps);
+    free(srv->pool);
+    free(srv->workers);
+    srv->pool_interps = NULL;
+    srv->pool = NULL;
+    srv->workers = NULL;
+}
+
+int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size_t sys_path_len,
+                    char *err, size_t err_size)
+{
+    pthread_mutex_lock(&srv->mu);
+    if (srv->state != FA_SRV_IDLE) {
+        pthread_mutex_unlock(&srv->mu);
+        snprintf(err, err_size, "the server is already running");
+        return -1;
+    }
+    srv->state = FA_SRV_RUNNING;
+    pthread_mutex_unlock(&srv->mu);
+
+    fa_config *cfg = &srv->cfg;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1)
+        ncpu = 1;
+    int requested_port = cfg->port;
+    srv->num_workers = cfg->num_pinned_workers > 0 ? cfg->num_pinned_workers : (int)ncpu;
+    srv->num_pool = cfg->num_pooled_workers;
+    if (srv->num_pool == 0 && fa_any_pooled(srv))
+        srv->num_pool = ncpu > 2 ? (int)ncpu : 2;
+    srv->num_pool_interps = srv->num_pool == 0 ? 0
+                            : cfg->num_pooled_interpreters > 0 ? cfg->num_pooled_interpreters : 1;
+    atomic_store(&srv->stop_requested, 0);
+    atomic_store(&srv->pool_stop, 0);
+
+    fa_raise_nofile();
+    if (fa_router_seal(&srv->router) < 0) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
+    srv->workers = calloc((size_t)srv->num_workers, sizeof(fa_worker));
+    srv->pool = calloc(srv->num_pool ? (size_t)srv->num_pool : 1, sizeof(fa_pool_thread));
+    srv->pool_interps = calloc(srv->num_pool_interps ? (size_t)srv->num_pool_interps : 1, sizeof(fa_interp *));
+    if (srv->workers == NULL || srv->pool == NULL || srv->pool_interps == NULL) {
+        snprintf(err, err_size, "out of memory");
+        goto fail;
+    }
+    for (int i = 0; i < srv->num_workers; i++) {
+        if (fa_worker_init(&srv->workers[i], srv, i, err, err_size) < 0) {
+            srv->num_workers = i + 1; /* destroy the partial one too */
+            goto fail;
+        }
+        if (i == 0 && cfg->port == 0) {
+            /* port 0: let the kernel pick for the first listener, and have
+             * the others share that port */
+            struct sockaddr_storage ss;
+            socklen_t len = sizeof(ss);
+            if (getsockname(srv->workers[0].listener.fd, (struct sockaddr *)&ss, &len) == 0)
+                cfg->port = ss.ss_family == AF_INET6
+                                ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
+                                : ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        }
+    }
+    for (int i = 0; i < srv->num_pool; i++)
+        if (fa_pool_init(&srv->pool[i], srv, i, err, err_size) < 0) {
+            srv->num_pool = i + 1;
+            goto fail;
+        }
+
+    fa_app_spec spec = {
+        .handlers = srv->handlers,
+        .num_handlers = srv->num_handlers,
+        .main_path = main_path,
+        .sys_path = sys_path,
+        .sys_path_len = sys_path_len,
+    };
+    /* One at a time: concurrent creation of own-GIL interpreters races in
+     * CPython 3.12/3.13 (python/cpython#105699, #123134). */
+    for (int i = 0; i < srv->num_workers; i++) {
+        srv->workers[i].interp = fa_interp_new(&spec, err, err_size);
+        if (srv->workers[i].interp == NULL)
+            goto fail;
+    }
+    for (int i = 0; i < srv->num_pool_interps; i++) {
+        srv->pool_interps[i] = fa_interp_new(&spec, err, err_size);
+        if (srv->pool_interps[i] == NULL)
+            goto fail;
+    }
+    for (int i = 0; i < srv->num_pool; i++)
+        srv->pool[i].interp = srv->pool_interps[i % srv->num_pool_interps];
+
+    atomic_store(&srv->workers_alive, srv->num_workers);
+    for (int i = 0; i < srv->num_pool; i++) {
+        if (pthread_create(&srv->pool[i].thread, NULL, fa_pool_main, &srv->pool[i]) != 0) {
+            snprintf(err, err_size, "cannot start a pooled thread: %s", strerror(errno));
+            goto fail_threads;
+        }
+        srv->pool[i].thread_started = 1;
+    }
+    for (int i = 0; i < srv->num_workers; i++) {
+        if (pthread_create(&srv->workers[i].thread, NULL, fa_worker_main, &srv->workers[i]) != 0) {
+            atomic_store(&srv->workers_alive, i);
+            snprintf(err, err_size, "cannot start a worker thread: %s", strerror(errno));
+            goto fail_threads;
+        }
+        srv->workers[i].thread_started = 1;
+    }
+
+    for (size_t i = 0; i < srv->num_handlers; i++)
+        fa_log("Registered handler %s (ID: %zu)%s", srv->handlers[i].label, i,
+               srv->router.routes[i].pooled ? " [pooled]" : "");
+    fa_log("Listening on %s:%d (HTTP/1.1, h2c prior knowledge, h2c upgrade)", cfg->host, cfg->port);
+    fa_log("Event-loop workers: %d (poller: %s, SO_REUSEPORT listener each)", srv->num_workers,
+           fa_loop_backend());
+    fa_log("Pinned sub-interpreters: %d (own GIL)", srv->num_workers);
+    fa_log("Pooled workers: %d", srv->num_pool);
+    fa_log("Pooled sub-interpreters: %d (own GIL)", srv->num_pool_interps);
+    return 0;
+
+fail_threads:
+    /* threads that did start need a stop and a join before teardown */
+    fa_server_request_stop(srv);
+    fa_server_finish(srv, NULL, NULL, NULL);
+    cfg->port = requested_port;
+    return -1;
+fail:
+    fa_server_teardown(srv);
+    cfg->port = requested_port;
+    pthread_mutex_lock(&srv->mu);
+    srv->state = FA_SRV_IDLE;
+    pthread_mutex_unlock(&srv->mu);
+    return -1;
+}
+
+void fa_server_request_stop(fa_server *srv)
+{
+    atomic_store(&srv->stop_requested, 1);
+    for (int i = 0; srv->workers && i < srv->num_workers; i++)
+        if (srv->workers[i].wake.fd >= 0)
+            fa_worker_wake(&srv->workers[i]);
+}
+
+int fa_server_wait(fa_server *srv, int timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&srv->mu);
+    while (atomic_load(&srv->workers_alive) > 0 && srv->state == FA_SRV_RUNNING) {
+        if (pthread_cond_timedwait(&srv->cond, &srv->mu, &ts) != 0)
+            break;
+    }
+    int done = atomic_load(&srv->workers_alive) == 0 || srv->state != FA_SRV_RUNNING;
+    pthread_mutex_unlock(&srv->mu);
+    return done;
+}
+
+void fa_server_finish(fa_server *srv, void (*release)(void *), void (*reacquire)(void *), void *arg)
+{
+    pthread_mutex_lock(&srv->mu);
+    if (srv->state != FA_SRV_RUNNING) {
+        /* another thread is finishing: wait for it */
+        pthread_mutex_unlock(&srv->mu);
+        if (release)
+            release(arg);
+        pthread_mutex_lock(&srv->mu);
+        while (srv->state != FA_SRV_IDLE)
+            pthread_cond_wait(&srv->cond, &srv->mu);
+        pthread_mutex_unlock(&srv->mu);
+        if (reacquire)
+            reacquire(arg);
+        return;
+    }
+    srv->state = FA_SRV_STOPPING;
+    pthread_mutex_unlock(&srv->mu);
+
+    fa_server_request_stop(srv);
+    if (release)
+        release(arg);
+    uint64_t served = 0;
+    for (int i = 0; i < srv->num_workers; i++)
+        if (srv->workers[i].thread_started) {
+            pthread_join(srv->workers[i].thread, NULL);
+            srv->workers[i].thread_started = 0;
+            served += srv->workers[i].requests;
+        }
+    atomic_store(&srv->pool_stop, 1);
+    for (int i = 0; i < srv->num_pool; i++) {
+        uint64_t one = 1;
+        ssize_t n = write(srv->pool[i].wake_fd, &one, sizeof(one));
+        (void)n;
+    }
+    for (int i = 0; i < srv->num_pool; i++)
+        if (srv->pool[i].thread_started) {
+            pthread_join(srv->pool[i].thread, NULL);
+            srv->pool[i].thread_started = 0;
+        }
+    if (reacquire)
+        reacquire(arg);
+    fa_server_teardown(srv);
+    fa_log("Stopped after %llu requests", (unsigned long long)served);
+
+    pthread_mutex_lock(&srv->mu);
+    srv->state = FA_SRV_IDLE;
+    pthread_cond_broadcast(&srv->cond);
+    pthread_mutex_unlock(&srv->mu);
+}

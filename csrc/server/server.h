@@ -1,0 +1,40 @@
+/* server.h - the server's lifecycle, as used by the Python binding.
+ *
+ * Threading contract: add_route/start/stop are called from Python threads.
+ * fa_server_start() and fa_server_finish() need the main interpreter's GIL
+ * (they create and end sub-interpreters); fa_server_wait() must be called
+ * with the GIL released.
+ */
+#ifndef FA_SERVER_H
+#define FA_SERVER_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+typedef struct fa_server fa_server;
+
+fa_server *fa_server_new(const fa_config *cfg);
+void fa_server_free(fa_server *srv);
+fa_config *fa_server_config(fa_server *srv);
+/* Registers a route.  Returns the handler id (>= 0), or -1 with err set. */
+int fa_server_add_route(fa_server *srv, const char *method, const char *path, const char *module,
+                        const char *qualname, int pooled, char *err, size_t err_size);
+/* Starts every thread.  GIL held.  Returns 0, or -1 with err set (nothing
+ * left running). */
+int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size_t sys_path_len,
+                    char *err, size_t err_size);
+/* Asks for a graceful stop; returns at once.  Any thread, GIL or not. */
+void fa_server_request_stop(fa_server *srv);
+/* Waits up to timeout_ms for every worker to exit.  Returns 1 when they
+ * have.  GIL released. */
+int fa_server_wait(fa_server *srv, int timeout_ms);
+/* Joins the workers (GIL released inside through the callbacks) and ends
+ * the interpreters.  Call with the GIL held: `release`/`reacquire` let the
+ * binding drop it around the joins. */
+void fa_server_finish(fa_server *srv, void (*release)(void *), void (*reacquire)(void *), void *arg);
+int fa_server_running(fa_server *srv);
+/* The port actually bound (differs from the config when it asked for 0). */
+int fa_server_port(fa_server *srv);
+
+#endif

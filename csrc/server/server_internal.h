@@ -1,0 +1,132 @@
+/* server_internal.h - the server, its workers and its pooled threads.
+ *
+ * Internal to server/ and python/module.c.  Threads:
+ *  - the thread that calls start(): creates interpreters, listeners and
+ *    threads, then waits; at stop it joins them and ends the interpreters;
+ *  - N pinned workers (worker.c): one event loop, one SO_REUSEPORT listener
+ *    and one own-GIL interpreter each; handlers run to completion inline;
+ *  - P pooled threads (pool.c): run handlers of routes added with
+ *    pooled=True on I shared interpreters, so a blocking handler never
+ *    stalls an event loop.
+ * Worker w and pooled thread p talk through two SPSC rings (w->p requests,
+ * p->w answers) and eventfd wake-ups.
+ */
+#ifndef FA_SERVER_INTERNAL_H
+#define FA_SERVER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "../common/http.h"
+#include "../common/ring.h"
+#include "../loop/loop.h"
+#include "../python/interp.h"
+#include "config.h"
+#include "conn_internal.h"
+#include "router.h"
+
+#define FA_POOL_RING_SIZE 1024
+
+struct fa_server;
+
+/* A request handed to a pooled thread, and its answer on the way back.
+ * One allocation holds the request's bytes (the connection's buffers may
+ * move while the job runs). */
+typedef struct fa_job {
+    fa_conn *conn;
+    int32_t stream_id;
+    int handler_id;
+    int worker_id;
+    fa_request req;
+    fa_response resp;
+    fa_header *headers;
+    char data[];
+} fa_job;
+
+typedef struct fa_worker {
+    int id;
+    struct fa_server *srv;
+    pthread_t thread;
+    int thread_started;
+    fa_loop *loop;
+    fa_io listener; /* kind FA_IO_LISTENER */
+    fa_io wake;     /* eventfd, kind FA_IO_WAKE */
+    fa_interp *interp;
+    fa_pythread *py;
+    int py_attached;
+    fa_response resp;       /* reused for inline handler calls */
+    fa_ring *from_pool;     /* [num_pool] answers, pool p -> this worker */
+    int *pool_inflight;     /* [num_pool] jobs this worker gave thread p */
+    fa_conn *conns;         /* live connections */
+    fa_conn *zombies;       /* closed, memory not yet released */
+    size_t num_conns;
+    fa_conn *timers[FA_TIMER_COUNT][2]; /* deadline lists: head, tail */
+    uint64_t timeout_ms[FA_TIMER_COUNT];
+    uint64_t now_ms;
+    int64_t date_sec;
+    char date[32];
+    int stopping;           /* graceful stop began in this worker */
+    uint64_t stop_deadline_ms;
+    uint64_t requests;      /* served, for the log at stop */
+    char errbuf[256];
+} fa_worker;
+
+typedef struct fa_pool_thread {
+    int id;
+    struct fa_server *srv;
+    pthread_t thread;
+    int thread_started;
+    int wake_fd;           /* eventfd this thread sleeps on */
+    fa_interp *interp;     /* shared with other pooled threads */
+    fa_ring *from_worker;  /* [num_workers] requests, worker w -> this thread */
+    _Atomic int inflight;  /* jobs queued or running here */
+} fa_pool_thread;
+
+typedef enum { FA_SRV_IDLE, FA_SRV_RUNNING, FA_SRV_STOPPING } fa_srv_state;
+
+typedef struct fa_server {
+    fa_config cfg;
+    fa_router router;
+    fa_handler_ref *handlers;
+    size_t num_handlers, cap_handlers;
+    fa_worker *workers;
+    int num_workers;
+    fa_pool_thread *pool;
+    int num_pool;
+    fa_interp **pool_interps;
+    int num_pool_interps;
+    _Atomic int stop_requested;
+    _Atomic int pool_stop;
+    _Atomic int workers_alive;
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* signalled when a worker exits */
+    fa_srv_state state;
+} fa_server;
+
+/* worker.c */
+int fa_worker_init(fa_worker *w, fa_server *srv, int id, char *err, size_t err_size);
+void fa_worker_destroy(fa_worker *w);
+void *fa_worker_main(void *arg);
+void fa_worker_wake(fa_worker *w);
+void fa_worker_take_answers(fa_worker *w);
+
+/* pool.c */
+int fa_pool_init(fa_pool_thread *p, fa_server *srv, int id, char *err, size_t err_size);
+void fa_pool_destroy(fa_pool_thread *p);
+void *fa_pool_main(void *arg);
+/* Queues a job from worker w.  Returns 0, or -1 when every queue is full. */
+int fa_pool_submit(fa_server *srv, fa_worker *w, fa_job *job);
+fa_job *fa_job_new(const fa_request *req);
+void fa_job_free(fa_job *job);
+
+/* http1/conn.c */
+void fa_h1_process(fa_conn *c);
+void fa_h1_respond(fa_conn *c, fa_response *resp);
+int fa_h1_idle(fa_conn *c);
+
+/* small helpers */
+uint64_t fa_now_ms(void);
+void fa_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

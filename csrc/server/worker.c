@@ -1,0 +1,762 @@
+/* worker.c - a pinned worker: one thread, one event loop, one listener, one
+ * own-GIL interpreter.
+ *
+ * The loop reads, hands bytes to the protocol layer (http1/conn.c or
+ * http2/session.c), runs handlers inline (run-to-completion on the thread
+ * that read the request) or queues them to a pooled thread, and writes.
+ * Connections never move between workers.  Memory of a closed connection
+ * is released at the end of the loop iteration (or when its last pooled
+ * answer comes back), so no callback ever sees freed memory.
+ */
+#include "server_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../http2/session.h"
+
+#define FA_READ_CHUNK 16384
+#define FA_MAX_EVENTS 256
+
+uint64_t fa_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void fa_log(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "[fasterapi] %s\n", line);
+    fflush(stderr);
+}
+
+/* --------------------------------------------------------------------- */
+/* Date header cache: formatted at most once a second per worker. */
+
+static void fa_worker_update_clock(fa_worker *w)
+{
+    w->now_ms = fa_now_ms();
+    time_t now = time(NULL);
+    if ((int64_t)now == w->date_sec)
+        return;
+    w->date_sec = (int64_t)now;
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(w->date, sizeof(w->date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+const char *fa_worker_date(fa_worker *w) { return w->date; }
+const fa_config *fa_worker_config(fa_worker *w) { return &w->srv->cfg; }
+int fa_worker_stopping(fa_worker *w) { return w->stopping; }
+
+/* --------------------------------------------------------------------- */
+/* Deadline lists.  Every connection on list k has the same timeout, so
+ * appending at the tail keeps each list sorted by deadline: expiry checks
+ * only look at heads, and moving a connection is O(1). */
+
+static void fa_timer_unlink(fa_conn *c)
+{
+    if (c->timer == FA_TIMER_NONE)
+        return;
+    fa_conn **ends = c->worker->timers[c->timer];
+    if (c->tprev)
+        c->tprev->tnext = c->tnext;
+    else
+        ends[0] = c->tnext;
+    if (c->tnext)
+        c->tnext->tprev = c->tprev;
+    else
+        ends[1] = c->tprev;
+    c->tprev = c->tnext = NULL;
+    c->timer = FA_TIMER_NONE;
+}
+
+static void fa_timer_append(fa_conn *c, fa_timer_kind kind)
+{
+    fa_worker *w = c->worker;
+    fa_conn **ends = w->timers[kind];
+    c->timer = kind;
+    c->deadline_ms = w->now_ms + w->timeout_ms[kind];
+    c->tnext = NULL;
+    c->tprev = ends[1];
+    if (ends[1])
+        ends[1]->tnext = c;
+    else
+        ends[0] = c;
+    ends[1] = c;
+}
+
+void fa_conn_set_timer(fa_conn *c, fa_timer_kind kind)
+{
+    if (c->timer == kind)
+        return;
+    fa_timer_unlink(c);
+    if (kind != FA_TIMER_NONE && !c->dead)
+        fa_timer_append(c, kind);
+}
+
+/* Re-arms the current deadline: progress was made. */
+static void fa_conn_touch_timer(fa_conn *c)
+{
+    fa_timer_kind k = c->timer;
+    if (k == FA_TIMER_NONE)
+        return;
+    fa_timer_unlink(c);
+    fa_timer_append(c, k);
+}
+
+/* --------------------------------------------------------------------- */
+/* Connections */
+
+static void fa_conn_free(fa_conn *c)
+{
+    fa_buf_free(&c->rbuf);
+    fa_buf_free(&c->wbuf);
+    if (c->h2)
+        fa_h2_free(c);
+    free(c);
+}
+
+static void fa_conns_unlink(fa_conn **head, fa_conn *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        *head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void fa_conns_push(fa_conn **head, fa_conn *c)
+{
+    c->prev = NULL;
+    c->next = *head;
+    if (*head)
+        (*head)->prev = c;
+    *head = c;
+}
+
+/* Closes the socket now; memory goes at the end of the iteration (or when
+ * the last pooled answer for it returns). */
+static void fa_conn_close(fa_conn *c)
+{
+    if (c->dead)
+        return;
+    fa_worker *w = c->worker;
+    fa_timer_unlink(c);
+    if (c->io.events)
+        fa_loop_del(w->loop, c->io.fd, c->io.events);
+    close(c->io.fd);
+    c->io.fd = -1;
+    c->io.events = 0;
+    c->dead = 1;
+    fa_conns_unlink(&w->conns, c);
+    w->num_conns--;
+    fa_conns_push(&w->zombies, c);
+}
+
+static void fa_conn_set_events(fa_conn *c, uint32_t events)
+{
+    if (c->dead || c->io.events == events)
+        return;
+    fa_worker *w = c->worker;
+    int rc;
+    if (c->io.events == 0)
+        rc = fa_loop_add(w->loop, c->io.fd, events, &c->io);
+    else if (events == 0)
+        rc = fa_loop_del(w->loop, c->io.fd, c->io.events);
+    else
+        rc = fa_loop_mod(w->loop, c->io.fd, c->io.events, events, &c->io);
+    if (rc < 0) {
+        fa_conn_close(c);
+        return;
+    }
+    c->io.events = events;
+}
+
+static void fa_conn_update_events(fa_conn *c)
+{
+    uint32_t ev = 0;
+    if (!c->read_paused && !c->read_eof)
+        ev |= FA_EV_READ;
+    if (c->wpos < c->wbuf.len)
+        ev |= FA_EV_WRITE;
+    fa_conn_set_events(c, ev);
+}
+
+void fa_conn_pause_reading(fa_conn *c, int paused)
+{
+    c->read_paused = paused ? 1 : 0;
+    fa_conn_update_events(c);
+}
+
+/* Picks the deadline list that fits the connection's state. */
+static void fa_conn_update_timer(fa_conn *c)
+{
+    if (c->dead)
+        return;
+    if (c->wpos < c->wbuf.len) {
+        fa_conn_set_timer(c, FA_TIMER_WRITE);
+    } else if (c->proto == FA_PROTO_H2) {
+        fa_conn_set_timer(c, c->h2 && fa_h2_busy(c) ? FA_TIMER_NONE : FA_TIMER_IDLE);
+    } else if (c->h1.in_flight) {
+        fa_conn_set_timer(c, FA_TIMER_NONE);
+    } else if (c->h1.head_len > 0) {
+        fa_conn_set_timer(c, FA_TIMER_BODY);
+    } else if (c->rbuf.len > 0) {
+        fa_conn_set_timer(c, FA_TIMER_HEAD);
+    } else {
+        fa_conn_set_timer(c, FA_TIMER_IDLE);
+    }
+}
+
+void fa_conn_flush(fa_conn *c)
+{
+    for (;;) {
+        if (c->dead)
+            return;
+        if (c->proto == FA_PROTO_H2 && c->h2 && fa_h2_flush(c) < 0) {
+            fa_conn_close(c);
+            return;
+        }
+        size_t before = c->wpos;
+        while (c->wpos < c->wbuf.len) {
+            ssize_t n = send(c->io.fd, c->wbuf.data + c->wpos, c->wbuf.len - c->wpos, MSG_NOSIGNAL);
+            if (n > 0) {
+                c->wpos += (size_t)n;
+            } else if (n < 0 && errno == EINTR) {
+                continue;
+            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                break;
+            } else {
+                fa_conn_close(c);
+                return;
+            }
+        }
+        if (c->wpos > before && c->timer == FA_TIMER_WRITE)
+            fa_conn_touch_timer(c);
+        if (c->wpos < c->wbuf.len)
+            break; /* socket full: wait for writability */
+        fa_buf_reset(&c->wbuf);
+        c->wpos = 0;
+        fa_buf_shrink(&c->wbuf, 1 << 16);
+        /* HTTP/2 may have stopped at its high-water mark: go again when it
+         * still has frames to send. */
+        if (!(c->proto == FA_PROTO_H2 && c->h2 && !fa_h2_done(c) && c->wbuf.len == 0 && before != c->wpos))
+            break;
+    }
+    if (c->wpos >= c->wbuf.len) {
+        if (c->close_after_write) {
+            fa_conn_close(c);
+            return;
+        }
+        if (c->proto == FA_PROTO_H2 && c->h2 && fa_h2_done(c)) {
+            fa_conn_close(c);
+            return;
+        }
+    }
+    fa_conn_update_events(c);
+    fa_conn_update_timer(c);
+}
+
+void fa_conn_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
+{
+    if (!c->dead) {
+        if (c->proto == FA_PROTO_H2)
+            fa_h2_respond(c, stream_id, resp);
+        else
+            fa_h1_respond(c, resp);
+    }
+    fa_response_reset(resp);
+}
+
+void fa_conn_respond_error(fa_conn *c, int32_t stream_id, int status, const char *text)
+{
+    fa_worker *w = c->worker;
+    fa_response_simple(&w->resp, status, text);
+    fa_conn_respond(c, stream_id, &w->resp);
+}
+
+static void fa_conn_on_readable(fa_conn *c)
+{
+    static const char preface[] = FA_H2_PREFACE;
+    for (int round = 0; round < 8 && !c->dead && !c->read_paused; round++) {
+        if (fa_buf_reserve(&c->rbuf, FA_READ_CHUNK) < 0) {
+            fa_conn_close(c);
+            return;
+        }
+        size_t room = c->rbuf.cap - c->rbuf.len;
+        ssize_t n = recv(c->io.fd, c->rbuf.data + c->rbuf.len, room, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            fa_conn_close(c);
+            return;
+        }
+        if (n == 0) {
+            c->read_eof = 1;
+            break;
+        }
+        c->rbuf.len += (size_t)n;
+        if (c->timer == FA_TIMER_BODY)
+            fa_conn_touch_timer(c);
+
+        if (c->proto == FA_PROTO_DETECT) {
+            size_t k = c->rbuf.len < FA_H2_PREFACE_LEN ? c->rbuf.len : FA_H2_PREFACE_LEN;
+            if (memcmp(c->rbuf.data, preface, k) != 0) {
+                c->proto = FA_PROTO_H1;
+            } else if (k == FA_H2_PREFACE_LEN) {
+                c->proto = FA_PROTO_H2;
+                if (fa_h2_start(c, NULL, 0, NULL) < 0) {
+                    fa_conn_close(c);
+                    return;
+                }
+            } else {
+                continue; /* a prefix of the preface: need more */
+            }
+        }
+        if (c->proto == FA_PROTO_H2) {
+            int rc = fa_h2_recv(c, (const uint8_t *)c->rbuf.data, c->rbuf.len);
+            fa_buf_reset(&c->rbuf);
+            if (rc < 0) {
+                c->close_after_write = 1;
+                break;
+            }
+        } else {
+            fa_h1_process(c);
+        }
+        if ((size_t)n < room)
+            break; /* drained the socket */
+    }
+    if (c->dead)
+        return;
+    if (c->read_eof) {
+        /* The peer will send nothing more.  HTTP/1: answer what is in flight
+         * then close; HTTP/2: the session cannot go on. */
+        if (c->proto == FA_PROTO_H2 || !c->h1.in_flight)
+            c->close_after_write = 1;
+        fa_buf_shrink(&c->rbuf, 0);
+    }
+    fa_conn_flush(c);
+}
+
+static void fa_worker_accept(fa_worker *w)
+{
+    for (int i = 0; i < 64; i++) {
+        int fd = accept4(w->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EMFILE || errno == ENFILE)
+                fa_log("worker %d: out of file descriptors; not accepting for now", w->id);
+            return;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        fa_conn *c = calloc(1, sizeof(*c));
+        if (c == NULL) {
+            close(fd);
+            return;
+        }
+        c->io.kind = FA_IO_CONN;
+        c->io.fd = fd;
+        c->worker = w;
+        c->proto = FA_PROTO_DETECT;
+        c->timer = FA_TIMER_NONE;
+        fa_conns_push(&w->conns, c);
+        w->num_conns++;
+        if (fa_loop_add(w->loop, fd, FA_EV_READ, &c->io) < 0) {
+            c->io.events = 0;
+            fa_conn_close(c);
+            continue;
+        }
+        c->io.events = FA_EV_READ;
+        /* The head timeout runs from accept: a client that connects and
+         * sends nothing is a slowloris too. */
+        fa_conn_set_timer(c, FA_TIMER_HEAD);
+    }
+}
+
+static void fa_worker_expire(fa_worker *w)
+{
+    for (int k = 0; k < FA_TIMER_COUNT; k++) {
+        fa_conn *c;
+        while ((c = w->timers[k][0]) != NULL && c->deadline_ms <= w->now_ms) {
+            fa_timer_unlink(c);
+            if ((k == FA_TIMER_HEAD && c->rbuf.len > 0) || k == FA_TIMER_BODY) {
+                if (c->proto != FA_PROTO_H2) {
+                    /* best effort: tell the client why, then close */
+                    c->h1.keep_alive = 0;
+                    fa_conn_respond_error(c, 0, 408, "Request Timeout");
+                    c->close_after_write = 1;
+                    fa_conn_flush(c);
+                    if (!c->dead && c->wpos < c->wbuf.len)
+                        fa_conn_close(c); /* will not wait for a slow reader */
+                    continue;
+                }
+            }
+            if (k == FA_TIMER_IDLE && c->proto == FA_PROTO_H2 && c->h2) {
+                fa_h2_shutdown(c);
+                c->close_after_write = 1;
+                fa_conn_flush(c);
+                if (!c->dead && c->wpos < c->wbuf.len)
+                    fa_conn_close(c);
+                continue;
+            }
+            fa_conn_close(c);
+        }
+    }
+}
+
+static int fa_worker_next_timeout(fa_worker *w)
+{
+    uint64_t next = UINT64_MAX;
+    for (int k = 0; k < FA_TIMER_COUNT; k++)
+        if (w->timers[k][0] && w->timers[k][0]->deadline_ms < next)
+            next = w->timers[k][0]->deadline_ms;
+    if (w->stopping && w->stop_deadline_ms < next)
+        next = w->stop_deadline_ms;
+    uint64_t now = fa_now_ms();
+    int ms = 1000; /* also refreshes the Date cache when idle */
+    if (next != UINT64_MAX)
+        ms = next <= now ? 0 : (next - now < 1000 ? (int)(next - now) : 1000);
+    return ms;
+}
+
+static void fa_worker_attach(fa_worker *w)
+{
+    if (!w->py_attached) {
+        fa_pythread_attach(w->py);
+        w->py_attached = 1;
+    }
+}
+
+static void fa_worker_detach(fa_worker *w)
+{
+    if (w->py_attached) {
+        fa_pythread_detach(w->py);
+        w->py_attached = 0;
+    }
+}
+
+void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_request *req)
+{
+    const fa_route *rt;
+    char allow[256];
+    w->requests++;
+    fa_route_result r = fa_router_find(&w->srv->router, req->method, req->method_len, req->path,
+                                       req->path_len, &rt, allow, sizeof(allow));
+    if (r == FA_ROUTE_NOT_FOUND) {
+        fa_conn_respond_error(c, stream_id, 404, "Not Found");
+        return;
+    }
+    if (r == FA_ROUTE_BAD_METHOD) {
+        fa_response_simple(&w->resp, 405, "Method Not Allowed");
+        fa_response_add_header(&w->resp, "allow", 5, allow, strlen(allow));
+        fa_conn_respond(c, stream_id, &w->resp);
+        return;
+    }
+    if (rt->pooled && w->srv->num_pool > 0) {
+        fa_job *job = fa_job_new(req);
+        if (job == NULL) {
+            fa_conn_respond_error(c, stream_id, 503, "Service Unavailable");
+            return;
+        }
+        job->conn = c;
+        job->stream_id = stream_id;
+        job->handler_id = rt->handler_id;
+        job->worker_id = w->id;
+        if (fa_pool_submit(w->srv, w, job) < 0) {
+            fa_job_free(job);
+            fa_conn_respond_error(c, stream_id, 503, "Service Unavailable");
+            return;
+        }
+        c->pending++;
+        return;
+    }
+    fa_worker_attach(w);
+    fa_response_reset(&w->resp);
+    fa_pythread_call(w->py, rt->handler_id, req, &w->resp);
+    fa_conn_respond(c, stream_id, &w->resp);
+}
+
+void fa_worker_take_answers(fa_worker *w)
+{
+    for (int p = 0; p < w->srv->num_pool; p++) {
+        fa_job *job;
+        while ((job = fa_ring_pop(&w->from_pool[p])) != NULL) {
+            w->pool_inflight[p]--;
+            fa_conn *c = job->conn;
+            c->pending--;
+            if (!c->dead) { /* a dead one is freed by fa_worker_bury() */
+                fa_conn_respond(c, job->stream_id, &job->resp);
+                if (c->proto == FA_PROTO_H1 && !c->h1.in_flight && !c->dead) {
+                    fa_conn_pause_reading(c, 0);
+                    fa_h1_process(c); /* pipelined requests waiting behind it */
+                }
+                fa_conn_flush(c);
+            }
+            fa_job_free(job);
+        }
+    }
+}
+
+void fa_worker_wake(fa_worker *w)
+{
+    uint64_t one = 1;
+    ssize_t n = write(w->wake.fd, &one, sizeof(one));
+    (void)n; /* a full counter still wakes the reader */
+}
+
+static void fa_worker_begin_stop(fa_worker *w)
+{
+    w->stopping = 1;
+    w->stop_deadline_ms = w->now_ms + (uint64_t)(w->srv->cfg.graceful_timeout * 1000.0);
+    if (w->listener.fd >= 0) {
+        fa_loop_del(w->loop, w->listener.fd, w->listener.events);
+        close(w->listener.fd);
+        w->listener.fd = -1;
+    }
+    fa_conn *next;
+    for (fa_conn *c = w->conns; c; c = next) {
+        next = c->next;
+        if (c->proto == FA_PROTO_H2 && c->h2) {
+            fa_h2_shutdown(c);
+            fa_conn_flush(c);
+        } else if (fa_h1_idle(c)) {
+            fa_conn_close(c);
+        }
+    }
+}
+
+/* Frees closed connections that no pooled job refers to. */
+static void fa_worker_bury(fa_worker *w)
+{
+    fa_conn *c = w->zombies, *next;
+    for (; c; c = next) {
+        next = c->next;
+        if (c->pending == 0) {
+            fa_conns_unlink(&w->zombies, c);
+            fa_conn_free(c);
+        }
+    }
+}
+
+void *fa_worker_main(void *arg)
+{
+    fa_worker *w = arg;
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals belong to the main thread */
+
+    fa_event evs[FA_MAX_EVENTS];
+    fa_worker_update_clock(w);
+    w->py = fa_pythread_new(w->interp);
+    if (w->py == NULL) {
+        fa_log("worker %d: cannot create a Python thread state", w->id);
+        goto out;
+    }
+    for (;;) {
+        if (!w->stopping && atomic_load(&w->srv->stop_requested))
+            fa_worker_begin_stop(w);
+        if (w->stopping) {
+            fa_conn *next;
+            for (fa_conn *c = w->conns; c; c = next) {
+                next = c->next;
+                if (c->proto != FA_PROTO_H2 && fa_h1_idle(c))
+                    fa_conn_close(c);
+            }
+            if (w->conns == NULL || w->now_ms >= w->stop_deadline_ms)
+                break;
+        }
+        fa_worker_detach(w);
+        fa_worker_bury(w);
+        int n = fa_loop_poll(w->loop, evs, FA_MAX_EVENTS, fa_worker_next_timeout(w));
+        fa_worker_update_clock(w);
+        if (n < 0) {
+            fa_log("worker %d: poll failed: %s", w->id, strerror(errno));
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            fa_io *io = evs[i].data;
+            switch (io->kind) {
+            case FA_IO_LISTENER:
+                if (!w->stopping)
+                    fa_worker_accept(w);
+                break;
+            case FA_IO_WAKE: {
+                uint64_t v;
+                ssize_t r = read(w->wake.fd, &v, sizeof(v));
+                (void)r;
+                fa_worker_take_answers(w);
+                break;
+            }
+            case FA_IO_CONN: {
+                fa_conn *c = (fa_conn *)io;
+                if (c->dead)
+                    break;
+                if (evs[i].events & FA_EV_WRITE)
+                    fa_conn_flush(c);
+                if (!c->dead && (evs[i].events & FA_EV_READ))
+                    fa_conn_on_readable(c);
+                break;
+            }
+            }
+        }
+        fa_worker_expire(w);
+    }
+out:
+    /* Grace period over (or nothing left): close what remains. */
+    while (w->conns)
+        fa_conn_close(w->conns);
+    fa_worker_detach(w);
+    if (w->py) {
+        fa_pythread_free(w->py);
+        w->py = NULL;
+    }
+    pthread_mutex_lock(&w->srv->mu);
+    atomic_fetch_sub(&w->srv->workers_alive, 1);
+    pthread_cond_broadcast(&w->srv->cond);
+    pthread_mutex_unlock(&w->srv->mu);
+    return NULL;
+}
+
+/* --------------------------------------------------------------------- */
+
+static int fa_listen(const fa_config *cfg, char *err, size_t err_size)
+{
+    struct addrinfo hints = {0}, *res = NULL;
+    char port[16];
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%d", cfg->port);
+    int rc = getaddrinfo(cfg->host[0] ? cfg->host : NULL, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, err_size, "cannot resolve host %s: %s", cfg->host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1, saved = 0;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+            bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, cfg->backlog) < 0) {
+            saved = errno;
+            close(fd);
+            fd = -1;
+            continue;
+        }
+        break;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        snprintf(err, err_size, "cannot listen on %s:%d: %s", cfg->host, cfg->port, strerror(saved));
+    return fd;
+}
+
+int fa_worker_init(fa_worker *w, fa_server *srv, int id, char *err, size_t err_size)
+{
+    memset(w, 0, sizeof(*w));
+    w->id = id;
+    w->srv = srv;
+    w->listener.fd = -1;
+    w->wake.fd = -1;
+    w->date_sec = -1;
+    fa_response_init(&w->resp);
+    w->timeout_ms[FA_TIMER_HEAD] = (uint64_t)(srv->cfg.header_timeout * 1000.0);
+    w->timeout_ms[FA_TIMER_BODY] = (uint64_t)(srv->cfg.body_timeout * 1000.0);
+    w->timeout_ms[FA_TIMER_IDLE] = (uint64_t)(srv->cfg.keepalive_timeout * 1000.0);
+    w->timeout_ms[FA_TIMER_WRITE] = (uint64_t)(srv->cfg.body_timeout * 1000.0);
+    w->loop = fa_loop_create();
+    if (w->loop == NULL) {
+        snprintf(err, err_size, "cannot create the %s poller: %s", fa_loop_backend(), strerror(errno));
+        return -1;
+    }
+    w->listener.kind = FA_IO_LISTENER;
+    w->listener.fd = fa_listen(&srv->cfg, err, err_size);
+    if (w->listener.fd < 0)
+        return -1;
+    w->wake.kind = FA_IO_WAKE;
+    w->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->wake.fd < 0) {
+        snprintf(err, err_size, "eventfd: %s", strerror(errno));
+        return -1;
+    }
+    if (fa_loop_add(w->loop, w->listener.fd, FA_EV_READ, &w->listener) < 0 ||
+        fa_loop_add(w->loop, w->wake.fd, FA_EV_READ, &w->wake) < 0) {
+        snprintf(err, err_size, "poller registration: %s", strerror(errno));
+        return -1;
+    }
+    w->listener.events = w->wake.events = FA_EV_READ;
+    if (srv->num_pool > 0) {
+        w->from_pool = calloc((size_t)srv->num_pool, sizeof(fa_ring));
+        w->pool_inflight = calloc((size_t)srv->num_pool, sizeof(int));
+        if (w->from_pool == NULL || w->pool_inflight == NULL) {
+            snprintf(err, err_size, "out of memory");
+            return -1;
+        }
+        for (int p = 0; p < srv->num_pool; p++)
+            if (fa_ring_init(&w->from_pool[p], FA_POOL_RING_SIZE) < 0) {
+                snprintf(err, err_size, "out of memory");
+                return -1;
+            }
+    }
+    return 0;
+}
+
+void fa_worker_destroy(fa_worker *w)
+{
+    /* answers that came back after the worker stopped */
+    for (int p = 0; w->from_pool && p < w->srv->num_pool; p++) {
+        fa_job *job;
+        if (w->from_pool[p].slots)
+            while ((job = fa_ring_pop(&w->from_pool[p])) != NULL)
+                fa_job_free(job);
+        fa_ring_destroy(&w->from_pool[p]);
+    }
+    fa_conn *c, *next;
+    for (c = w->zombies; c; c = next) {
+        next = c->next;
+        fa_conn_free(c);
+    }
+    w->zombies = NULL;
+    free(w->from_pool);
+    free(w->pool_inflight);
+    w->from_pool = NULL;
+    w->pool_inflight = NULL;
+    if (w->listener.fd >= 0)
+        close(w->listener.fd);
+    if (w->wake.fd >= 0)
+        close(w->wake.fd);
+    w->listener.fd = w->wake.fd = -1;
+    fa_loop_destroy(w->loop);
+    w->loop = NULL;
+    fa_response_free(&w->resp);
+}

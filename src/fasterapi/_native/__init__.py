@@ -1,0 +1,1 @@
+"""The C extension modules of FasterAPI (see ``http2``)."""

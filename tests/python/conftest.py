@@ -1,0 +1,72 @@
+"""Fixtures for the native core's tests.
+
+Servers run as subprocesses (see helpers.ServerProcess): each test either
+shares a module-wide server of apps/basic.py (`server`) or starts its own
+with special settings through the `start_server` factory.  Every server is
+stopped at teardown with SIGINT, and teardown fails the test if the server
+did not exit with code 0 or printed a sanitizer report.
+"""
+import os
+import resource
+
+import pytest
+
+import helpers
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: heavy or long test (10k connections, 8 MB bodies, "
+                                       "start/stop x20); the ASan pass deselects these")
+    config.addinivalue_line("markers", "timing: asserts wall-clock ratios (parallelism); "
+                                       "the ASan pass deselects these")
+
+
+def pytest_report_header(config):
+    mode = "sanitized (FA_TEST_PRELOAD=%s)" % os.environ["FA_TEST_PRELOAD"] if helpers.SANITIZED else "plain"
+    return [f"fasterapi native tests: {mode}; PYTHONPATH={os.environ.get('PYTHONPATH', '')}"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _raise_nofile_limit():
+    """Tests open many sockets; take the hard limit for this process."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    yield
+
+
+@pytest.fixture
+def start_server(tmp_path):
+    """Factory: start_server(app="basic.py", **constructor_keywords) -> a
+    running helpers.ServerProcess.  All are stopped and checked at teardown."""
+    started = []
+
+    def start(app="basic.py", **config):
+        srv = helpers.ServerProcess(app, workdir=tmp_path / f"srv{len(started)}", **config)
+        started.append(srv)
+        return srv
+
+    yield start
+    errors = []
+    for srv in started:
+        try:
+            srv.check_clean_exit()
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+        finally:
+            srv.kill()
+    if errors:
+        raise errors[0]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A module-wide server of apps/basic.py with the seed's worker counts."""
+    srv = helpers.ServerProcess("basic.py", workdir=tmp_path_factory.mktemp("server"))
+    try:
+        yield srv
+    finally:
+        try:
+            srv.check_clean_exit()
+        finally:
+            srv.kill()
