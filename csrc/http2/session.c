@@ -640,7 +640,6 @@ static int h2_new_session(fa_h2 *h2)
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, h2->cfg->max_concurrent_streams},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, max_hdr},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, FA_H2_STREAM_WINDOW},
-        {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
         {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
     };
     if (nghttp2_submit_settings(h2->session, NGHTTP2_FLAG_NONE, iv,

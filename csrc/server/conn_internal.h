@@ -41,6 +41,7 @@ typedef enum {
     FA_TIMER_BODY,     /* waiting for body bytes */
     FA_TIMER_IDLE,     /* keep-alive, nothing in flight */
     FA_TIMER_WRITE,    /* output pending that the peer does not read */
+    FA_TIMER_LINGER,   /* answered and shut down; draining the peer's bytes */
     FA_TIMER_COUNT
 } fa_timer_kind;
 
@@ -71,6 +72,7 @@ typedef struct fa_conn {
     unsigned close_after_write : 1; /* close once wbuf is drained */
     unsigned read_eof : 1;          /* peer shut down its sending side */
     unsigned read_paused : 1;       /* not reading (request in flight, output backlog) */
+    unsigned lingering : 1;         /* our side is shut down; discarding input */
     /* deadline list membership */
     fa_timer_kind timer;
     uint64_t deadline_ms;

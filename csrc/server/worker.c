@@ -174,6 +174,49 @@ static void fa_conn_close(fa_conn *c)
     fa_conns_push(&w->zombies, c);
 }
 
+static void fa_conn_set_events(fa_conn *c, uint32_t events);
+
+/* Closing right after an error answer while the peer is still sending
+ * would make the kernel send RST, which can destroy the answer before the
+ * peer reads it.  So shut our side down and discard input until the peer
+ * closes or a short deadline passes (what RFC 9112 section 9.6 calls a
+ * staged close). */
+static void fa_conn_close_lingering(fa_conn *c)
+{
+    if (c->read_eof || c->lingering || fa_worker_stopping(c->worker)) {
+        fa_conn_close(c);
+        return;
+    }
+    if (shutdown(c->io.fd, SHUT_WR) < 0) {
+        fa_conn_close(c);
+        return;
+    }
+    c->lingering = 1;
+    c->read_paused = 0;
+    fa_buf_free(&c->rbuf);
+    fa_buf_free(&c->wbuf);
+    c->wpos = 0;
+    fa_conn_set_events(c, FA_EV_READ);
+    fa_timer_unlink(c);
+    fa_timer_append(c, FA_TIMER_LINGER);
+}
+
+static void fa_conn_discard_input(fa_conn *c)
+{
+    char sink[4096];
+    for (int i = 0; i < 16; i++) {
+        ssize_t n = recv(c->io.fd, sink, sizeof(sink), 0);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        break; /* EOF or error */
+    }
+    fa_conn_close(c);
+}
+
 static void fa_conn_set_events(fa_conn *c, uint32_t events)
 {
     if (c->dead || c->io.events == events)
@@ -212,7 +255,7 @@ void fa_conn_pause_reading(fa_conn *c, int paused)
 /* Picks the deadline list that fits the connection's state. */
 static void fa_conn_update_timer(fa_conn *c)
 {
-    if (c->dead)
+    if (c->dead || c->lingering)
         return;
     if (c->wpos < c->wbuf.len) {
         fa_conn_set_timer(c, FA_TIMER_WRITE);
@@ -232,7 +275,7 @@ static void fa_conn_update_timer(fa_conn *c)
 void fa_conn_flush(fa_conn *c)
 {
     for (;;) {
-        if (c->dead)
+        if (c->dead || c->lingering)
             return;
         if (c->proto == FA_PROTO_H2 && c->h2 && fa_h2_flush(c) < 0) {
             fa_conn_close(c);
@@ -266,7 +309,7 @@ void fa_conn_flush(fa_conn *c)
     }
     if (c->wpos >= c->wbuf.len) {
         if (c->close_after_write) {
-            fa_conn_close(c);
+            fa_conn_close_lingering(c);
             return;
         }
         if (c->proto == FA_PROTO_H2 && c->h2 && fa_h2_done(c)) {
@@ -616,6 +659,10 @@ void *fa_worker_main(void *arg)
                 fa_conn *c = (fa_conn *)io;
                 if (c->dead)
                     break;
+                if (c->lingering) {
+                    fa_conn_discard_input(c);
+                    break;
+                }
                 if (evs[i].events & FA_EV_WRITE)
                     fa_conn_flush(c);
                 if (!c->dead && (evs[i].events & FA_EV_READ))
@@ -694,6 +741,7 @@ int fa_worker_init(fa_worker *w, fa_server *srv, int id, char *err, size_t err_s
     w->timeout_ms[FA_TIMER_BODY] = (uint64_t)(srv->cfg.body_timeout * 1000.0);
     w->timeout_ms[FA_TIMER_IDLE] = (uint64_t)(srv->cfg.keepalive_timeout * 1000.0);
     w->timeout_ms[FA_TIMER_WRITE] = (uint64_t)(srv->cfg.body_timeout * 1000.0);
+    w->timeout_ms[FA_TIMER_LINGER] = 2000;
     w->loop = fa_loop_create();
     if (w->loop == NULL) {
         snprintf(err, err_size, "cannot create the %s poller: %s", fa_loop_backend(), strerror(errno));
