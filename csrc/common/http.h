@@ -36,6 +36,11 @@ typedef struct fa_request {
     const char *body;
     size_t body_len;
     int http_version; /* 10, 11 or 20 */
+    /* path parameters of the matched route pattern: name from the pattern,
+     * value a raw (still percent-encoded) slice of the path; set by the
+     * router, not by the protocol layer */
+    const fa_header *params;
+    size_t num_params;
 } fa_request;
 
 /* A header of a response, as offsets into fa_response.strs (offsets, not

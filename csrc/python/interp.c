@@ -25,6 +25,8 @@ struct fa_interp {
     size_t num_handlers;
     char **labels; /* borrowed from the spec's handler refs */
     PyObject *headers_type;
+    PyObject **routes; /* req['route'] per handler id */
+    PyObject *k_path_params, *k_route;
     PyObject *k_method, *k_path, *k_query, *k_headers, *k_body, *k_status,
         *k_content_type, *k_http_version;
     PyObject *v_200, *v_11, *v_10, *v_20;
@@ -67,9 +69,13 @@ static void fa_format_exception(char *err, size_t err_size)
 
 static void fa_interp_clear_objects(fa_interp *in)
 {
-    for (size_t i = 0; i < in->num_handlers; i++)
+    for (size_t i = 0; i < in->num_handlers; i++) {
         Py_CLEAR(in->handlers[i]);
+        Py_CLEAR(in->routes[i]);
+    }
     Py_CLEAR(in->headers_type);
+    Py_CLEAR(in->k_path_params);
+    Py_CLEAR(in->k_route);
     Py_CLEAR(in->k_method);
     Py_CLEAR(in->k_path);
     Py_CLEAR(in->k_query);
@@ -125,8 +131,12 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
         PyErr_SetString(PyExc_RuntimeError, "fasterapi._worker.load_handlers returned a bad list");
         goto done;
     }
-    for (size_t i = 0; i < spec->num_handlers; i++)
+    for (size_t i = 0; i < spec->num_handlers; i++) {
         in->handlers[i] = Py_NewRef(PyList_GET_ITEM(loaded, (Py_ssize_t)i));
+        in->routes[i] = PyUnicode_InternFromString(spec->handlers[i].route);
+        if (in->routes[i] == NULL)
+            goto done;
+    }
     in->headers_type = PyObject_GetAttrString(worker, "Headers");
     if (in->headers_type == NULL)
         goto done;
@@ -142,6 +152,8 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
     FA_INTERN(k_status, "status");
     FA_INTERN(k_content_type, "content_type");
     FA_INTERN(k_http_version, "http_version");
+    FA_INTERN(k_path_params, "path_params");
+    FA_INTERN(k_route, "route");
     FA_INTERN(v_10, "1.0");
     FA_INTERN(v_11, "1.1");
     FA_INTERN(v_20, "2");
@@ -167,9 +179,11 @@ fa_interp *fa_interp_new(const fa_app_spec *spec, char *err, size_t err_size)
     in->num_handlers = spec->num_handlers;
     in->handlers = calloc(spec->num_handlers ? spec->num_handlers : 1, sizeof(PyObject *));
     in->labels = calloc(spec->num_handlers ? spec->num_handlers : 1, sizeof(char *));
-    if (in->handlers == NULL || in->labels == NULL) {
+    in->routes = calloc(spec->num_handlers ? spec->num_handlers : 1, sizeof(PyObject *));
+    if (in->handlers == NULL || in->labels == NULL || in->routes == NULL) {
         free(in->handlers);
         free(in->labels);
+        free(in->routes);
         free(in);
         snprintf(err, err_size, "out of memory");
         return NULL;
@@ -195,6 +209,7 @@ fa_interp *fa_interp_new(const fa_app_spec *spec, char *err, size_t err_size)
                  status.err_msg ? status.err_msg : "unknown error");
         free(in->handlers);
         free(in->labels);
+        free(in->routes);
         free(in);
         return NULL;
     }
@@ -207,6 +222,7 @@ fa_interp *fa_interp_new(const fa_app_spec *spec, char *err, size_t err_size)
         PyThreadState_Swap(main_ts);
         free(in->handlers);
         free(in->labels);
+        free(in->routes);
         free(in);
         return NULL;
     }
@@ -229,6 +245,7 @@ void fa_interp_end(fa_interp *in)
     PyThreadState_Swap(save);
     free(in->handlers);
     free(in->labels);
+    free(in->routes);
     free(in);
 }
 
@@ -315,7 +332,60 @@ fail:
     return NULL;
 }
 
-static PyObject *fa_build_request(fa_interp *in, const fa_request *rq)
+static int fa_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Path parameters, percent-decoded (as UTF-8, invalid bytes kept as
+ * surrogates), like Starlette's. */
+static PyObject *fa_build_params(const fa_request *rq)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL)
+        return NULL;
+    for (size_t i = 0; i < rq->num_params; i++) {
+        const fa_header *p = &rq->params[i];
+        char small[256];
+        char *buf = p->value_len <= sizeof(small) ? small : PyMem_Malloc(p->value_len);
+        if (buf == NULL) {
+            Py_DECREF(d);
+            PyErr_NoMemory();
+            return NULL;
+        }
+        size_t n = 0;
+        for (size_t k = 0; k < p->value_len; k++) {
+            int hi, lo;
+            if (p->value[k] == '%' && k + 2 < p->value_len && (hi = fa_hexval(p->value[k + 1])) >= 0 &&
+                (lo = fa_hexval(p->value[k + 2])) >= 0) {
+                buf[n++] = (char)(hi * 16 + lo);
+                k += 2;
+            } else {
+                buf[n++] = p->value[k];
+            }
+        }
+        PyObject *k = PyUnicode_DecodeUTF8(p->name, (Py_ssize_t)p->name_len, NULL);
+        PyObject *v = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)n, "surrogateescape");
+        if (buf != small)
+            PyMem_Free(buf);
+        int rc = (k && v) ? PyDict_SetItem(d, k, v) : -1;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (rc < 0) {
+            Py_DECREF(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+static PyObject *fa_build_request(fa_interp *in, const fa_request *rq, int handler_id)
 {
     PyObject *d = PyDict_New();
     if (d == NULL)
@@ -335,6 +405,8 @@ static PyObject *fa_build_request(fa_interp *in, const fa_request *rq)
     FA_SET(k_query, fa_str(rq->query, rq->query_len));
     FA_SET(k_headers, fa_build_headers(in, rq));
     FA_SET(k_body, PyBytes_FromStringAndSize(rq->body, (Py_ssize_t)rq->body_len));
+    FA_SET(k_path_params, fa_build_params(rq));
+    FA_SET(k_route, Py_NewRef(in->routes[handler_id]));
     FA_SET(k_http_version, Py_NewRef(rq->http_version == 20 ? in->v_20
                                       : rq->http_version == 10 ? in->v_10 : in->v_11));
 #undef FA_SET
@@ -560,7 +632,7 @@ void fa_pythread_call(fa_pythread *pt, int handler_id, const fa_request *rq, fa_
         fa_response_simple(out, 500, "Internal Server Error");
         return;
     }
-    req = fa_build_request(in, rq);
+    req = fa_build_request(in, rq, handler_id);
     if (req == NULL)
         goto error;
     res = PyDict_New();

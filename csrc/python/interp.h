@@ -22,6 +22,7 @@ typedef struct fa_handler_ref {
     char *module;   /* "__main__" for the main script */
     char *qualname; /* "hello_handler" */
     char *label;    /* "GET:/" for log lines */
+    char *route;    /* the path pattern it was added under: req['route'] */
 } fa_handler_ref;
 
 /* What every interpreter needs to load the application. */

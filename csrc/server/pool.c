@@ -26,7 +26,9 @@ fa_job *fa_job_new(const fa_request *req)
     size_t bytes = req->method_len + req->path_len + req->query_len + req->body_len;
     for (size_t i = 0; i < req->num_headers; i++)
         bytes += req->headers[i].name_len + req->headers[i].value_len;
-    size_t hdr_bytes = req->num_headers * sizeof(fa_header);
+    for (size_t i = 0; i < req->num_params; i++)
+        bytes += req->params[i].name_len + req->params[i].value_len;
+    size_t hdr_bytes = (req->num_headers + req->num_params) * sizeof(fa_header);
     fa_job *job = malloc(sizeof(fa_job) + hdr_bytes + bytes);
     if (job == NULL)
         return NULL;
@@ -53,8 +55,17 @@ fa_job *fa_job_new(const fa_request *req)
         FA_COPY(h->name, req->headers[i].name, h->name_len);
         FA_COPY(h->value, req->headers[i].value, h->value_len);
     }
+    fa_header *params = job->headers + req->num_headers;
+    for (size_t i = 0; i < req->num_params; i++) {
+        fa_header *h = &params[i];
+        h->name_len = req->params[i].name_len;
+        h->value_len = req->params[i].value_len;
+        FA_COPY(h->name, req->params[i].name, h->name_len);
+        FA_COPY(h->value, req->params[i].value, h->value_len);
+    }
 #undef FA_COPY
     r->headers = job->headers;
+    r->params = params;
     return job;
 }
 

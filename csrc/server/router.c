@@ -1,4 +1,6 @@
-/* router.c - exact-match routing with a small open-addressing hash table. */
+/* router.c - routing: a hash table for static paths, then patterns with
+ * parameters in registration order (a radix tree can replace the scan when
+ * route counts grow; the interface stays). */
 #include "router.h"
 
 #include <stdint.h>
@@ -12,6 +14,7 @@ void fa_router_free(fa_router *r)
     for (size_t i = 0; i < r->count; i++) {
         free(r->routes[i].method);
         free(r->routes[i].path);
+        free(r->routes[i].segs);
     }
     free(r->routes);
     free(r->table);
@@ -36,6 +39,68 @@ static uint64_t fa_path_hash(const char *path, size_t n)
 static int fa_eq(const char *a, size_t an, const char *b, size_t bn)
 {
     return an == bn && memcmp(a, b, an) == 0;
+}
+
+/* Splits a pattern at '/' into segments.  Returns the count (0 for a
+ * static path, which needs no segments), or -3 when malformed. */
+static int fa_parse_pattern(const char *path, fa_route_seg **out)
+{
+    *out = NULL;
+    if (strchr(path, '{') == NULL && strchr(path, '}') == NULL)
+        return 0;
+    size_t n = 0;
+    for (const char *p = path; *p; p++)
+        n += *p == '/';
+    fa_route_seg *segs = calloc(n + 1, sizeof(*segs));
+    if (segs == NULL)
+        return -1;
+    size_t k = 0, params = 0;
+    const char *p = path + 1; /* paths start with '/' */
+    for (;;) {
+        const char *end = strchr(p, '/');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        fa_route_seg *s = &segs[k++];
+        const char *open = memchr(p, '{', len), *close = memchr(p, '}', len);
+        if (open == NULL && close == NULL) {
+            s->kind = 0;
+            s->text = p;
+            s->len = len;
+        } else {
+            /* a parameter must be the whole segment: "{name}" or "{name:path}" */
+            if (open != p || close != p + len - 1 || len < 3 || memchr(p + 1, '{', len - 2) ||
+                memchr(p + 1, '}', len - 2))
+                goto bad;
+            s->text = p + 1;
+            s->len = len - 2;
+            s->kind = 1;
+            const char *colon = memchr(s->text, ':', s->len);
+            if (colon != NULL) {
+                size_t conv = s->len - (size_t)(colon - s->text) - 1;
+                if (conv == 4 && memcmp(colon + 1, "path", 4) == 0) {
+                    s->kind = 2;
+                    if (end != NULL)
+                        goto bad; /* must be last */
+                } else if (!(conv == 3 && memcmp(colon + 1, "str", 3) == 0) &&
+                           !(conv == 3 && memcmp(colon + 1, "int", 3) == 0)) {
+                    goto bad;
+                }
+                s->len = (size_t)(colon - s->text);
+            }
+            if (s->len == 0 || ++params > FA_MAX_PATH_PARAMS)
+                goto bad;
+            for (size_t j = 0; j + 1 < k; j++)
+                if (segs[j].kind && segs[j].len == s->len && memcmp(segs[j].text, s->text, s->len) == 0)
+                    goto bad;
+        }
+        if (end == NULL)
+            break;
+        p = end + 1;
+    }
+    *out = segs;
+    return (int)k;
+bad:
+    free(segs);
+    return -3;
 }
 
 int fa_router_add(fa_router *r, const char *method, const char *path, int handler_id, int pooled)
@@ -65,6 +130,14 @@ int fa_router_add(fa_router *r, const char *method, const char *path, int handle
     rt->path_len = pl;
     rt->handler_id = handler_id;
     rt->pooled = pooled;
+    /* segments point into rt->path, which lives as long as the route */
+    int nseg = fa_parse_pattern(rt->path, &rt->segs);
+    if (nseg < 0) {
+        free(rt->method);
+        free(rt->path);
+        return nseg;
+    }
+    rt->num_segs = (size_t)nseg;
     return (int)r->count++;
 }
 
@@ -82,6 +155,8 @@ int fa_router_seal(fa_router *r)
         t[i] = -1;
     for (size_t i = 0; i < r->count; i++) {
         const fa_route *rt = &r->routes[i];
+        if (rt->segs != NULL)
+            continue; /* patterns are scanned, not hashed */
         size_t slot = fa_path_hash(rt->path, rt->path_len) & (size - 1);
         for (;;) {
             int j = t[slot];
@@ -100,61 +175,150 @@ int fa_router_seal(fa_router *r)
     return 0;
 }
 
+/* Matches path against a pattern; fills params.  Returns 1 on a match. */
+static int fa_match(const fa_route *rt, const char *path, size_t path_len, fa_header *params,
+                    size_t *num_params)
+{
+    size_t np = 0;
+    const char *p = path + 1, *end = path + path_len;
+    if (path_len == 0 || path[0] != '/')
+        return 0;
+    for (size_t i = 0; i < rt->num_segs; i++) {
+        const fa_route_seg *s = &rt->segs[i];
+        if (p > end)
+            return 0; /* the path has fewer segments */
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+        const char *seg_end = slash ? slash : end;
+        size_t len = (size_t)(seg_end - p);
+        if (s->kind == 0) {
+            if (len != s->len || memcmp(p, s->text, len) != 0)
+                return 0;
+        } else {
+            if (s->kind == 2)
+                seg_end = end, len = (size_t)(end - p);
+            if (len == 0)
+                return 0; /* an empty segment does not bind a parameter */
+            params[np].name = s->text;
+            params[np].name_len = s->len;
+            params[np].value = p;
+            params[np].value_len = len;
+            np++;
+        }
+        p = seg_end + 1;
+        if (i + 1 == rt->num_segs && seg_end != end)
+            return 0; /* the path has more segments */
+    }
+    *num_params = np;
+    return 1;
+}
+
+static int fa_route_matches(const fa_route *rt, const char *path, size_t path_len, fa_header *params,
+                            size_t *num_params)
+{
+    if (rt->segs == NULL) {
+        *num_params = 0;
+        return fa_eq(rt->path, rt->path_len, path, path_len);
+    }
+    return fa_match(rt, path, path_len, params, num_params);
+}
+
+static void fa_allow_add(char *allow, size_t allow_size, size_t *n, const char *m)
+{
+    size_t l = strlen(m);
+    /* skip duplicates ("HEAD" added for GET and registered on its own) */
+    for (const char *p = allow; (p = strstr(p, m)) != NULL; p += l)
+        if ((p == allow || p[-1] == ' ') && (p[l] == ',' || p[l] == '\0'))
+            return;
+    if (*n + l + 3 >= allow_size)
+        return;
+    if (*n) {
+        memcpy(allow + *n, ", ", 2);
+        *n += 2;
+    }
+    memcpy(allow + *n, m, l);
+    *n += l;
+    allow[*n] = '\0';
+}
+
 fa_route_result fa_router_find(const fa_router *r, const char *method, size_t method_len,
                                const char *path, size_t path_len, const fa_route **out,
-                               char *allow, size_t allow_size)
+                               fa_header *params, size_t *num_params, char *allow,
+                               size_t allow_size)
 {
     *out = NULL;
+    *num_params = 0;
     if (r->table == NULL)
         return FA_ROUTE_NOT_FOUND;
+    int is_head = fa_eq(method, method_len, "HEAD", 4);
+    const fa_route *get = NULL, *any = NULL;
+    size_t get_np = 0;
+    fa_header get_params[FA_MAX_PATH_PARAMS];
+
+    /* static paths: one probe finds the first route with this path */
+    size_t first = r->count;
     size_t slot = fa_path_hash(path, path_len) & r->table_mask;
-    int first = -1;
     for (;;) {
         int j = r->table[slot];
         if (j < 0)
-            return FA_ROUTE_NOT_FOUND;
+            break;
         if (fa_eq(r->routes[j].path, r->routes[j].path_len, path, path_len)) {
-            first = j;
+            first = (size_t)j;
             break;
         }
         slot = (slot + 1) & r->table_mask;
     }
-    const fa_route *get = NULL;
-    for (size_t i = (size_t)first; i < r->count; i++) {
+    for (size_t i = first; i < r->count; i++) {
         const fa_route *rt = &r->routes[i];
-        if (!fa_eq(rt->path, rt->path_len, path, path_len))
+        if (rt->segs != NULL || !fa_eq(rt->path, rt->path_len, path, path_len))
             continue;
+        any = rt;
         if (fa_eq(rt->method, rt->method_len, method, method_len)) {
             *out = rt;
             return FA_ROUTE_FOUND;
         }
-        if (fa_eq(rt->method, rt->method_len, "GET", 3))
+        if (get == NULL && fa_eq(rt->method, rt->method_len, "GET", 3))
             get = rt;
     }
-    if (get != NULL && fa_eq(method, method_len, "HEAD", 4)) {
+    /* patterns, in registration order */
+    {
+        for (size_t i = 0; i < r->count; i++) {
+            const fa_route *rt = &r->routes[i];
+            size_t np;
+            if (rt->segs == NULL || !fa_match(rt, path, path_len, params, &np))
+                continue;
+            any = rt;
+            if (fa_eq(rt->method, rt->method_len, method, method_len)) {
+                *out = rt;
+                *num_params = np;
+                return FA_ROUTE_FOUND;
+            }
+            if (get == NULL && fa_eq(rt->method, rt->method_len, "GET", 3)) {
+                get = rt;
+                get_np = np;
+                memcpy(get_params, params, np * sizeof(fa_header));
+            }
+        }
+    }
+    if (any == NULL)
+        return FA_ROUTE_NOT_FOUND;
+    if (get != NULL && is_head) {
         *out = get;
+        *num_params = get_np;
+        memcpy(params, get_params, get_np * sizeof(fa_header));
         return FA_ROUTE_FOUND;
     }
     if (allow != NULL && allow_size > 0) {
         size_t n = 0;
         allow[0] = '\0';
-        for (size_t i = (size_t)first; i < r->count; i++) {
+        for (size_t i = 0; i < r->count; i++) {
             const fa_route *rt = &r->routes[i];
-            if (!fa_eq(rt->path, rt->path_len, path, path_len))
+            size_t np;
+            fa_header scratch[FA_MAX_PATH_PARAMS];
+            if (!fa_route_matches(rt, path, path_len, scratch, &np))
                 continue;
-            const char *names[2] = {rt->method, get == rt ? "HEAD" : NULL};
-            for (int k = 0; k < 2 && names[k]; k++) {
-                size_t l = strlen(names[k]);
-                if (n + l + 3 >= allow_size)
-                    break;
-                if (n) {
-                    memcpy(allow + n, ", ", 2);
-                    n += 2;
-                }
-                memcpy(allow + n, names[k], l);
-                n += l;
-                allow[n] = '\0';
-            }
+            fa_allow_add(allow, allow_size, &n, rt->method);
+            if (fa_eq(rt->method, rt->method_len, "GET", 3))
+                fa_allow_add(allow, allow_size, &n, "HEAD");
         }
     }
     return FA_ROUTE_BAD_METHOD;

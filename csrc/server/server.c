@@ -59,6 +59,7 @@ void fa_server_free(fa_server *srv)
         free(srv->handlers[i].module);
         free(srv->handlers[i].qualname);
         free(srv->handlers[i].label);
+        free(srv->handlers[i].route);
     }
     free(srv->handlers);
     fa_router_free(&srv->router);
@@ -96,6 +97,13 @@ int fa_server_add_route(fa_server *srv, const char *method, const char *path, co
         snprintf(err, err_size, "a route for %s %s is already registered", method, path);
         return -1;
     }
+    if (rc == -3) {
+        snprintf(err, err_size,
+                 "bad path pattern %s: a parameter is a whole segment like {name} or "
+                 "{name:path} (last segment only), with distinct names, at most %d",
+                 path, FA_MAX_PATH_PARAMS);
+        return -1;
+    }
     if (rc < 0)
         goto oom;
     fa_handler_ref *h = &srv->handlers[id];
@@ -103,10 +111,12 @@ int fa_server_add_route(fa_server *srv, const char *method, const char *path, co
     h->module = strdup(module);
     h->qualname = strdup(qualname);
     h->label = malloc(label_len);
-    if (h->module == NULL || h->qualname == NULL || h->label == NULL) {
+    h->route = strdup(path);
+    if (h->module == NULL || h->qualname == NULL || h->label == NULL || h->route == NULL) {
         free(h->module);
         free(h->qualname);
         free(h->label);
+        free(h->route);
         /* the route stays but points at a handler id that will never load:
          * the caller raises MemoryError and the server is not started */
         goto oom;

@@ -503,13 +503,17 @@ static void fa_worker_detach(fa_worker *w)
     }
 }
 
-void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_request *req)
+void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_request *in)
 {
     const fa_route *rt;
     char allow[256];
+    fa_header params[FA_MAX_PATH_PARAMS];
+    fa_request routed = *in, *req = &routed;
     w->requests++;
     fa_route_result r = fa_router_find(&w->srv->router, req->method, req->method_len, req->path,
-                                       req->path_len, &rt, allow, sizeof(allow));
+                                       req->path_len, &rt, params, &routed.num_params, allow,
+                                       sizeof(allow));
+    routed.params = params;
     if (r == FA_ROUTE_NOT_FOUND) {
         fa_conn_respond_error(c, stream_id, 404, "Not Found");
         return;
