@@ -35,7 +35,23 @@ struct fa_interp {
 struct fa_pythread {
     fa_interp *in;
     PyThreadState *ts;
+    /* asyncio (see fa_pythread_aio_init) */
+    PyObject *loop;
+    PyObject *step;     /* loop.step */
+    PyObject *resume;   /* fasterapi._worker.resume */
+    PyObject *run_coro; /* fasterapi._worker.run_coroutine */
+    int blocking;
+    fa_async_done_fn done;
+    fa_response aresp; /* answer of a deferred handler, handed to done() */
 };
+
+/* A suspended handler: what its Task's done callback needs. */
+typedef struct fa_deferred {
+    fa_pythread *pt;
+    void *token;
+    int handler_id;
+    PyObject *res;
+} fa_deferred;
 
 /* Formats the current Python exception (with traceback) into err. */
 static void fa_format_exception(char *err, size_t err_size)
@@ -255,6 +271,7 @@ fa_pythread *fa_pythread_new(fa_interp *in)
     if (pt == NULL)
         return NULL;
     pt->in = in;
+    fa_response_init(&pt->aresp);
     pt->ts = PyThreadState_New(in->state);
     if (pt->ts == NULL) {
         free(pt);
@@ -268,8 +285,10 @@ void fa_pythread_free(fa_pythread *pt)
     if (pt == NULL)
         return;
     PyEval_RestoreThread(pt->ts);
+    fa_pythread_aio_close(pt);
     PyThreadState_Clear(pt->ts);
     PyThreadState_DeleteCurrent();
+    fa_response_free(&pt->aresp);
     free(pt);
 }
 
@@ -624,13 +643,107 @@ static int fa_convert_result(fa_interp *in, int hid, PyObject *res, fa_response 
     return 0;
 }
 
-void fa_pythread_call(fa_pythread *pt, int handler_id, const fa_request *rq, fa_response *out)
+/* Logs a handler's exception (with traceback) and answers 500. */
+static void fa_handler_failed(fa_interp *in, int handler_id, fa_response *out)
+{
+    fprintf(stderr, "fasterapi: handler %s raised; answering 500\n",
+            in->labels[handler_id] ? in->labels[handler_id] : "?");
+    fflush(stderr);
+    PyErr_PrintEx(0);
+    fa_response_simple(out, 500, "Internal Server Error");
+}
+
+static void fa_deferred_free(PyObject *capsule)
+{
+    fa_deferred *d = PyCapsule_GetPointer(capsule, NULL);
+    if (d == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    Py_XDECREF(d->res);
+    PyMem_Free(d);
+}
+
+/* Done callback of a handler's Task (METH_O; self is a capsule). */
+static PyObject *fa_task_done(PyObject *capsule, PyObject *task)
+{
+    fa_deferred *d = PyCapsule_GetPointer(capsule, NULL);
+    if (d == NULL)
+        return NULL;
+    fa_pythread *pt = d->pt;
+    fa_interp *in = pt->in;
+    PyObject *cancelled = PyObject_CallMethod(task, "cancelled", NULL);
+    if (cancelled == NULL)
+        return NULL;
+    int was_cancelled = PyObject_IsTrue(cancelled);
+    Py_DECREF(cancelled);
+    if (was_cancelled) {
+        pt->done(d->token, NULL);
+        Py_RETURN_NONE;
+    }
+    fa_response_reset(&pt->aresp);
+    PyObject *exc = PyObject_CallMethod(task, "exception", NULL);
+    if (exc == NULL) {
+        fa_handler_failed(in, d->handler_id, &pt->aresp);
+    } else if (exc != Py_None) {
+        PyErr_SetRaisedException(exc); /* steals */
+        fa_handler_failed(in, d->handler_id, &pt->aresp);
+    } else {
+        Py_DECREF(exc);
+        if (fa_convert_result(in, d->handler_id, d->res, &pt->aresp) == -1)
+            fa_handler_failed(in, d->handler_id, &pt->aresp);
+    }
+    pt->done(d->token, &pt->aresp);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef fa_task_done_def = {"_fasterapi_task_done", fa_task_done, METH_O, NULL};
+
+/* A coroutine handler suspended, having yielded `yielded`: hand it to the
+ * worker's asyncio loop.  Returns FA_CALL_DEFERRED, or FA_CALL_DONE with
+ * `out` filled when that failed. */
+static int fa_defer(fa_pythread *pt, int handler_id, PyObject *coro, PyObject *yielded, PyObject *res,
+                    fa_response *out, void *token, void **handle)
+{
+    fa_interp *in = pt->in;
+    fa_deferred *d = PyMem_Malloc(sizeof(*d));
+    if (d == NULL) {
+        PyErr_NoMemory();
+        fa_handler_failed(in, handler_id, out);
+        return FA_CALL_DONE;
+    }
+    d->pt = pt;
+    d->token = token;
+    d->handler_id = handler_id;
+    d->res = Py_NewRef(res);
+    PyObject *capsule = PyCapsule_New(d, NULL, fa_deferred_free);
+    if (capsule == NULL) {
+        Py_DECREF(d->res);
+        PyMem_Free(d);
+        fa_handler_failed(in, handler_id, out);
+        return FA_CALL_DONE;
+    }
+    PyObject *cb = PyCFunction_New(&fa_task_done_def, capsule);
+    Py_DECREF(capsule);
+    PyObject *task = cb ? PyObject_CallFunctionObjArgs(pt->resume, pt->loop, coro, yielded, cb, NULL) : NULL;
+    Py_XDECREF(cb);
+    if (task == NULL) {
+        fa_handler_failed(in, handler_id, out);
+        return FA_CALL_DONE;
+    }
+    *handle = task;
+    return FA_CALL_DEFERRED;
+}
+
+int fa_pythread_call(fa_pythread *pt, int handler_id, const fa_request *rq, fa_response *out,
+                     void *token, void **handle)
 {
     fa_interp *in = pt->in;
     PyObject *req = NULL, *res = NULL, *ret = NULL;
+    int outcome = FA_CALL_DONE;
     if (handler_id < 0 || (size_t)handler_id >= in->num_handlers) {
         fa_response_simple(out, 500, "Internal Server Error");
-        return;
+        return FA_CALL_DONE;
     }
     req = fa_build_request(in, rq, handler_id);
     if (req == NULL)
@@ -642,18 +755,122 @@ void fa_pythread_call(fa_pythread *pt, int handler_id, const fa_request *rq, fa_
     ret = PyObject_Vectorcall(in->handlers[handler_id], args, 2, NULL);
     if (ret == NULL)
         goto error;
-    int rc = fa_convert_result(in, handler_id, res, out);
-    if (rc == -1)
+    if (PyCoro_CheckExact(ret)) {
+        if (pt->blocking || pt->loop == NULL) {
+            PyObject *r = pt->run_coro ? PyObject_CallFunctionObjArgs(pt->run_coro, pt->loop, ret, NULL)
+                                       : NULL;
+            if (r == NULL) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_RuntimeError, "no asyncio loop in this thread");
+                goto error;
+            }
+            Py_DECREF(r);
+        } else {
+            /* Run inline until the first suspension: a handler that never
+             * awaits anything slow costs no Task and no loop iteration. */
+            PyObject *yielded = NULL;
+            PySendResult sr = PyIter_Send(ret, Py_None, &yielded);
+            if (sr == PYGEN_ERROR)
+                goto error;
+            if (sr == PYGEN_NEXT) {
+                outcome = fa_defer(pt, handler_id, ret, yielded, res, out, token, handle);
+                Py_DECREF(yielded);
+                goto done;
+            }
+            Py_XDECREF(yielded); /* the coroutine's return value */
+        }
+    }
+    if (fa_convert_result(in, handler_id, res, out) == -1)
         goto error;
     goto done;
 error:
-    fprintf(stderr, "fasterapi: handler %s raised; answering 500\n",
-            in->labels[handler_id] ? in->labels[handler_id] : "?");
-    fflush(stderr);
-    PyErr_PrintEx(0);
-    fa_response_simple(out, 500, "Internal Server Error");
+    fa_handler_failed(in, handler_id, out);
 done:
     Py_XDECREF(ret);
     Py_XDECREF(res);
     Py_XDECREF(req);
+    return outcome;
+}
+
+int fa_pythread_aio_init(fa_pythread *pt, int blocking, fa_async_done_fn done)
+{
+    int fd = -1;
+    PyObject *worker = PyImport_ImportModule("fasterapi._worker");
+    if (worker == NULL)
+        goto fail;
+    pt->blocking = blocking;
+    pt->done = done;
+    pt->resume = PyObject_GetAttrString(worker, "resume");
+    pt->run_coro = pt->resume ? PyObject_GetAttrString(worker, "run_coroutine") : NULL;
+    pt->loop = pt->run_coro ? PyObject_CallMethod(worker, blocking ? "make_blocking_loop" : "make_loop", NULL)
+                            : NULL;
+    Py_DECREF(worker);
+    if (pt->loop == NULL)
+        goto fail;
+    if (blocking)
+        return 0;
+    pt->step = PyObject_GetAttrString(pt->loop, "step");
+    PyObject *fileno = pt->step ? PyObject_CallMethod(pt->loop, "fileno", NULL) : NULL;
+    if (fileno == NULL)
+        goto fail;
+    fd = (int)PyLong_AsLong(fileno);
+    Py_DECREF(fileno);
+    if (fd < 0)
+        goto fail;
+    return fd;
+fail:
+    fprintf(stderr, "fasterapi: cannot set up asyncio in a worker interpreter:\n");
+    PyErr_PrintEx(0);
+    Py_CLEAR(pt->loop);
+    Py_CLEAR(pt->step);
+    Py_CLEAR(pt->resume);
+    Py_CLEAR(pt->run_coro);
+    return -1;
+}
+
+int fa_pythread_aio_step(fa_pythread *pt)
+{
+    if (pt->step == NULL)
+        return -1;
+    PyObject *r = PyObject_CallNoArgs(pt->step);
+    if (r == NULL) {
+        fprintf(stderr, "fasterapi: asyncio step failed:\n");
+        PyErr_PrintEx(0);
+        return 10; /* try again soon rather than spin */
+    }
+    double secs = PyFloat_AsDouble(r);
+    Py_DECREF(r);
+    if (secs < 0)
+        return -1;
+    if (secs > 3600)
+        secs = 3600;
+    /* round up: waking before the timer is due would spin */
+    return (int)(secs * 1000.0) + (secs > 0 ? 1 : 0);
+}
+
+void fa_pythread_cancel(fa_pythread *pt, void *handle)
+{
+    (void)pt;
+    PyObject *r = PyObject_CallMethod((PyObject *)handle, "cancel", NULL);
+    if (r == NULL)
+        PyErr_Clear();
+    Py_XDECREF(r);
+}
+
+void fa_pythread_release(void *handle) { Py_XDECREF((PyObject *)handle); }
+
+void fa_pythread_aio_close(fa_pythread *pt)
+{
+    if (pt->loop != NULL) {
+        PyObject *r = PyObject_CallMethod(pt->loop, pt->blocking ? "close" : "close_all", NULL);
+        if (r == NULL) {
+            fprintf(stderr, "fasterapi: closing the asyncio loop failed:\n");
+            PyErr_PrintEx(0);
+        }
+        Py_XDECREF(r);
+    }
+    Py_CLEAR(pt->loop);
+    Py_CLEAR(pt->step);
+    Py_CLEAR(pt->resume);
+    Py_CLEAR(pt->run_coro);
 }

@@ -54,9 +54,39 @@ void fa_pythread_free(fa_pythread *pt);
 void fa_pythread_attach(fa_pythread *pt);
 void fa_pythread_detach(fa_pythread *pt);
 
+enum { FA_CALL_DONE = 0, FA_CALL_DEFERRED = 1 };
+
+/* Called (attached, from inside fa_pythread_aio_step) when a deferred
+ * handler finished: resp holds the answer, or is NULL when the handler was
+ * cancelled. */
+typedef void (*fa_async_done_fn)(void *token, fa_response *resp);
+
 /* Runs handler `handler_id` on the request and fills `out` (which the caller
  * reset).  Must be attached.  A handler that raises, or fills `res` with
- * wrong types, yields a 500 (traceback or reason on stderr). */
-void fa_pythread_call(fa_pythread *pt, int handler_id, const fa_request *req, fa_response *out);
+ * wrong types, yields a 500 (traceback or reason on stderr).
+ * A coroutine handler runs inline until it first suspends; if it finishes
+ * without suspending the call is FA_CALL_DONE like any other.  If it
+ * suspends: on a thread with an asyncio loop set up non-blocking it becomes
+ * a Task, *handle gets a reference to it (for fa_pythread_cancel and
+ * fa_pythread_release), `token` goes to the done function later, and the
+ * call returns FA_CALL_DEFERRED; on a blocking thread the loop runs it to
+ * the end. */
+int fa_pythread_call(fa_pythread *pt, int handler_id, const fa_request *req, fa_response *out,
+                     void *token, void **handle);
+
+/* asyncio.  All attached.  For an event-loop thread (blocking = 0) returns
+ * the descriptor to poll for asyncio I/O; for a thread that may block
+ * (pooled), returns 0.  -1 on failure (logged). */
+int fa_pythread_aio_init(fa_pythread *pt, int blocking, fa_async_done_fn done);
+/* Runs one asyncio iteration without blocking.  Returns the milliseconds
+ * until asyncio needs another step (0: now), or -1 when only I/O on its
+ * descriptor can give it work. */
+int fa_pythread_aio_step(fa_pythread *pt);
+/* Cancels the task behind a handle; its done function still runs later. */
+void fa_pythread_cancel(fa_pythread *pt, void *handle);
+/* Drops the reference a deferred call handed out. */
+void fa_pythread_release(void *handle);
+/* Cancels what is left and closes the loop. */
+void fa_pythread_aio_close(fa_pythread *pt);
 
 #endif

@@ -18,7 +18,7 @@
 struct fa_worker;
 struct fa_h2;
 
-typedef enum { FA_IO_LISTENER, FA_IO_WAKE, FA_IO_CONN } fa_io_kind;
+typedef enum { FA_IO_LISTENER, FA_IO_WAKE, FA_IO_CONN, FA_IO_AIO } fa_io_kind;
 
 /* What the poller's data pointer points to: every registered object starts
  * with this. */
@@ -81,6 +81,7 @@ typedef struct fa_conn {
     struct fa_conn *prev, *next;
     fa_h1_state h1;
     struct fa_h2 *h2;
+    struct fa_async_req *async_reqs; /* suspended coroutine handlers */
 } fa_conn;
 
 /* --- provided by server/worker.c ------------------------------------ */
@@ -96,6 +97,9 @@ void fa_conn_respond_error(fa_conn *c, int32_t stream_id, int status, const char
  * ownership of its buffers (the caller's fa_response is left empty and
  * reusable). */
 void fa_conn_respond(fa_conn *c, int32_t stream_id, fa_response *resp);
+/* A request's stream ended before its answer (HTTP/2 RST_STREAM): cancels
+ * a suspended coroutine handler serving it, if any. */
+void fa_conn_stream_closed(fa_conn *c, int32_t stream_id);
 /* Moves the connection to a deadline list (FA_TIMER_NONE: none). */
 void fa_conn_set_timer(fa_conn *c, fa_timer_kind kind);
 /* Starts or stops reading from the socket. */

@@ -156,6 +156,10 @@ void *fa_pool_main(void *arg)
         fa_log("pooled thread %d: cannot create a Python thread state", p->id);
         return NULL;
     }
+    /* coroutine handlers on a pooled route run to the end on this thread */
+    fa_pythread_attach(py);
+    fa_pythread_aio_init(py, 1, NULL);
+    fa_pythread_detach(py);
     for (;;) {
         int did = 0;
         for (int w = 0; w < srv->num_workers; w++) {
@@ -163,7 +167,8 @@ void *fa_pool_main(void *arg)
             while ((job = fa_ring_pop(&p->from_worker[w])) != NULL) {
                 did = 1;
                 fa_pythread_attach(py);
-                fa_pythread_call(py, job->handler_id, &job->req, &job->resp);
+                void *handle = NULL;
+                fa_pythread_call(py, job->handler_id, &job->req, &job->resp, NULL, &handle);
                 fa_pythread_detach(py);
                 atomic_fetch_sub(&p->inflight, 1);
                 fa_worker *dst = &srv->workers[job->worker_id];

@@ -44,6 +44,15 @@ typedef struct fa_job {
     char data[];
 } fa_job;
 
+/* A coroutine handler that suspended: its Task answers later. */
+typedef struct fa_async_req {
+    struct fa_worker *worker;
+    fa_conn *conn;
+    int32_t stream_id;
+    void *handle; /* the Task (python/interp.h) */
+    struct fa_async_req *prev, *next; /* the connection's list */
+} fa_async_req;
+
 typedef struct fa_worker {
     int id;
     struct fa_server *srv;
@@ -55,6 +64,10 @@ typedef struct fa_worker {
     fa_interp *interp;
     fa_pythread *py;
     int py_attached;
+    fa_io aio;              /* asyncio selector fd, kind FA_IO_AIO */
+    int aio_due;            /* asyncio wants a step now */
+    uint64_t aio_deadline_ms; /* asyncio's next timer, or UINT64_MAX */
+    fa_async_req *spare_async; /* handed to each call; kept when not used */
     fa_response resp;       /* reused for inline handler calls */
     fa_ring *from_pool;     /* [num_pool] answers, pool p -> this worker */
     int *pool_inflight;     /* [num_pool] jobs this worker gave thread p */

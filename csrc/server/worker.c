@@ -28,6 +28,8 @@
 #include "../http2/session.h"
 
 #define FA_READ_CHUNK 16384
+
+static void fa_worker_attach(fa_worker *w);
 #define FA_MAX_EVENTS 256
 
 uint64_t fa_now_ms(void)
@@ -155,6 +157,19 @@ static void fa_conns_push(fa_conn **head, fa_conn *c)
     *head = c;
 }
 
+/* The client is gone: its coroutine handlers get CancelledError; their
+ * records go when the Tasks report back. */
+static void fa_conn_cancel_async(fa_conn *c)
+{
+    if (c->async_reqs == NULL)
+        return;
+    fa_worker *w = c->worker;
+    fa_worker_attach(w);
+    for (fa_async_req *ar = c->async_reqs; ar; ar = ar->next)
+        fa_pythread_cancel(w->py, ar->handle);
+    w->aio_due = 1;
+}
+
 /* Closes the socket now; memory goes at the end of the iteration (or when
  * the last pooled answer for it returns). */
 static void fa_conn_close(fa_conn *c)
@@ -163,6 +178,7 @@ static void fa_conn_close(fa_conn *c)
         return;
     fa_worker *w = c->worker;
     fa_timer_unlink(c);
+    fa_conn_cancel_async(c);
     if (c->io.events)
         fa_loop_del(w->loop, c->io.fd, c->io.events);
     close(c->io.fd);
@@ -193,6 +209,7 @@ static void fa_conn_close_lingering(fa_conn *c)
     }
     c->lingering = 1;
     c->read_paused = 0;
+    fa_conn_cancel_async(c);
     fa_buf_free(&c->rbuf);
     fa_buf_free(&c->wbuf);
     c->wpos = 0;
@@ -394,6 +411,13 @@ static void fa_conn_on_readable(fa_conn *c)
     }
     if (c->dead)
         return;
+    if (c->read_eof && c->async_reqs != NULL) {
+        /* The client went away while a coroutine handler awaits: cancel it
+         * (it gets CancelledError) rather than compute an answer nobody
+         * reads. */
+        fa_conn_close(c);
+        return;
+    }
     if (c->read_eof) {
         /* The peer will send nothing more.  HTTP/1: answer what is in flight
          * then close; HTTP/2: the session cannot go on. */
@@ -480,6 +504,10 @@ static int fa_worker_next_timeout(fa_worker *w)
             next = w->timers[k][0]->deadline_ms;
     if (w->stopping && w->stop_deadline_ms < next)
         next = w->stop_deadline_ms;
+    if (w->aio_deadline_ms < next)
+        next = w->aio_deadline_ms;
+    if (w->aio_due)
+        return 0;
     uint64_t now = fa_now_ms();
     int ms = 1000; /* also refreshes the Date cache when idle */
     if (next != UINT64_MAX)
@@ -544,8 +572,73 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
     }
     fa_worker_attach(w);
     fa_response_reset(&w->resp);
-    fa_pythread_call(w->py, rt->handler_id, req, &w->resp);
+    fa_async_req *ar = w->spare_async;
+    if (ar == NULL && (ar = w->spare_async = calloc(1, sizeof(*ar))) == NULL) {
+        fa_conn_respond_error(c, stream_id, 503, "Service Unavailable");
+        return;
+    }
+    if (fa_pythread_call(w->py, rt->handler_id, req, &w->resp, ar, &ar->handle) == FA_CALL_DEFERRED) {
+        /* a coroutine suspended: its Task answers through fa_worker_async_done */
+        w->spare_async = NULL;
+        ar->worker = w;
+        ar->conn = c;
+        ar->stream_id = stream_id;
+        ar->prev = NULL;
+        ar->next = c->async_reqs;
+        if (c->async_reqs)
+            c->async_reqs->prev = ar;
+        c->async_reqs = ar;
+        c->pending++;
+        w->aio_due = 1;
+        return;
+    }
     fa_conn_respond(c, stream_id, &w->resp);
+}
+
+/* A suspended coroutine handler finished (resp) or was cancelled (NULL). */
+static void fa_worker_async_done(void *token, fa_response *resp)
+{
+    fa_async_req *ar = token;
+    fa_conn *c = ar->conn;
+    if (ar->prev)
+        ar->prev->next = ar->next;
+    else
+        c->async_reqs = ar->next;
+    if (ar->next)
+        ar->next->prev = ar->prev;
+    c->pending--;
+    if (resp != NULL && !c->dead) {
+        fa_conn_respond(c, ar->stream_id, resp);
+        if (c->proto == FA_PROTO_H1 && !c->h1.in_flight && !c->dead) {
+            fa_conn_pause_reading(c, 0);
+            fa_h1_process(c); /* pipelined requests waiting behind it */
+        }
+        fa_conn_flush(c);
+    } else if (resp != NULL) {
+        fa_response_reset(resp);
+    }
+    fa_pythread_release(ar->handle);
+    free(ar);
+}
+
+void fa_conn_stream_closed(fa_conn *c, int32_t stream_id)
+{
+    for (fa_async_req *ar = c->async_reqs; ar; ar = ar->next)
+        if (ar->stream_id == stream_id) {
+            fa_worker_attach(c->worker);
+            fa_pythread_cancel(c->worker->py, ar->handle);
+            c->worker->aio_due = 1;
+        }
+}
+
+static void fa_worker_aio_step(fa_worker *w)
+{
+    fa_worker_attach(w);
+    w->aio_due = 0;
+    int ms = fa_pythread_aio_step(w->py);
+    w->aio_deadline_ms = ms < 0 ? UINT64_MAX : fa_now_ms() + (uint64_t)ms;
+    if (ms == 0)
+        w->aio_due = 1;
 }
 
 void fa_worker_take_answers(fa_worker *w)
@@ -624,6 +717,14 @@ void *fa_worker_main(void *arg)
         fa_log("worker %d: cannot create a Python thread state", w->id);
         goto out;
     }
+    w->aio_deadline_ms = UINT64_MAX;
+    fa_worker_attach(w);
+    w->aio.kind = FA_IO_AIO;
+    w->aio.fd = fa_pythread_aio_init(w->py, 0, fa_worker_async_done);
+    if (w->aio.fd >= 0 && fa_loop_add(w->loop, w->aio.fd, FA_EV_READ, &w->aio) == 0)
+        w->aio.events = FA_EV_READ;
+    else
+        fa_log("worker %d: coroutine handlers will not be able to suspend", w->id);
     for (;;) {
         if (!w->stopping && atomic_load(&w->srv->stop_requested))
             fa_worker_begin_stop(w);
@@ -652,6 +753,9 @@ void *fa_worker_main(void *arg)
                 if (!w->stopping)
                     fa_worker_accept(w);
                 break;
+            case FA_IO_AIO:
+                w->aio_due = 1;
+                break;
             case FA_IO_WAKE: {
                 uint64_t v;
                 ssize_t r = read(w->wake.fd, &v, sizeof(v));
@@ -676,11 +780,24 @@ void *fa_worker_main(void *arg)
             }
         }
         fa_worker_expire(w);
+        if (w->aio_due || w->aio_deadline_ms <= w->now_ms)
+            fa_worker_aio_step(w);
     }
 out:
-    /* Grace period over (or nothing left): close what remains. */
+    /* Grace period over (or nothing left): close what remains.  Closing
+     * cancels suspended handlers; closing the asyncio loop lets them
+     * finish their cancellation and report back. */
     while (w->conns)
         fa_conn_close(w->conns);
+    if (w->py) {
+        fa_worker_attach(w);
+        if (w->aio.events)
+            fa_loop_del(w->loop, w->aio.fd, w->aio.events);
+        w->aio.events = 0;
+        fa_pythread_aio_close(w->py);
+    }
+    free(w->spare_async);
+    w->spare_async = NULL;
     fa_worker_detach(w);
     if (w->py) {
         fa_pythread_free(w->py);

@@ -69,3 +69,118 @@ def load_handlers(main_path, refs):
             obj = getattr(obj, part)
         out.append(obj)
     return out
+
+
+# ---------------------------------------------------------------------------
+# asyncio inside a worker interpreter
+#
+# Each pinned worker runs one asyncio loop in its interpreter, stepped by the
+# worker's native event loop instead of owning the thread: the native loop
+# polls the asyncio selector's file descriptor along with its sockets and
+# calls step() when it is readable or when the next asyncio timer is due.
+# A coroutine handler is first run inline by the native code; only when it
+# suspends does it become a Task here.
+
+import asyncio
+import selectors
+import types
+
+
+class _NonBlockingSelector(selectors.DefaultSelector):
+    """The native loop does the waiting; asyncio's own poll never blocks."""
+
+    def select(self, timeout=None):
+        return super().select(0)
+
+
+class WorkerLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop driven by the native worker loop (see step())."""
+
+    def __init__(self):
+        self._fa_selector = _NonBlockingSelector()
+        super().__init__(self._fa_selector)
+
+    def fileno(self):
+        """The descriptor that becomes readable when asyncio has I/O to handle."""
+        return self._fa_selector.fileno()
+
+    def step(self):
+        """Runs one iteration without blocking.
+
+        Returns the seconds until asyncio needs another step (0.0: at once),
+        or -1.0 when only I/O on fileno() can give it work.
+        """
+        # _run_once is the body of run_forever(); calling it directly lets
+        # the native loop own the thread (stable from 3.4 to 3.13).
+        self._run_once()
+        if self._ready:
+            return 0.0
+        if self._scheduled:
+            return max(0.0, self._scheduled[0].when() - self.time())
+        return -1.0
+
+    def close_all(self):
+        """Cancels what is left and closes the loop (worker shutdown)."""
+        tasks = [t for t in asyncio.all_tasks(self) if not t.done()]
+        for t in tasks:
+            t.cancel()
+        for _ in range(10):
+            if not any(not t.done() for t in tasks):
+                break
+            self.step()
+        asyncio.events._set_running_loop(None)
+        try:
+            self.run_until_complete(self.shutdown_default_executor())
+        except Exception:
+            pass
+        self.close()
+
+
+def make_loop():
+    """Creates this interpreter's worker loop and makes it the running loop
+    of the calling thread, so handlers can use asyncio as usual."""
+    loop = WorkerLoop()
+    asyncio.events._set_running_loop(loop)
+    return loop
+
+
+@types.coroutine
+def _continue(coro, yielded):
+    # Resumes a coroutine that the native code already started and that
+    # suspended by yielding `yielded`: re-yield each awaited object to the
+    # Task that drives us and pass back values and exceptions (including
+    # cancellation) unchanged, which is what `yield from` does once started.
+    send, throw = coro.send, coro.throw
+    while True:
+        try:
+            value = yield yielded
+        except BaseException as exc:
+            try:
+                yielded = throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                yielded = send(value)
+            except StopIteration as stop:
+                return stop.value
+
+
+async def _resume(coro, yielded):
+    return await _continue(coro, yielded)
+
+
+def resume(loop, coro, yielded, done):
+    """Turns a suspended handler coroutine into a Task with a done callback."""
+    task = loop.create_task(_resume(coro, yielded))
+    task.add_done_callback(done)
+    return task
+
+
+def run_coroutine(loop, coro):
+    """For pooled threads, which may block: run the coroutine to the end."""
+    return loop.run_until_complete(coro)
+
+
+def make_blocking_loop():
+    return asyncio.new_event_loop()
