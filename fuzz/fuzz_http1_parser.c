@@ -65,7 +65,7 @@ static void fa_f_check_head(const char *buf, int head, const fa_h1_request *req,
                             const fa_f_limits *lim)
 {
     const char *end = buf + head;
-    FA_F_CHECK(head >= 18 && (size_t)head <= lim->max_head);
+    FA_F_CHECK(head >= 16 && (size_t)head <= lim->max_head);
     FA_F_CHECK(memcmp(end - 4, "\r\n\r\n", 4) == 0);
     FA_F_CHECK(req->method >= buf && req->method_len > 0 &&
                req->method + req->method_len < end);

@@ -188,6 +188,7 @@ static void test_valid(void)
     fa_t_expect("CONNECT authority", S("CONNECT a.b:443 HTTP/1.1\r\nHost: a.b:443\r\n\r\n"), 43);
     fa_t_expect("absolute-form", S("GET http://a/b?c#d HTTP/1.1\r\nHost: a\r\n\r\n"), 40);
     fa_t_expect("token method", S("M-SEARCH * HTTP/1.1\r\nHost: a\r\n\r\n"), 32);
+    fa_t_expect("shortest head", S("A / HTTP/1.0\r\n\r\n"), 16);
     fa_t_expect("lowercase method", S("get / HTTP/1.1\r\n\r\n"), 18);
     /* Non-ASCII bytes are not CTLs; some clients send raw UTF-8 paths. */
     fa_t_expect("obs bytes in target", S("GET /\xc3\xa9 HTTP/1.1\r\n\r\n"), 20);
