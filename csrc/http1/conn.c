@@ -26,6 +26,29 @@ static void fa_h1_reset(fa_h1_state *h)
     h->is_head = 0;
     h->req_len = 0;
     h->raw_end = 0;
+    h->scanned = 0;
+}
+
+/* True when rbuf may hold a complete head: a client that sends a byte at a
+ * time must not make us parse the whole head again on every read. */
+static int fa_h1_head_may_be_complete(fa_conn *c)
+{
+    fa_h1_state *h = &c->h1;
+    const char *buf = c->rbuf.data;
+    size_t len = c->rbuf.len;
+    size_t from = h->scanned > 3 ? h->scanned - 3 : 0;
+    /* a head too big for the limit must still reach the parser to get 431 */
+    if (len >= fa_worker_config(c->worker)->max_header_size)
+        return 1;
+    for (const char *p = buf + from; (p = memchr(p, '\n', (size_t)(buf + len - p))) != NULL; p++) {
+        /* "\n\r\n" ends a head; a bare "\n" is for the parser to reject */
+        if (p + 2 < buf + len ? (p[1] == '\r' && p[2] == '\n') : 1)
+            return 1;
+        if (p > buf && p[-1] != '\r')
+            return 1;
+    }
+    h->scanned = len;
+    return 0;
 }
 
 int fa_h1_idle(fa_conn *c)
@@ -200,6 +223,8 @@ void fa_h1_process(fa_conn *c)
         fa_h1_request rq;
         const char *text;
         if (h->head_len == 0) {
+            if (!fa_h1_head_may_be_complete(c))
+                return;
             rq.headers = hdrs;
             rq.num_headers = max_headers;
             int r = fa_h1_parse_request(c->rbuf.data, c->rbuf.len, &rq, cfg->max_header_size,

@@ -58,6 +58,7 @@ typedef struct fa_h1_state {
     size_t req_len;        /* bytes of rbuf the current request occupies */
     size_t raw_end;        /* chunked: rbuf offset up to which bytes were decoded */
     int minor_version;     /* of the current request: 0 or 1 */
+    size_t scanned;        /* rbuf bytes known to hold no end of head */
 } fa_h1_state;
 
 typedef struct fa_conn {
