@@ -73,3 +73,9 @@ fuzz-run: $(BUILD)/fuzz/fuzz_http1_parser
 
 clean:
 	rm -rf $(BUILD)/ctest $(BUILD)/ctest-asan $(BUILD)/fuzz
+
+# HTTP/2 session tests and fuzzing (mk/h2.mk), and everything C in one go.
+include mk/h2.mk
+
+.PHONY: check-c
+check-c: ctest ctest-asan ctest-h2 ctest-h2-asan fuzz-replay fuzz-h2-replay

@@ -12,7 +12,9 @@
  * field count, body size, request-target length, and a budget for resets
  * and invalid frames the peer provokes ("MadeYouReset" and friends).
  */
-#define _POSIX_C_SOURCE 200809L
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
+#endif
 
 #include "session.h"
 
@@ -556,8 +558,13 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id,
     fa_h2 *h2 = user_data;
     fa_h2_stream *st = nghttp2_session_get_stream_user_data(session, stream_id);
     if (st != NULL) {
+        int unanswered = st->dispatched && !st->responded;
         nghttp2_session_set_stream_user_data(session, stream_id, NULL);
         h2_stream_free(h2, st);
+        /* reset before its answer: a coroutine handler serving it is
+         * cancelled (its late answer would be dropped anyway) */
+        if (unanswered && !h2->zombie)
+            fa_conn_stream_closed(h2->conn, stream_id);
     }
     return h2->zombie ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
@@ -673,7 +680,7 @@ static int h2_start_upgrade(fa_h2 *h2, const uint8_t *settings, size_t settings_
     if (nghttp2_session_set_stream_user_data(h2->session, 1, st) != 0)
         return -1;
     st->remote_closed = 1;
-    st->is_head = (unsigned)head;
+    st->is_head = head != 0;
     st->has_method = st->has_path = 1;
     st->method_len = req->method_len;
     st->path_len = req->path_len + (req->query_len ? 1 + req->query_len : 0);
@@ -720,9 +727,11 @@ int fa_h2_start(fa_conn *c, const uint8_t *settings, size_t settings_len,
         int up = h2_start_upgrade(h2, settings, settings_len, upgrade_req);
         h2->nest--;
         if (h2->zombie) {
-            /* The worker dropped the connection while serving stream 1. */
+            /* The worker dropped the connection while serving stream 1
+             * (c->h2 is already NULL). */
             h2_destroy(h2);
-            return -1;
+            h2 = NULL;
+            goto out;
         }
         if (up < 0)
             goto out;

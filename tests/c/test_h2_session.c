@@ -9,8 +9,6 @@
  *   test_h2_session --write-seeds DIR  also write the fuzz seed corpus
  *                                      (client bytes of each scenario)
  */
-#define _POSIX_C_SOURCE 200809L
-
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +99,12 @@ void fa_worker_dispatch(struct fa_worker *w, fa_conn *c, int32_t stream_id,
     w->body_len = req->body_len;
     w->http_version = req->http_version;
 
+    if (slice_is(req->path, req->path_len, "/free")) {
+        /* The worker drops the connection from inside a dispatch (say, a
+         * write error while answering): the session must unwind safely. */
+        fa_h2_free(c);
+        return;
+    }
     if (slice_is(req->path, req->path_len, "/defer")) {
         if (w->ndeferred < MAX_DEFERRED)
             w->deferred[w->ndeferred++] = stream_id;
@@ -110,6 +114,11 @@ void fa_worker_dispatch(struct fa_worker *w, fa_conn *c, int32_t stream_id,
     fa_response_init(&r);
     if (slice_is(req->path, req->path_len, "/echo")) {
         fa_buf_append(&r.body, req->body, req->body_len);
+    } else if (slice_is(req->path, req->path_len, "/status")) {
+        char q[16];
+        copy_slice(q, sizeof q, req->query, req->query_len);
+        r.status = atoi(q);
+        fa_buf_appends(&r.body, "body");
     } else if (slice_is(req->path, req->path_len, "/big")) {
         fa_buf_reserve(&r.body, BIG_LEN);
         for (size_t i = 0; i < BIG_LEN; i++)
@@ -143,6 +152,17 @@ void fa_conn_respond_error(fa_conn *c, int32_t stream_id, int status, const char
     fa_response_simple(&r, status, text);
     fa_conn_respond(c, stream_id, &r);
     fa_response_free(&r);
+}
+
+/* Streams reset before their answer, as reported to the worker. */
+static int32_t g_stream_closed_last;
+static int g_stream_closed_calls;
+
+void fa_conn_stream_closed(fa_conn *c, int32_t stream_id)
+{
+    (void)c;
+    g_stream_closed_last = stream_id;
+    g_stream_closed_calls++;
 }
 
 void fa_conn_set_timer(fa_conn *c, fa_timer_kind kind)
@@ -183,6 +203,7 @@ int fa_worker_stopping(struct fa_worker *w)
 
 typedef struct upload {
     size_t total, off;
+    int trailer; /* end with a trailer section instead of END_STREAM on DATA */
 } upload;
 
 typedef struct cstream {
@@ -295,8 +316,6 @@ static int cl_on_close(nghttp2_session *s, int32_t id, uint32_t err, void *ud)
 static ssize_t cl_upload_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t length,
                               uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
-    (void)s;
-    (void)id;
     (void)ud;
     upload *u = src->ptr;
     size_t n = u->total - u->off;
@@ -305,8 +324,15 @@ static ssize_t cl_upload_read(nghttp2_session *s, int32_t id, uint8_t *buf, size
     for (size_t i = 0; i < n; i++)
         buf[i] = pattern_byte(u->off + i, 13);
     u->off += n;
-    if (u->off == u->total)
+    if (u->off == u->total) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (u->trailer) {
+            nghttp2_nv tr[] = {{(uint8_t *)"x-checksum", (uint8_t *)"abc", 10, 3,
+                                NGHTTP2_NV_FLAG_NONE}};
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            nghttp2_submit_trailer(s, id, tr, 1);
+        }
+    }
     return (ssize_t)n;
 }
 
@@ -583,6 +609,28 @@ static void test_head(void)
     tc_free(&t);
 }
 
+static void test_statuses(void)
+{
+    tc t;
+    tc_init(&t);
+    CHECK(tc_start(&t) == 0);
+    int32_t s204 = request(&t, "GET", "/status?204", NULL, 0, 0);
+    int32_t s304 = request(&t, "GET", "/status?304", NULL, 0, 0);
+    int32_t s99 = request(&t, "GET", "/status?99", NULL, 0, 0);
+    int32_t s404 = request(&t, "GET", "/status?404", NULL, 0, 0);
+    pump(&t);
+    cstream *a = cs_get(&t, s204), *b = cs_get(&t, s304), *c = cs_get(&t, s99),
+            *d = cs_get(&t, s404);
+    /* No body and no content-length where the status forbids a body. */
+    CHECK(a->status == 204 && a->clen[0] == '\0' && a->data_frames == 0);
+    CHECK(b->status == 304 && b->clen[0] == '\0' && b->data_frames == 0);
+    CHECK(a->close_err == NGHTTP2_NO_ERROR && b->close_err == NGHTTP2_NO_ERROR);
+    /* A status HTTP/2 cannot carry as a final answer becomes 500. */
+    CHECK(c->status == 500 && c->body_len == 4);
+    CHECK(d->status == 404 && strcmp(d->clen, "4") == 0 && d->body_len == 4);
+    tc_free(&t);
+}
+
 static void test_header_limits(void)
 {
     tc t;
@@ -667,9 +715,12 @@ static void test_deferred_and_reset(void)
     CHECK(fa_h2_busy(&t.conn) == 2);
 
     /* The peer resets a; its answer arrives later and must be dropped. */
+    int calls = g_stream_closed_calls;
     nghttp2_submit_rst_stream(t.client, NGHTTP2_FLAG_NONE, a, NGHTTP2_CANCEL);
     pump(&t);
     CHECK(fa_h2_busy(&t.conn) == 1);
+    /* the worker hears of it, to cancel a coroutine handler */
+    CHECK(g_stream_closed_calls == calls + 1 && g_stream_closed_last == a);
     fa_response r;
     fa_response_init(&r);
     fa_buf_appends(&r.body, "late");
@@ -695,6 +746,8 @@ static void test_deferred_and_reset(void)
     CHECK(sa->closed && sa->status == 0);
     CHECK(sb->status == 200 && sb->body_len == 6);
     CHECK(fa_h2_busy(&t.conn) == 0);
+    /* b closed after its answer: nothing to cancel */
+    CHECK(g_stream_closed_calls == calls + 1);
     /* The connection still works. */
     int32_t c = request(&t, "GET", "/hello", NULL, 0, 0);
     pump(&t);
@@ -752,8 +805,18 @@ static void test_upgrade(int head)
     pump(&t);
     CHECK(cs_get(&t, id)->status == 200);
     CHECK(!t.server_failed);
-    if (!head)
-        write_seed("upgrade", 0x02, t.capture.data, t.capture.len);
+    if (!head) {
+        /* The target's upgrade mode reads a length byte and that many
+         * bytes of HTTP2-Settings before the client's bytes. */
+        fa_buf seed = FA_BUF_INIT;
+        uint8_t len_byte = (uint8_t)plen;
+        fa_buf_append(&seed, &len_byte, 1);
+        fa_buf_append(&seed, payload, (size_t)plen);
+        fa_buf_append(&seed, t.capture.data, t.capture.len);
+        write_seed("upgrade", 0x02, seed.data, seed.len);
+        write_seed("upgrade-head-shutdown-chunked", 0x2e, seed.data, seed.len);
+        fa_buf_free(&seed);
+    }
     tc_free(&t);
 }
 
@@ -828,6 +891,19 @@ static void test_ping_settings_window(void)
     pump(&t);
     CHECK(cs_get(&t, id)->status == 200);
     CHECK(!t.server_failed);
+    /* The client library no longer sends PRIORITY once the server said
+     * NO_RFC7540_PRIORITIES, and drops some frames a fuzzer should see:
+     * append them by hand (PRIORITY, a self-dependent PRIORITY, a stream
+     * WINDOW_UPDATE, an empty DATA, a RST_STREAM, a zero WINDOW_UPDATE). */
+    static const uint8_t raw[] = {
+        0, 0, 5, 2, 0, 0, 0, 0, 3, 0, 0, 0, 1, 16,
+        0, 0, 5, 2, 0, 0, 0, 0, 5, 0, 0, 0, 5, 16,
+        0, 0, 4, 8, 0, 0, 0, 0, 1, 0, 0, 16, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 1,
+        0, 0, 4, 3, 0, 0, 0, 0, 1, 0, 0, 0, 8,
+        0, 0, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    };
+    fa_buf_append(&t.capture, raw, sizeof raw);
     seed_from(&t, "settings-ping-window-priority");
     tc_free(&t);
 }
@@ -896,6 +972,88 @@ static void test_free_with_streams(void)
     tc_free(&t);
 }
 
+/* The fuzz target's limits, with a request that hits each of them; the
+ * capture seeds the fuzzer with paths it does not find alone through
+ * HPACK. */
+static void test_small_limits_and_trailers(void)
+{
+    tc t;
+    tc_init(&t);
+    t.w.cfg.max_header_size = 32768;
+    t.w.cfg.max_headers = 16;
+    t.w.cfg.max_target_size = 256;
+    t.w.cfg.max_body_size = 4096;
+    t.w.cfg.max_concurrent_streams = 16;
+    CHECK(tc_start(&t) == 0);
+    nghttp2_nv cl[] = {NV("content-length", "8000")};
+    int32_t over_cl = request(&t, "POST", "/echo", cl, 1, 8000);
+    int32_t over = request(&t, "POST", "/echo", NULL, 0, 8000);
+    static char path[300];
+    path[0] = '/';
+    memset(path + 1, 'p', sizeof path - 2);
+    int32_t longpath = request(&t, "GET", path, NULL, 0, 0);
+    nghttp2_nv many[17];
+    char names[17][8];
+    for (int i = 0; i < 17; i++) {
+        snprintf(names[i], sizeof names[i], "x-h%d", i);
+        nghttp2_nv nv = NV(names[i], "1");
+        many[i] = nv;
+    }
+    int32_t toomany = request(&t, "GET", "/hello", many, 17, 0);
+    cstream *ts = cs_get(&t, (int32_t)nghttp2_session_get_next_stream_id(t.client));
+    ts->up.trailer = 1;
+    int32_t trailers = request(&t, "POST", "/echo", NULL, 0, 100);
+    pump(&t);
+    CHECK(cs_get(&t, over_cl)->status == 413);
+    CHECK(cs_get(&t, over)->status == 413);
+    CHECK(cs_get(&t, longpath)->status == 414);
+    CHECK(cs_get(&t, toomany)->status == 0 && cs_get(&t, toomany)->closed);
+    CHECK(cs_get(&t, trailers)->status == 200 && cs_get(&t, trailers)->body_len == 100);
+    CHECK(t.w.dispatches == 1 && t.w.body_len == 100);
+    CHECK(t.w.num_headers == 1); /* host only: the trailer is not a header */
+    CHECK(!t.server_failed);
+    seed_from(&t, "limits-trailers");
+    tc_free(&t);
+}
+
+static void test_free_inside_dispatch(void)
+{
+    tc t;
+    tc_init(&t);
+    CHECK(tc_start(&t) == 0);
+    request(&t, "GET", "/defer", NULL, 0, 0);
+    request(&t, "GET", "/free", NULL, 0, 0);
+    request(&t, "GET", "/hello", NULL, 0, 0);
+    pump(&t);
+    CHECK(t.server_failed);
+    CHECK(t.conn.h2 == NULL);
+    CHECK(t.w.dispatches == 2); /* nothing after the free */
+    /* A pooled answer for the dead connection is dropped. */
+    fa_response r;
+    fa_response_init(&r);
+    fa_buf_appends(&r.body, "late");
+    fa_conn_respond(&t.conn, t.w.deferred[0], &r);
+    CHECK(r.body.data == NULL);
+    CHECK(fa_h2_busy(&t.conn) == 0 && fa_h2_done(&t.conn));
+    CHECK(fa_h2_flush(&t.conn) == -1 && fa_h2_recv(&t.conn, (const uint8_t *)"x", 1) == -1);
+    fa_h2_shutdown(&t.conn);
+    tc_free(&t);
+
+    /* The same during the upgrade's stream 1. */
+    tc_init(&t);
+    fa_request req;
+    memset(&req, 0, sizeof req);
+    req.method = "GET";
+    req.method_len = 3;
+    req.path = "/free";
+    req.path_len = 5;
+    req.query = req.body = "";
+    req.http_version = 11;
+    CHECK(fa_h2_start(&t.conn, NULL, 0, &req) == -1);
+    CHECK(t.conn.h2 == NULL);
+    tc_free(&t);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
@@ -905,6 +1063,7 @@ int main(int argc, char **argv)
     test_post_echo();
     test_big_response();
     test_head();
+    test_statuses();
     test_header_limits();
     test_target_too_long();
     test_body_limit();
@@ -917,6 +1076,8 @@ int main(int argc, char **argv)
     test_continuation();
     test_reset_flood();
     test_free_with_streams();
+    test_small_limits_and_trailers();
+    test_free_inside_dispatch();
 
     printf("%d passed, %d failed\n", g_counts.passed, g_counts.failed);
     return g_counts.failed ? 1 : 0;
