@@ -367,6 +367,7 @@ void fa_h1_respond(fa_conn *c, fa_response *resp)
     int keep = h->keep_alive && !fa_worker_stopping(c->worker) && !c->read_eof;
     int no_body = fa_http_status_has_no_body(resp->status);
     size_t need = 160 + resp->strs.len + 4 * resp->num_headers + (h->is_head ? 0 : resp->body.len);
+    fa_conn_buf_take(c, o);
     if (fa_buf_reserve(o, need) < 0) {
         c->close_after_write = 1;
         return;
@@ -410,6 +411,5 @@ void fa_h1_respond(fa_conn *c, fa_response *resp)
     fa_h1_reset(h);
     if (!keep)
         c->close_after_write = 1;
-    else if (c->rbuf.len == 0)
-        fa_buf_shrink(&c->rbuf, 1 << 16);
+
 }

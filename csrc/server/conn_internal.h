@@ -105,6 +105,10 @@ void fa_conn_stream_closed(fa_conn *c, int32_t stream_id);
 void fa_conn_set_timer(fa_conn *c, fa_timer_kind kind);
 /* Starts or stops reading from the socket. */
 void fa_conn_pause_reading(fa_conn *c, int paused);
+/* Gives an empty buffer a block from the worker's pool (no-op when it has
+ * one) / returns an empty buffer's block to the pool. */
+void fa_conn_buf_take(fa_conn *c, fa_buf *b);
+void fa_conn_buf_release(fa_conn *c, fa_buf *b);
 /* Tries to write wbuf now; arms write interest when the socket is full. */
 void fa_conn_flush(fa_conn *c);
 /* The worker's cached "Date" value (IMF-fixdate, 29 bytes, no CRLF). */

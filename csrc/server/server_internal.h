@@ -27,6 +27,11 @@
 #include "router.h"
 
 #define FA_POOL_RING_SIZE 1024
+/* Connection read/write buffers come from a per-worker free list of
+ * FA_CHUNK-byte blocks and go back when empty, so an idle connection holds
+ * no buffer and a busy one does not call malloc per request. */
+#define FA_CHUNK 16384
+#define FA_CHUNK_POOL 256
 
 struct fa_server;
 
@@ -68,6 +73,8 @@ typedef struct fa_worker {
     int aio_due;            /* asyncio wants a step now */
     uint64_t aio_deadline_ms; /* asyncio's next timer, or UINT64_MAX */
     fa_async_req *spare_async; /* handed to each call; kept when not used */
+    char *chunks[FA_CHUNK_POOL]; /* free I/O buffers of FA_CHUNK bytes */
+    int num_chunks;
     fa_response resp;       /* reused for inline handler calls */
     fa_ring *from_pool;     /* [num_pool] answers, pool p -> this worker */
     int *pool_inflight;     /* [num_pool] jobs this worker gave thread p */

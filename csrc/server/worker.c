@@ -128,10 +128,39 @@ static void fa_conn_touch_timer(fa_conn *c)
 /* --------------------------------------------------------------------- */
 /* Connections */
 
+void fa_conn_buf_take(fa_conn *c, fa_buf *b)
+{
+    if (b->cap != 0)
+        return;
+    fa_worker *w = c->worker;
+    char *p = w->num_chunks > 0 ? w->chunks[--w->num_chunks] : malloc(FA_CHUNK);
+    if (p == NULL)
+        return; /* fa_buf_reserve will try again and report */
+    b->data = p;
+    b->cap = FA_CHUNK;
+    b->len = 0;
+}
+
+void fa_conn_buf_release(fa_conn *c, fa_buf *b)
+{
+    if (b->cap == 0 || b->len != 0)
+        return;
+    fa_worker *w = c->worker;
+    if (b->cap == FA_CHUNK && w->num_chunks < FA_CHUNK_POOL) {
+        w->chunks[w->num_chunks++] = b->data;
+        b->data = NULL;
+        b->cap = 0;
+    } else {
+        fa_buf_free(b);
+    }
+}
+
 static void fa_conn_free(fa_conn *c)
 {
-    fa_buf_free(&c->rbuf);
-    fa_buf_free(&c->wbuf);
+    fa_buf_reset(&c->rbuf);
+    fa_buf_reset(&c->wbuf);
+    fa_conn_buf_release(c, &c->rbuf);
+    fa_conn_buf_release(c, &c->wbuf);
     if (c->h2)
         fa_h2_free(c);
     free(c);
@@ -294,6 +323,8 @@ void fa_conn_flush(fa_conn *c)
     for (;;) {
         if (c->dead || c->lingering)
             return;
+        if (c->proto == FA_PROTO_H2 && c->h2)
+            fa_conn_buf_take(c, &c->wbuf);
         if (c->proto == FA_PROTO_H2 && c->h2 && fa_h2_flush(c) < 0) {
             fa_conn_close(c);
             return;
@@ -318,7 +349,7 @@ void fa_conn_flush(fa_conn *c)
             break; /* socket full: wait for writability */
         fa_buf_reset(&c->wbuf);
         c->wpos = 0;
-        fa_buf_shrink(&c->wbuf, 1 << 16);
+        fa_conn_buf_release(c, &c->wbuf);
         /* HTTP/2 may have stopped at its high-water mark: go again when it
          * still has frames to send. */
         if (!(c->proto == FA_PROTO_H2 && c->h2 && !fa_h2_done(c) && c->wbuf.len == 0 && before != c->wpos))
@@ -360,7 +391,8 @@ static void fa_conn_on_readable(fa_conn *c)
 {
     static const char preface[] = FA_H2_PREFACE;
     for (int round = 0; round < 8 && !c->dead && !c->read_paused; round++) {
-        if (fa_buf_reserve(&c->rbuf, FA_READ_CHUNK) < 0) {
+        fa_conn_buf_take(c, &c->rbuf);
+        if (c->rbuf.cap - c->rbuf.len < 4096 && fa_buf_reserve(&c->rbuf, FA_READ_CHUNK) < 0) {
             fa_conn_close(c);
             return;
         }
@@ -423,8 +455,9 @@ static void fa_conn_on_readable(fa_conn *c)
          * then close; HTTP/2: the session cannot go on. */
         if (c->proto == FA_PROTO_H2 || !c->h1.in_flight)
             c->close_after_write = 1;
-        fa_buf_shrink(&c->rbuf, 0);
     }
+    if (c->rbuf.len == 0)
+        fa_conn_buf_release(c, &c->rbuf); /* idle connections hold no buffer */
     fa_conn_flush(c);
 }
 
@@ -916,6 +949,8 @@ void fa_worker_destroy(fa_worker *w)
         fa_conn_free(c);
     }
     w->zombies = NULL;
+    while (w->num_chunks > 0)
+        free(w->chunks[--w->num_chunks]);
     free(w->from_pool);
     free(w->pool_inflight);
     w->from_pool = NULL;
