@@ -1,7 +1,8 @@
 """Builds the C extension fasterapi._native.http2.
 
-Sources are every .c file under csrc/ (fragments named *.c.h are included by
-their .c file).  libnghttp2 comes from pkg-config.  Optional nghttp2 symbols
+Two extensions: fasterapi._native.http2 (the server: every .c file under
+csrc/ except the JSON module's binding; fragments named *.c.h are included by
+their .c file) and fasterapi._native.json (the JSON encoder).  libnghttp2 comes from pkg-config.  Optional nghttp2 symbols
 that Debian backports without bumping the version are detected by linking a
 probe, not by the version macro.
 
@@ -60,16 +61,26 @@ if os.environ.get("FA_SANITIZE") == "1":
     extra_compile += san
     extra_link += san
 
-sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").rglob("*.c"))
+all_sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").rglob("*.c"))
+json_module = "csrc/json/module.c"
+# The server: every C file but the JSON module's binding (it links the
+# encoder itself).
+http2_sources = [s for s in all_sources if s != json_module]
+json_sources = [s for s in all_sources if s.startswith("csrc/json/")] + ["csrc/common/buf.c"]
 
-setup(
-    ext_modules=[
-        Extension(
-            "fasterapi._native.http2",
-            sources=sources,
-            define_macros=macros,
-            extra_compile_args=extra_compile,
-            extra_link_args=extra_link,
-        )
-    ]
-)
+
+def extension(name, sources):
+    return Extension(
+        name,
+        sources=sources,
+        define_macros=macros,
+        extra_compile_args=extra_compile,
+        extra_link_args=extra_link,
+    )
+
+
+ext_modules = [extension("fasterapi._native.http2", http2_sources)]
+if json_module in all_sources:
+    ext_modules.append(extension("fasterapi._native.json", json_sources))
+
+setup(ext_modules=ext_modules)
