@@ -7,6 +7,8 @@
 void fa_response_init(fa_response *r)
 {
     r->status = 200;
+    r->stream = NULL;
+    r->streaming = 0;
     r->num_headers = 0;
     r->strs = (fa_buf)FA_BUF_INIT;
     r->body = (fa_buf)FA_BUF_INIT;
@@ -15,6 +17,8 @@ void fa_response_init(fa_response *r)
 void fa_response_reset(fa_response *r)
 {
     r->status = 200;
+    r->stream = NULL; /* whoever took the producer owns it */
+    r->streaming = 0;
     r->num_headers = 0;
     fa_buf_shrink(&r->strs, 1 << 16);
     fa_buf_reset(&r->strs);

@@ -58,6 +58,13 @@ typedef struct fa_resp_header {
  * framing headers (content-length / transfer-encoding). */
 typedef struct fa_response {
     int status;
+    /* A streamed body: `stream` is the handler layer's producer (an opaque
+     * handle, python/interp.h) that the worker pulls further chunks from;
+     * `streaming` tells the protocol layer that the body continues after
+     * `body` (no content-length; HTTP/1.1 chunked, HTTP/2 DATA frames as
+     * chunks come). */
+    void *stream;
+    int streaming;
     uint32_t num_headers;
     fa_resp_header headers[FA_RESP_MAX_HEADERS];
     fa_buf strs;

@@ -27,6 +27,7 @@ static void fa_h1_reset(fa_h1_state *h)
     h->req_len = 0;
     h->raw_end = 0;
     h->scanned = 0;
+    h->streaming = 0;
 }
 
 /* True when rbuf may hold a complete head: a client that sends a byte at a
@@ -360,17 +361,34 @@ static char *fa_utoa(char *end, uint64_t v)
     return end;
 }
 
-void fa_h1_respond(fa_conn *c, fa_response *resp)
+/* Ends the exchange: drops the request's bytes, keeps what was pipelined
+ * after it. */
+static void fa_h1_complete(fa_conn *c, int keep)
+{
+    fa_h1_state *h = &c->h1;
+    if (h->req_len > 0)
+        fa_buf_consume(&c->rbuf, h->req_len);
+    fa_h1_reset(h);
+    if (!keep)
+        c->close_after_write = 1;
+}
+
+int fa_h1_respond(fa_conn *c, fa_response *resp)
 {
     fa_h1_state *h = &c->h1;
     fa_buf *o = &c->wbuf;
     int keep = h->keep_alive && !fa_worker_stopping(c->worker) && !c->read_eof;
     int no_body = fa_http_status_has_no_body(resp->status);
+    int stream = resp->streaming && !no_body && !h->is_head;
+    /* HTTP/1.0 has no chunked coding: a streamed body ends with the
+     * connection */
+    if (stream && h->minor_version == 0)
+        keep = 0;
     size_t need = 160 + resp->strs.len + 4 * resp->num_headers + (h->is_head ? 0 : resp->body.len);
     fa_conn_buf_take(c, o);
     if (fa_buf_reserve(o, need) < 0) {
         c->close_after_write = 1;
-        return;
+        return 0;
     }
     char num[24], *p;
     /* status line and the server's own fields */
@@ -391,7 +409,10 @@ void fa_h1_respond(fa_conn *c, fa_response *resp)
         fa_buf_append(o, fa_resp_hvalue(resp, i), resp->headers[i].value_len);
         fa_buf_append(o, "\r\n", 2);
     }
-    if (!no_body) {
+    if (resp->streaming && !no_body) {
+        if (h->minor_version == 1)
+            fa_buf_append(o, "transfer-encoding: chunked\r\n", 28);
+    } else if (!no_body) {
         fa_buf_append(o, "content-length: ", 16);
         p = fa_utoa(num + sizeof(num), resp->body.len);
         fa_buf_append(o, p, (size_t)(num + sizeof(num) - p));
@@ -402,14 +423,46 @@ void fa_h1_respond(fa_conn *c, fa_response *resp)
     else if (h->minor_version == 0)
         fa_buf_append(o, "connection: keep-alive\r\n", 24);
     fa_buf_append(o, "\r\n", 2);
+    if (stream) {
+        h->keep_alive = keep;
+        h->streaming = 1;
+        if (resp->body.len > 0)
+            fa_h1_stream_chunk(c, resp->body.data, resp->body.len);
+        return 1; /* in flight until fa_h1_stream_end */
+    }
     if (!no_body && !h->is_head)
         fa_buf_append(o, resp->body.data, resp->body.len);
+    fa_h1_complete(c, keep);
+    return 0;
+}
 
-    /* the request is done: drop its bytes, keep what was pipelined after it */
-    if (h->req_len > 0)
-        fa_buf_consume(&c->rbuf, h->req_len);
-    fa_h1_reset(h);
-    if (!keep)
-        c->close_after_write = 1;
+void fa_h1_stream_chunk(fa_conn *c, const char *data, size_t len)
+{
+    if (len == 0)
+        return; /* a zero-size chunk would end the body */
+    fa_buf *o = &c->wbuf;
+    fa_conn_buf_take(c, o);
+    if (c->h1.minor_version == 1) {
+        char hex[20];
+        int n = snprintf(hex, sizeof(hex), "%zx\r\n", len);
+        fa_buf_append(o, hex, (size_t)n);
+        fa_buf_append(o, data, len);
+        fa_buf_append(o, "\r\n", 2);
+    } else {
+        fa_buf_append(o, data, len);
+    }
+}
 
+void fa_h1_stream_end(fa_conn *c, int ok)
+{
+    fa_h1_state *h = &c->h1;
+    if (!h->streaming)
+        return;
+    if (!ok) {
+        fa_h1_complete(c, 0);
+        return;
+    }
+    if (h->minor_version == 1)
+        fa_buf_append(&c->wbuf, "0\r\n\r\n", 5);
+    fa_h1_complete(c, h->keep_alive);
 }

@@ -76,6 +76,8 @@ typedef struct fa_h2_stream {
     unsigned dispatched : 1;    /* handed to the worker */
     unsigned rejected : 1;      /* answered with an error before completion */
     unsigned responded : 1;     /* a response was submitted */
+    unsigned streaming : 1;     /* the body arrives through fa_h2_stream_write */
+    unsigned stream_ended : 1;  /* ... and its last bytes did */
     /* --- response --- */
     fa_buf resp_body; /* moved out of the handler's fa_response */
     size_t resp_off;  /* bytes of resp_body already given to nghttp2 */
@@ -580,11 +582,19 @@ static ssize_t read_response_body(nghttp2_session *session, int32_t stream_id, u
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     fa_h2_stream *st = source->ptr;
     size_t left = st->resp_body.len - st->resp_off;
+    if (left == 0 && st->streaming && !st->stream_ended)
+        return NGHTTP2_ERR_DEFERRED; /* fa_h2_stream_write resumes us */
     size_t n = left < length ? left : length;
     if (n > 0)
         memcpy(buf, st->resp_body.data + st->resp_off, n);
     st->resp_off += n;
-    if (st->resp_off == st->resp_body.len) {
+    if (st->streaming && st->resp_off == st->resp_body.len) {
+        /* keep the buffer for the next chunks */
+        st->resp_body.len = 0;
+        st->resp_off = 0;
+        if (st->stream_ended)
+            *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    } else if (st->resp_off == st->resp_body.len) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
         /* Everything is copied out: no reason to hold it until close. */
         fa_buf_free(&st->resp_body);
@@ -830,7 +840,7 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
         have_server |= h2_eq(name, nl, "server");
         FA_NV(name, nl, value, vl);
     }
-    if (!no_body)
+    if (!no_body && !r.streaming)
         FA_NV("content-length", 14, len_str, strlen(len_str));
     const char *date = fa_worker_date(c->worker);
     if (!have_date && date != NULL)
@@ -839,7 +849,11 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
         FA_NV("server", 6, "fasterapi", 9);
 #undef FA_NV
 
-    int send_body = !no_body && !st->is_head && r.body.len > 0;
+    int send_body = !no_body && !st->is_head && (r.body.len > 0 || r.streaming);
+    if (send_body && r.streaming) {
+        st->streaming = 1;
+        st->stream_ended = 0;
+    }
     nghttp2_data_provider prd;
     prd.source.ptr = st;
     prd.read_callback = read_response_body;
@@ -861,6 +875,37 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
         fa_h2_flush(c);
 out:
     fa_response_free(&r);
+}
+
+long fa_h2_stream_pending(fa_conn *c, int32_t stream_id)
+{
+    fa_h2_stream *st = c->h2 != NULL ? h2_stream_get(c->h2, stream_id) : NULL;
+    if (st == NULL || !st->streaming || st->stream_ended)
+        return -1;
+    return (long)(st->resp_body.len - st->resp_off);
+}
+
+int fa_h2_stream_write(fa_conn *c, int32_t stream_id, const char *data, size_t len, int end)
+{
+    fa_h2 *h2 = c->h2;
+    fa_h2_stream *st = h2 != NULL ? h2_stream_get(h2, stream_id) : NULL;
+    if (st == NULL || !st->streaming || st->stream_ended)
+        return -1;
+    if (len > 0 && fa_buf_append(&st->resp_body, data, len) < 0) {
+        nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_INTERNAL_ERROR);
+        return -1;
+    }
+    if (end)
+        st->stream_ended = 1;
+    nghttp2_session_resume_data(h2->session, stream_id);
+    return 0;
+}
+
+void fa_h2_stream_reset(fa_conn *c, int32_t stream_id)
+{
+    fa_h2 *h2 = c->h2;
+    if (h2 != NULL && h2_stream_get(h2, stream_id) != NULL)
+        nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_INTERNAL_ERROR);
 }
 
 int fa_h2_flush(fa_conn *c)

@@ -33,6 +33,16 @@ int fa_h2_recv(fa_conn *c, const uint8_t *data, size_t len);
 /* Delivers a handler's answer for a stream.  Takes the response's buffers
  * (resp is left empty).  A stream that was reset meanwhile drops it. */
 void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp);
+/* Streamed answers (resp->streaming): the head goes out with
+ * fa_h2_respond() and the body as it is written here.
+ * Bytes the stream holds that nghttp2 has not taken yet, or -1 when the
+ * stream is gone (reset or closed). */
+long fa_h2_stream_pending(fa_conn *c, int32_t stream_id);
+/* Appends body bytes (end: they are the last) and wakes the stream's data
+ * source.  Returns 0, or -1 when the stream is gone. */
+int fa_h2_stream_write(fa_conn *c, int32_t stream_id, const char *data, size_t len, int end);
+/* Abandons a streamed answer midway: RST_STREAM(INTERNAL_ERROR). */
+void fa_h2_stream_reset(fa_conn *c, int32_t stream_id);
 /* Serializes pending frames into c->wbuf, stopping early when wbuf already
  * holds more than a high-water mark (the rest goes after the socket drains).
  * Returns 0, or -1 on a fatal session error. */

@@ -42,8 +42,20 @@ struct fa_pythread {
     PyObject *run_coro; /* fasterapi._worker.run_coroutine */
     int blocking;
     fa_async_done_fn done;
+    fa_stream_ready_fn ready;
     fa_response aresp; /* answer of a deferred handler, handed to done() */
 };
+
+/* A streamed body being pulled. */
+typedef struct fa_pystream {
+    fa_pythread *pt;
+    PyObject *iter;  /* iterator or async iterator */
+    int is_async;
+    PyObject *task;  /* the Task awaiting the next async chunk */
+    PyObject *chunk; /* a chunk that arrived through the Task */
+    int ended, failed;
+    void *token;
+} fa_pystream;
 
 /* A suspended handler: what its Task's done callback needs. */
 typedef struct fa_deferred {
@@ -529,8 +541,11 @@ static int fa_add_header_obj(fa_interp *in, int hid, fa_response *out, PyObject 
 
 /* Fills out from the res dict.  Returns 0; on a bad value logs, sets a 500
  * and returns -2; on a Python error returns -1 with the error set. */
-static int fa_convert_result(fa_interp *in, int hid, PyObject *res, fa_response *out)
+static int fa_stream_start(fa_pythread *pt, PyObject *body, fa_response *out);
+
+static int fa_convert_result(fa_pythread *pt, int hid, PyObject *res, fa_response *out)
 {
+    fa_interp *in = pt->in;
     char msg[200];
     PyObject *status = PyDict_GetItemWithError(res, in->k_status);
     if (status == NULL && PyErr_Occurred())
@@ -552,6 +567,7 @@ static int fa_convert_result(fa_interp *in, int hid, PyObject *res, fa_response 
     if (body == NULL && PyErr_Occurred())
         return -1;
     int body_is_text = 1;
+    PyObject *stream_body = NULL;
     if (body != NULL && body != Py_None) {
         const char *p;
         Py_ssize_t n;
@@ -559,12 +575,24 @@ static int fa_convert_result(fa_interp *in, int hid, PyObject *res, fa_response 
         int r = fa_text(body, &p, &n, &view);
         if (r == -1)
             return -1;
+        if (r == -2 && !PyDict_Check(body) &&
+            (PyIter_Check(body) || Py_TYPE(body)->tp_iter != NULL ||
+             (Py_TYPE(body)->tp_as_async && Py_TYPE(body)->tp_as_async->am_aiter))) {
+            stream_body = body; /* started last, once nothing else can fail */
+            body_is_text = 0;
+            r = 1; /* streamed: nothing to copy now */
+            p = NULL;
+            n = 0;
+        }
         if (r == -2) {
-            snprintf(msg, sizeof(msg), "res['body'] must be str or bytes, got %.60s", Py_TYPE(body)->tp_name);
+            snprintf(msg, sizeof(msg),
+                     "res['body'] must be str, bytes or an iterable of str/bytes chunks, got %.60s",
+                     Py_TYPE(body)->tp_name);
             fa_bad_result(in, hid, out, msg);
             return -2;
         }
-        body_is_text = PyUnicode_Check(body);
+        if (r == 0)
+            body_is_text = PyUnicode_Check(body);
         int rc = fa_buf_append(&out->body, p, (size_t)n);
         if (view.obj)
             PyBuffer_Release(&view);
@@ -640,6 +668,8 @@ static int fa_convert_result(fa_interp *in, int hid, PyObject *res, fa_response 
             return -2;
         }
     }
+    if (stream_body != NULL && fa_stream_start(pt, stream_body, out) < 0)
+        return -1;
     return 0;
 }
 
@@ -690,7 +720,7 @@ static PyObject *fa_task_done(PyObject *capsule, PyObject *task)
         fa_handler_failed(in, d->handler_id, &pt->aresp);
     } else {
         Py_DECREF(exc);
-        if (fa_convert_result(in, d->handler_id, d->res, &pt->aresp) == -1)
+        if (fa_convert_result(pt, d->handler_id, d->res, &pt->aresp) == -1)
             fa_handler_failed(in, d->handler_id, &pt->aresp);
     }
     pt->done(d->token, &pt->aresp);
@@ -780,7 +810,7 @@ int fa_pythread_call(fa_pythread *pt, int handler_id, const fa_request *rq, fa_r
             Py_XDECREF(yielded); /* the coroutine's return value */
         }
     }
-    if (fa_convert_result(in, handler_id, res, out) == -1)
+    if (fa_convert_result(pt, handler_id, res, out) == -1)
         goto error;
     goto done;
 error:
@@ -792,9 +822,11 @@ done:
     return outcome;
 }
 
-int fa_pythread_aio_init(fa_pythread *pt, int blocking, fa_async_done_fn done)
+int fa_pythread_aio_init(fa_pythread *pt, int blocking, fa_async_done_fn done,
+                         fa_stream_ready_fn ready)
 {
     int fd = -1;
+    pt->ready = ready;
     PyObject *worker = PyImport_ImportModule("fasterapi._worker");
     if (worker == NULL)
         goto fail;
@@ -873,4 +905,238 @@ void fa_pythread_aio_close(fa_pythread *pt)
     Py_CLEAR(pt->step);
     Py_CLEAR(pt->resume);
     Py_CLEAR(pt->run_coro);
+}
+
+/* ---------------------------------------------------------------------- */
+/* streamed bodies */
+
+/* Appends a chunk (str as UTF-8, or bytes-like).  Returns 0, or -1 with an
+ * exception set. */
+static int fa_append_chunk(PyObject *chunk, fa_buf *out)
+{
+    const char *p;
+    Py_ssize_t n;
+    Py_buffer view;
+    int r = fa_text(chunk, &p, &n, &view);
+    if (r == -2) {
+        PyErr_Format(PyExc_TypeError, "a streamed body must yield str or bytes, not %.60s",
+                     Py_TYPE(chunk)->tp_name);
+        return -1;
+    }
+    if (r < 0)
+        return -1;
+    int rc = fa_buf_append(out, p, (size_t)n);
+    if (view.obj)
+        PyBuffer_Release(&view);
+    if (rc < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* res['body'] is an iterable: on a loop thread, make a producer; on a
+ * blocking thread, join the chunks now. */
+static int fa_stream_start(fa_pythread *pt, PyObject *body, fa_response *out)
+{
+    int is_async = Py_TYPE(body)->tp_as_async && Py_TYPE(body)->tp_as_async->am_aiter;
+    PyObject *it = is_async ? PyObject_CallMethod(body, "__aiter__", NULL) : PyObject_GetIter(body);
+    if (it == NULL)
+        return -1;
+    if (!pt->blocking && pt->loop != NULL) {
+        fa_pystream *ps = PyMem_Calloc(1, sizeof(*ps));
+        if (ps == NULL) {
+            Py_DECREF(it);
+            PyErr_NoMemory();
+            return -1;
+        }
+        ps->pt = pt;
+        ps->iter = it;
+        ps->is_async = is_async;
+        out->stream = ps;
+        return 0;
+    }
+    /* a pooled thread may block: drain it here */
+    fa_pystream tmp = {.pt = pt, .iter = it, .is_async = is_async};
+    int rc = 0;
+    for (;;) {
+        if (is_async) {
+            PyObject *aw = PyObject_CallMethod(it, "__anext__", NULL);
+            PyObject *chunk = aw && pt->run_coro ? PyObject_CallFunctionObjArgs(pt->run_coro, pt->loop, aw, NULL)
+                                                 : NULL;
+            Py_XDECREF(aw);
+            if (chunk == NULL) {
+                if (PyErr_ExceptionMatches(PyExc_StopAsyncIteration))
+                    PyErr_Clear();
+                else
+                    rc = -1;
+                break;
+            }
+            rc = fa_append_chunk(chunk, &out->body);
+            Py_DECREF(chunk);
+        } else {
+            PyObject *chunk = PyIter_Next(it);
+            if (chunk == NULL) {
+                rc = PyErr_Occurred() ? -1 : 0;
+                break;
+            }
+            rc = fa_append_chunk(chunk, &out->body);
+            Py_DECREF(chunk);
+        }
+        if (rc < 0)
+            break;
+    }
+    (void)tmp;
+    Py_DECREF(it);
+    return rc;
+}
+
+/* Done callback of the Task that awaits an async chunk (self: capsule). */
+static PyObject *fa_chunk_done(PyObject *capsule, PyObject *task)
+{
+    fa_pystream *ps = PyCapsule_GetPointer(capsule, NULL);
+    if (ps == NULL)
+        return NULL;
+    Py_CLEAR(ps->task);
+    if (ps->iter == NULL) {
+        /* closed while the chunk was awaited: only the memory is left */
+        PyMem_Free(ps);
+        Py_RETURN_NONE;
+    }
+    PyObject *cancelled = PyObject_CallMethod(task, "cancelled", NULL);
+    int was_cancelled = cancelled ? PyObject_IsTrue(cancelled) : 1;
+    Py_XDECREF(cancelled);
+    PyErr_Clear();
+    if (was_cancelled) {
+        ps->failed = 1;
+    } else {
+        PyObject *exc = PyObject_CallMethod(task, "exception", NULL);
+        if (exc == NULL) {
+            PyErr_Clear();
+            ps->failed = 1;
+        } else if (exc == Py_None) {
+            Py_DECREF(exc);
+            ps->chunk = PyObject_CallMethod(task, "result", NULL);
+            if (ps->chunk == NULL) {
+                PyErr_Clear();
+                ps->failed = 1;
+            }
+        } else if (PyErr_GivenExceptionMatches(exc, PyExc_StopAsyncIteration)) {
+            Py_DECREF(exc);
+            ps->ended = 1;
+        } else {
+            fprintf(stderr, "fasterapi: a streamed body raised; ending the response early\n");
+            PyErr_DisplayException(exc);
+            Py_DECREF(exc);
+            ps->failed = 1;
+        }
+    }
+    if (ps->pt->ready)
+        ps->pt->ready(ps->token);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef fa_chunk_done_def = {"_fasterapi_chunk_done", fa_chunk_done, METH_O, NULL};
+
+int fa_pythread_pull(fa_pythread *pt, void *stream, fa_buf *out, size_t max, void *token)
+{
+    fa_pystream *ps = stream;
+    size_t start = out->len;
+    ps->token = token;
+    for (;;) {
+        if (ps->chunk != NULL) {
+            int rc = fa_append_chunk(ps->chunk, out);
+            Py_CLEAR(ps->chunk);
+            if (rc < 0)
+                goto error;
+        }
+        if (ps->failed)
+            return FA_PULL_ERROR;
+        if (ps->ended)
+            return FA_PULL_END;
+        if (ps->task != NULL)
+            return FA_PULL_WAIT;
+        if (out->len - start >= max)
+            return FA_PULL_MORE;
+        if (!ps->is_async) {
+            PyObject *chunk = PyIter_Next(ps->iter);
+            if (chunk == NULL) {
+                if (PyErr_Occurred())
+                    goto error;
+                ps->ended = 1;
+                continue;
+            }
+            ps->chunk = chunk;
+            continue;
+        }
+        /* async: run __anext__ inline until it suspends, like handlers */
+        PyObject *aw = PyObject_CallMethod(ps->iter, "__anext__", NULL);
+        if (aw == NULL)
+            goto error;
+        PyObject *yielded = NULL;
+        PySendResult sr = PyIter_Send(aw, Py_None, &yielded);
+        if (sr == PYGEN_RETURN) {
+            ps->chunk = yielded;
+            Py_DECREF(aw);
+            continue;
+        }
+        if (sr == PYGEN_ERROR) {
+            Py_DECREF(aw);
+            if (PyErr_ExceptionMatches(PyExc_StopAsyncIteration)) {
+                PyErr_Clear();
+                ps->ended = 1;
+                continue;
+            }
+            goto error;
+        }
+        PyObject *capsule = PyCapsule_New(ps, NULL, NULL);
+        PyObject *cb = capsule ? PyCFunction_New(&fa_chunk_done_def, capsule) : NULL;
+        Py_XDECREF(capsule);
+        ps->task = cb ? PyObject_CallFunctionObjArgs(pt->resume, pt->loop, aw, yielded, cb, NULL) : NULL;
+        Py_XDECREF(cb);
+        Py_DECREF(yielded);
+        Py_DECREF(aw);
+        if (ps->task == NULL)
+            goto error;
+        return FA_PULL_WAIT;
+    }
+error:
+    fprintf(stderr, "fasterapi: a streamed body raised; ending the response early\n");
+    PyErr_PrintEx(0);
+    ps->failed = 1;
+    return FA_PULL_ERROR;
+}
+
+void fa_pythread_stream_close(fa_pythread *pt, void *stream)
+{
+    (void)pt;
+    fa_pystream *ps = stream;
+    if (ps == NULL)
+        return;
+    Py_CLEAR(ps->chunk);
+    if (ps->iter != NULL && !ps->ended) {
+        /* let the generator run its finally blocks now, not at GC time;
+         * an async one closes on the loop */
+        PyObject *r;
+        if (ps->is_async) {
+            PyObject *worker = PyImport_ImportModule("fasterapi._worker");
+            r = worker ? PyObject_CallMethod(worker, "close_async_iter", "OO", pt->loop, ps->iter) : NULL;
+            Py_XDECREF(worker);
+        } else {
+            r = PyObject_CallMethod(ps->iter, "close", NULL);
+        }
+        if (r == NULL)
+            PyErr_Clear();
+        Py_XDECREF(r);
+    }
+    Py_CLEAR(ps->iter);
+    if (ps->task != NULL) {
+        /* its done callback frees ps once the cancellation lands */
+        PyObject *r = PyObject_CallMethod(ps->task, "cancel", NULL);
+        if (r == NULL)
+            PyErr_Clear();
+        Py_XDECREF(r);
+        return;
+    }
+    PyMem_Free(ps);
 }

@@ -74,10 +74,28 @@ typedef void (*fa_async_done_fn)(void *token, fa_response *resp);
 int fa_pythread_call(fa_pythread *pt, int handler_id, const fa_request *req, fa_response *out,
                      void *token, void **handle);
 
+/* Called (attached) when an awaited chunk of a streamed body arrived:
+ * pull again. */
+typedef void (*fa_stream_ready_fn)(void *token);
+
+/* Streamed bodies.  When a handler sets res['body'] to an iterable of
+ * str/bytes chunks (a generator, an async generator, a list...), the
+ * response comes back with `stream` set (on a thread with a non-blocking
+ * asyncio loop) and the caller pulls the chunks; on a blocking thread the
+ * chunks are joined into `body` instead. */
+enum { FA_PULL_MORE = 0, FA_PULL_WAIT, FA_PULL_END, FA_PULL_ERROR };
+/* Appends chunks to out until it grew by at least `max` bytes (MORE), the
+ * iterator awaits (WAIT: ready(token) is called later), it ends (END) or it
+ * raised (ERROR, logged).  Attached. */
+int fa_pythread_pull(fa_pythread *pt, void *stream, fa_buf *out, size_t max, void *token);
+/* Closes and frees a producer (the generator gets GeneratorExit).  Attached. */
+void fa_pythread_stream_close(fa_pythread *pt, void *stream);
+
 /* asyncio.  All attached.  For an event-loop thread (blocking = 0) returns
  * the descriptor to poll for asyncio I/O; for a thread that may block
  * (pooled), returns 0.  -1 on failure (logged). */
-int fa_pythread_aio_init(fa_pythread *pt, int blocking, fa_async_done_fn done);
+int fa_pythread_aio_init(fa_pythread *pt, int blocking, fa_async_done_fn done,
+                         fa_stream_ready_fn ready);
 /* Runs one asyncio iteration without blocking.  Returns the milliseconds
  * until asyncio needs another step (0: now), or -1 when only I/O on its
  * descriptor can give it work. */

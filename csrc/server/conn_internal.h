@@ -59,6 +59,7 @@ typedef struct fa_h1_state {
     size_t raw_end;        /* chunked: rbuf offset up to which bytes were decoded */
     int minor_version;     /* of the current request: 0 or 1 */
     size_t scanned;        /* rbuf bytes known to hold no end of head */
+    int streaming;         /* the answer's head is out; chunks follow */
 } fa_h1_state;
 
 typedef struct fa_conn {
@@ -83,6 +84,7 @@ typedef struct fa_conn {
     fa_h1_state h1;
     struct fa_h2 *h2;
     struct fa_async_req *async_reqs; /* suspended coroutine handlers */
+    struct fa_stream_out *outs;      /* streamed answers being pulled */
 } fa_conn;
 
 /* --- provided by server/worker.c ------------------------------------ */

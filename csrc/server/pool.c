@@ -158,7 +158,7 @@ void *fa_pool_main(void *arg)
     }
     /* coroutine handlers on a pooled route run to the end on this thread */
     fa_pythread_attach(py);
-    fa_pythread_aio_init(py, 1, NULL);
+    fa_pythread_aio_init(py, 1, NULL, NULL);
     fa_pythread_detach(py);
     for (;;) {
         int did = 0;

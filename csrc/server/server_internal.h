@@ -58,6 +58,19 @@ typedef struct fa_async_req {
     struct fa_async_req *prev, *next; /* the connection's list */
 } fa_async_req;
 
+/* A streamed answer: the worker pulls chunks from the handler layer's
+ * producer while the connection has room, so a slow reader slows the
+ * producer down instead of growing buffers. */
+typedef struct fa_stream_out {
+    fa_conn *conn;
+    int32_t stream_id;
+    void *producer;   /* python/interp.h stream handle */
+    int waiting;      /* an awaited chunk has not arrived */
+    int queued;       /* on the worker's due list */
+    struct fa_stream_out *next;     /* the connection's list */
+    struct fa_stream_out *due_next; /* the worker's due list */
+} fa_stream_out;
+
 typedef struct fa_worker {
     int id;
     struct fa_server *srv;
@@ -73,6 +86,8 @@ typedef struct fa_worker {
     int aio_due;            /* asyncio wants a step now */
     uint64_t aio_deadline_ms; /* asyncio's next timer, or UINT64_MAX */
     fa_async_req *spare_async; /* handed to each call; kept when not used */
+    fa_stream_out *due;        /* streamed answers to pull from */
+    fa_buf scratch;            /* chunks on their way to a connection */
     char *chunks[FA_CHUNK_POOL]; /* free I/O buffers of FA_CHUNK bytes */
     int num_chunks;
     fa_response resp;       /* reused for inline handler calls */
@@ -142,7 +157,14 @@ void fa_job_free(fa_job *job);
 
 /* http1/conn.c */
 void fa_h1_process(fa_conn *c);
-void fa_h1_respond(fa_conn *c, fa_response *resp);
+/* Writes the answer.  For a streamed one (resp->streaming), writes the head
+ * and returns 1 when the body must follow through fa_h1_stream_chunk() and
+ * fa_h1_stream_end(); returns 0 when the answer is complete (HEAD, 204...). */
+int fa_h1_respond(fa_conn *c, fa_response *resp);
+void fa_h1_stream_chunk(fa_conn *c, const char *data, size_t len);
+/* ok = 0: the producer failed midway; the connection closes without the
+ * last chunk so the client sees a truncated body, not a complete one. */
+void fa_h1_stream_end(fa_conn *c, int ok);
 int fa_h1_idle(fa_conn *c);
 
 /* small helpers */

@@ -30,6 +30,9 @@
 #define FA_READ_CHUNK 16384
 
 static void fa_worker_attach(fa_worker *w);
+static void fa_conn_queue_outs(fa_conn *c);
+static void fa_stream_out_free(fa_stream_out *so);
+#define FA_STREAM_HIGH (64 * 1024)
 #define FA_MAX_EVENTS 256
 
 uint64_t fa_now_ms(void)
@@ -208,6 +211,8 @@ static void fa_conn_close(fa_conn *c)
     fa_worker *w = c->worker;
     fa_timer_unlink(c);
     fa_conn_cancel_async(c);
+    while (c->outs)
+        fa_stream_out_free(c->outs);
     if (c->io.events)
         fa_loop_del(w->loop, c->io.fd, c->io.events);
     close(c->io.fd);
@@ -347,12 +352,13 @@ void fa_conn_flush(fa_conn *c)
             fa_conn_touch_timer(c);
         if (c->wpos < c->wbuf.len)
             break; /* socket full: wait for writability */
+        size_t wrote = c->wpos - before;
         fa_buf_reset(&c->wbuf);
         c->wpos = 0;
         fa_conn_buf_release(c, &c->wbuf);
         /* HTTP/2 may have stopped at its high-water mark: go again when it
          * still has frames to send. */
-        if (!(c->proto == FA_PROTO_H2 && c->h2 && !fa_h2_done(c) && c->wbuf.len == 0 && before != c->wpos))
+        if (!(c->proto == FA_PROTO_H2 && c->h2 && wrote > 0))
             break;
     }
     if (c->wpos >= c->wbuf.len) {
@@ -365,19 +371,153 @@ void fa_conn_flush(fa_conn *c)
             return;
         }
     }
+    if (c->outs != NULL && c->wbuf.len - c->wpos < FA_STREAM_HIGH)
+        fa_conn_queue_outs(c);
     fa_conn_update_events(c);
     fa_conn_update_timer(c);
 }
 
+static void fa_worker_queue_out(fa_worker *w, fa_stream_out *so)
+{
+    if (so->queued || so->waiting)
+        return;
+    so->queued = 1;
+    so->due_next = w->due;
+    w->due = so;
+}
+
+/* Room freed on a connection: its streamed answers may pull again. */
+static void fa_conn_queue_outs(fa_conn *c)
+{
+    for (fa_stream_out *so = c->outs; so; so = so->next)
+        fa_worker_queue_out(c->worker, so);
+}
+
+static void fa_stream_out_free(fa_stream_out *so)
+{
+    fa_conn *c = so->conn;
+    fa_worker *w = c->worker;
+    fa_stream_out **pp = &c->outs;
+    while (*pp && *pp != so)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = so->next;
+    if (so->queued) {
+        fa_stream_out **dp = &w->due;
+        while (*dp && *dp != so)
+            dp = &(*dp)->due_next;
+        if (*dp)
+            *dp = so->due_next;
+    }
+    if (so->producer) {
+        fa_worker_attach(w);
+        fa_pythread_stream_close(w->py, so->producer);
+    }
+    free(so);
+}
+
 void fa_conn_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
 {
+    void *producer = resp->stream;
+    resp->stream = NULL;
+    resp->streaming = producer != NULL;
+    int wants_body = 0;
     if (!c->dead) {
-        if (c->proto == FA_PROTO_H2)
+        if (c->proto == FA_PROTO_H2) {
             fa_h2_respond(c, stream_id, resp);
-        else
-            fa_h1_respond(c, resp);
+            wants_body = producer != NULL && fa_h2_stream_pending(c, stream_id) >= 0;
+        } else {
+            wants_body = fa_h1_respond(c, resp);
+        }
     }
     fa_response_reset(resp);
+    if (producer == NULL)
+        return;
+    fa_stream_out *so = wants_body ? calloc(1, sizeof(*so)) : NULL;
+    if (so == NULL) {
+        if (wants_body) { /* out of memory: end the answer short */
+            if (c->proto == FA_PROTO_H2)
+                fa_h2_stream_reset(c, stream_id);
+            else
+                fa_h1_stream_end(c, 0);
+        }
+        fa_worker_attach(c->worker);
+        fa_pythread_stream_close(c->worker->py, producer);
+        return;
+    }
+    so->conn = c;
+    so->stream_id = stream_id;
+    so->producer = producer;
+    so->next = c->outs;
+    c->outs = so;
+    fa_worker_queue_out(c->worker, so);
+}
+
+/* An awaited chunk arrived (called from inside an asyncio step). */
+static void fa_worker_stream_ready(void *token)
+{
+    fa_stream_out *so = token;
+    so->waiting = 0;
+    fa_worker_queue_out(so->conn->worker, so);
+}
+
+/* Pulls chunks for every due streamed answer while its connection has
+ * room.  A producer that still has more goes back on the list, so one fast
+ * generator cannot starve the loop. */
+static void fa_worker_pump(fa_worker *w)
+{
+    fa_stream_out *list = w->due;
+    w->due = NULL;
+    while (list) {
+        fa_stream_out *so = list;
+        list = so->due_next;
+        so->queued = 0;
+        fa_conn *c = so->conn;
+        if (c->dead) {
+            fa_stream_out_free(so);
+            continue;
+        }
+        size_t out_pending = c->wbuf.len - c->wpos;
+        long pending = 0;
+        if (c->proto == FA_PROTO_H2) {
+            pending = fa_h2_stream_pending(c, so->stream_id);
+            if (pending < 0) { /* reset by the peer, or HEAD */
+                fa_stream_out_free(so);
+                continue;
+            }
+        }
+        if ((size_t)pending >= FA_STREAM_HIGH || out_pending >= 4 * FA_STREAM_HIGH)
+            continue; /* fa_conn_flush queues it again when room frees up */
+        fa_worker_attach(w);
+        fa_buf_reset(&w->scratch);
+        int r = fa_pythread_pull(w->py, so->producer, &w->scratch, FA_STREAM_HIGH, so);
+        int end = r == FA_PULL_END, failed = r == FA_PULL_ERROR;
+        if (c->proto == FA_PROTO_H2) {
+            if (failed)
+                fa_h2_stream_reset(c, so->stream_id);
+            else if (w->scratch.len > 0 || end)
+                fa_h2_stream_write(c, so->stream_id, w->scratch.data, w->scratch.len, end);
+        } else {
+            fa_h1_stream_chunk(c, w->scratch.data, w->scratch.len);
+            if (end || failed)
+                fa_h1_stream_end(c, !failed);
+        }
+        if (r == FA_PULL_WAIT) {
+            so->waiting = 1;
+            w->aio_due = 1; /* the Task awaiting the chunk needs its first step */
+        }
+        if (end || failed) {
+            fa_stream_out_free(so);
+            if (c->proto == FA_PROTO_H1 && !c->h1.in_flight && !c->dead) {
+                fa_conn_pause_reading(c, 0);
+                fa_h1_process(c); /* pipelined requests waiting behind it */
+            }
+        } else if (r == FA_PULL_MORE) {
+            fa_worker_queue_out(w, so);
+        }
+        fa_conn_flush(c);
+    }
+    fa_buf_shrink(&w->scratch, 1 << 20);
 }
 
 void fa_conn_respond_error(fa_conn *c, int32_t stream_id, int status, const char *text)
@@ -539,7 +679,7 @@ static int fa_worker_next_timeout(fa_worker *w)
         next = w->stop_deadline_ms;
     if (w->aio_deadline_ms < next)
         next = w->aio_deadline_ms;
-    if (w->aio_due)
+    if (w->aio_due || w->due)
         return 0;
     uint64_t now = fa_now_ms();
     int ms = 1000; /* also refreshes the Date cache when idle */
@@ -753,7 +893,7 @@ void *fa_worker_main(void *arg)
     w->aio_deadline_ms = UINT64_MAX;
     fa_worker_attach(w);
     w->aio.kind = FA_IO_AIO;
-    w->aio.fd = fa_pythread_aio_init(w->py, 0, fa_worker_async_done);
+    w->aio.fd = fa_pythread_aio_init(w->py, 0, fa_worker_async_done, fa_worker_stream_ready);
     if (w->aio.fd >= 0 && fa_loop_add(w->loop, w->aio.fd, FA_EV_READ, &w->aio) == 0)
         w->aio.events = FA_EV_READ;
     else
@@ -815,6 +955,8 @@ void *fa_worker_main(void *arg)
         fa_worker_expire(w);
         if (w->aio_due || w->aio_deadline_ms <= w->now_ms)
             fa_worker_aio_step(w);
+        if (w->due)
+            fa_worker_pump(w);
     }
 out:
     /* Grace period over (or nothing left): close what remains.  Closing
@@ -963,4 +1105,5 @@ void fa_worker_destroy(fa_worker *w)
     fa_loop_destroy(w->loop);
     w->loop = NULL;
     fa_response_free(&w->resp);
+    fa_buf_free(&w->scratch);
 }

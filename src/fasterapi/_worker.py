@@ -184,3 +184,16 @@ def run_coroutine(loop, coro):
 
 def make_blocking_loop():
     return asyncio.new_event_loop()
+
+
+async def _aclose(it):
+    aclose = getattr(it, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def close_async_iter(loop, it):
+    """Closes an abandoned async generator on the loop (its finally blocks
+    may await)."""
+    if loop is not None and not loop.is_closed():
+        loop.create_task(_aclose(it))
