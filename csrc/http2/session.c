@@ -901,6 +901,16 @@ int fa_h2_stream_write(fa_conn *c, int32_t stream_id, const char *data, size_t l
     return 0;
 }
 
+void fa_h2_refuse(fa_conn *c, int32_t stream_id)
+{
+    fa_h2 *h2 = c->h2;
+    fa_h2_stream *st = h2 != NULL ? h2_stream_get(h2, stream_id) : NULL;
+    if (st == NULL)
+        return;
+    st->responded = 1; /* nothing to cancel when it closes */
+    nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_REFUSED_STREAM);
+}
+
 void fa_h2_stream_reset(fa_conn *c, int32_t stream_id)
 {
     fa_h2 *h2 = c->h2;

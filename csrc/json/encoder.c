@@ -341,7 +341,7 @@ static int frame_enter(fa_json_frame *f, PyObject *obj, const fa_json_frame *up)
             }
         }
     }
-    return Py_EnterRecursiveCall(" while encoding a JSON object");
+    return Py_EnterRecursiveCall(" while encoding a JSON object") ? -1 : 0;
 }
 
 static inline void frame_leave(void) { Py_LeaveRecursiveCall(); }

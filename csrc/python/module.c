@@ -96,16 +96,17 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
                              "num_pooled_interpreters", "max_header_size", "max_headers",
                              "max_target_size", "max_body_size", "max_concurrent_streams",
                              "header_timeout", "body_timeout", "keepalive_timeout",
-                             "graceful_timeout", "backlog", NULL};
+                             "graceful_timeout", "backlog", "max_inflight", NULL};
     PyObject *port = NULL, *host = NULL, *pinned = NULL, *pooled = NULL, *pooled_interps = NULL,
              *max_header_size = NULL, *max_headers = NULL, *max_target = NULL, *max_body = NULL,
              *max_streams = NULL, *header_timeout = NULL, *body_timeout = NULL,
-             *keepalive_timeout = NULL, *graceful_timeout = NULL, *backlog = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOO:PyHttp2Server", kwlist, &port,
+             *keepalive_timeout = NULL, *graceful_timeout = NULL, *backlog = NULL,
+             *max_inflight = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOOO:PyHttp2Server", kwlist, &port,
                                      &host, &pinned, &pooled, &pooled_interps, &max_header_size,
                                      &max_headers, &max_target, &max_body, &max_streams,
                                      &header_timeout, &body_timeout, &keepalive_timeout,
-                                     &graceful_timeout, &backlog))
+                                     &graceful_timeout, &backlog, &max_inflight))
         return -1;
     if (self->srv != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "PyHttp2Server.__init__ called twice");
@@ -138,6 +139,7 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
         fa_parse_size(max_headers, "max_headers", 1, &cfg.max_headers) < 0 ||
         fa_parse_size(max_target, "max_target_size", 16, &cfg.max_target_size) < 0 ||
         fa_parse_size(max_body, "max_body_size", 0, &cfg.max_body_size) < 0 ||
+        fa_parse_size(max_inflight, "max_inflight", 1, &cfg.max_inflight) < 0 ||
         fa_parse_size(max_streams, "max_concurrent_streams", 1, &streams) < 0 ||
         fa_parse_seconds(header_timeout, "header_timeout", &cfg.header_timeout) < 0 ||
         fa_parse_seconds(body_timeout, "body_timeout", &cfg.body_timeout) < 0 ||
@@ -609,7 +611,9 @@ PyDoc_STRVAR(PyHttp2Server_doc,
 "Limits: max_header_size=16384 bytes, max_headers=100,\n"
 "max_target_size=8192, max_body_size=16 MiB, max_concurrent_streams=100,\n"
 "header_timeout=10.0 s, body_timeout=30.0 s, keepalive_timeout=5.0 s,\n"
-"graceful_timeout=10.0 s, backlog=4096.");
+"graceful_timeout=10.0 s, backlog=4096, max_inflight=10000 (per worker:\n"
+"requests awaiting a coroutine or a pooled thread; more get 503 with\n"
+"Retry-After over HTTP/1.1 and REFUSED_STREAM over HTTP/2).");
 
 static PyType_Slot PyHttp2Server_slots[] = {
     {Py_tp_doc, (void *)PyHttp2Server_doc},

@@ -23,7 +23,8 @@ typedef struct fa_config {
     double body_timeout;         /* seconds of silence allowed while a body arrives */
     double keepalive_timeout;    /* seconds an idle connection is kept */
     double graceful_timeout;     /* seconds in-flight requests get at stop */
-    int log_requests;            /* reserved */
+    size_t max_inflight;         /* per worker: requests awaiting a coroutine or a
+                                    pooled thread; beyond it 503 / REFUSED_STREAM */
 } fa_config;
 
 void fa_config_defaults(fa_config *cfg);

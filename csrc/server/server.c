@@ -36,6 +36,7 @@ void fa_config_defaults(fa_config *cfg)
     cfg->body_timeout = 30.0;
     cfg->keepalive_timeout = 5.0;
     cfg->graceful_timeout = 10.0;
+    cfg->max_inflight = 10000;
 }
 
 fa_server *fa_server_new(const fa_config *cfg)
@@ -343,12 +344,13 @@ void fa_server_finish(fa_server *srv, void (*release)(void *), void (*reacquire)
     fa_server_request_stop(srv);
     if (release)
         release(arg);
-    uint64_t served = 0;
+    uint64_t served = 0, refused = 0;
     for (int i = 0; i < srv->num_workers; i++)
         if (srv->workers[i].thread_started) {
             pthread_join(srv->workers[i].thread, NULL);
             srv->workers[i].thread_started = 0;
             served += srv->workers[i].requests;
+            refused += srv->workers[i].refused;
         }
     atomic_store(&srv->pool_stop, 1);
     for (int i = 0; i < srv->num_pool; i++) {
@@ -364,7 +366,8 @@ void fa_server_finish(fa_server *srv, void (*release)(void *), void (*reacquire)
     if (reacquire)
         reacquire(arg);
     fa_server_teardown(srv);
-    fa_log("Stopped after %llu requests", (unsigned long long)served);
+    fa_log("Stopped after %llu requests (%llu refused by admission control)",
+           (unsigned long long)served, (unsigned long long)refused);
 
     pthread_mutex_lock(&srv->mu);
     srv->state = FA_SRV_IDLE;

@@ -104,6 +104,8 @@ typedef struct fa_worker {
     int stopping;           /* graceful stop began in this worker */
     uint64_t stop_deadline_ms;
     uint64_t requests;      /* served, for the log at stop */
+    size_t inflight;        /* requests waiting on a coroutine or a pooled thread */
+    uint64_t refused;       /* turned away by admission control */
     char errbuf[256];
 } fa_worker;
 

@@ -725,6 +725,19 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
         fa_conn_respond(c, stream_id, &w->resp);
         return;
     }
+    if (w->inflight >= w->srv->cfg.max_inflight) {
+        /* Admission control: turn the request away now rather than queue
+         * without bound behind slow handlers. */
+        w->refused++;
+        if (c->proto == FA_PROTO_H2) {
+            fa_h2_refuse(c, stream_id);
+            return;
+        }
+        fa_response_simple(&w->resp, 503, "Service Unavailable");
+        fa_response_add_header(&w->resp, "retry-after", 11, "1", 1);
+        fa_conn_respond(c, stream_id, &w->resp);
+        return;
+    }
     if (rt->pooled && w->srv->num_pool > 0) {
         fa_job *job = fa_job_new(req);
         if (job == NULL) {
@@ -741,6 +754,7 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
             return;
         }
         c->pending++;
+        w->inflight++;
         return;
     }
     fa_worker_attach(w);
@@ -762,6 +776,7 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
             c->async_reqs->prev = ar;
         c->async_reqs = ar;
         c->pending++;
+        w->inflight++;
         w->aio_due = 1;
         return;
     }
@@ -780,6 +795,7 @@ static void fa_worker_async_done(void *token, fa_response *resp)
     if (ar->next)
         ar->next->prev = ar->prev;
     c->pending--;
+    c->worker->inflight--;
     if (resp != NULL && !c->dead) {
         fa_conn_respond(c, ar->stream_id, resp);
         if (c->proto == FA_PROTO_H1 && !c->h1.in_flight && !c->dead) {
@@ -822,6 +838,7 @@ void fa_worker_take_answers(fa_worker *w)
             w->pool_inflight[p]--;
             fa_conn *c = job->conn;
             c->pending--;
+            w->inflight--;
             if (!c->dead) { /* a dead one is freed by fa_worker_bury() */
                 fa_conn_respond(c, job->stream_id, &job->resp);
                 if (c->proto == FA_PROTO_H1 && !c->h1.in_flight && !c->dead) {
