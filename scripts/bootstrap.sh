@@ -158,25 +158,27 @@ fa_bootstrap() {
 
     # 3. PyPI dependencies (build + tests), reinstalled when this list changes
     local deps='pip setuptools>=68 wheel pytest>=8 pytest-timeout h2>=4.1 httpx[http2]>=0.27'
-    if [ "$(cat "$FA_VENV/.fa-deps" 2>/dev/null)" != "$deps" ]; then
+    if [ "$(cat "$FA_VENV/.fa-deps" 2>/dev/null || true)" != "$deps" ]; then
         _fa_log "pip install $deps"
+        # (the filter drops pip's noise about find-links folders that do not exist)
         # shellcheck disable=SC2086
-        "$FA_PY" -m pip install -q --disable-pip-version-check --upgrade $deps \
-            || _fa_die "pip install failed" || return 1
+        "$FA_PY" -m pip install -q --disable-pip-version-check --upgrade $deps 2>&1 \
+            | grep -v "^WARNING: Location '.*' is ignored" >&2
+        [ "${PIPESTATUS[0]}" -eq 0 ] || _fa_die "pip install failed" || return 1
         echo "$deps" >"$FA_VENV/.fa-deps"
     fi
 
     # 4. src/ on the venv's path (an in-place "editable" install)
     local site
     site=$("$FA_PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-    if [ "$(cat "$site/_fasterapi_src.pth" 2>/dev/null)" != "$FA_ROOT/src" ]; then
+    if [ "$(cat "$site/_fasterapi_src.pth" 2>/dev/null || true)" != "$FA_ROOT/src" ]; then
         echo "$FA_ROOT/src" >"$site/_fasterapi_src.pth"
     fi
 
     # 5. the extension, rebuilt in place when its inputs change
     local stamp want
     want=$(_fa_hash_build_inputs)
-    stamp=$(cat "$FA_VENV/.fa-build" 2>/dev/null)
+    stamp=$(cat "$FA_VENV/.fa-build" 2>/dev/null || true)
     if [ -z "$(_fa_ext_path)" ] || [ "$stamp" != "$want" ]; then
         _fa_log "building fasterapi._native.http2 (setup.py build_ext --inplace)"
         rm -f "$FA_VENV/.fa-build"
@@ -193,8 +195,8 @@ fa_bootstrap() {
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-    set -euo pipefail
-    fa_bootstrap
+    set -uo pipefail
+    fa_bootstrap || exit 1
 else
     fa_bootstrap || return 1
 fi

@@ -511,6 +511,12 @@ def have_tool(name: str) -> bool:
 # --------------------------------------------------------------------------
 
 @dataclass
+class GoAway:
+    error_code: int
+    last_stream_id: int
+
+
+@dataclass
 class H2Stream:
     status: int | None = None
     headers: list = field(default_factory=list)
@@ -548,7 +554,10 @@ class H2Client:
         self.streams: dict[int, H2Stream] = {}
         self.remote_settings: dict = {}
         self.settings_received = False
-        self.goaway = None  # the ConnectionTerminated event
+        self.goaway: GoAway | None = None  # the last GOAWAY received
+        self._after_goaway = False
+        self._inbuf = b""
+        self._hdr_block, self._hdr_end_stream = b"", False
         self.closed = False
         self.upgrade_response: H1Response | None = None
         if mode == "prior":
@@ -632,17 +641,30 @@ class H2Client:
 
     # -- event pump -------------------------------------------------------------
     def _feed(self, data: bytes) -> None:
+        """Splits the server's bytes into frames.  Until a GOAWAY arrives they
+        go through h2; after it by hand, because h2 closes its state machine
+        at the first GOAWAY and refuses the frames a graceful shutdown still
+        sends (nghttp2 sends a GOAWAY notice, the in-flight responses, then
+        the final GOAWAY)."""
+        self._inbuf += data
+        while len(self._inbuf) >= 9:
+            length = int.from_bytes(self._inbuf[:3], "big")
+            if len(self._inbuf) < 9 + length:
+                break
+            frame, self._inbuf = self._inbuf[:9 + length], self._inbuf[9 + length:]
+            if self._after_goaway:
+                self._manual_frame(frame)
+            else:
+                self._h2_frame(frame)
+        self.flush()
+
+    def _h2_frame(self, frame: bytes) -> None:
         import h2.events as ev
-        events = self.conn.receive_data(data)
-        for e in events:
+        for e in self.conn.receive_data(frame):
             if isinstance(e, ev.ResponseReceived):
                 st = self.streams.setdefault(e.stream_id, H2Stream())
                 st.headers = [(k, v) for k, v in e.headers]
                 st.status = int(dict(st.headers)[":status"])
-            elif isinstance(e, ev.InformationalResponseReceived):
-                pass
-            elif isinstance(e, ev.TrailersReceived):
-                pass
             elif isinstance(e, ev.DataReceived):
                 st = self.streams.setdefault(e.stream_id, H2Stream())
                 st.body += e.data
@@ -657,8 +679,49 @@ class H2Client:
                 for k, v in e.changed_settings.items():
                     self.remote_settings[int(k)] = v.new_value
             elif isinstance(e, ev.ConnectionTerminated):
-                self.goaway = e
+                self.goaway = GoAway(int(e.error_code), e.last_stream_id)
+                self._after_goaway = True
         self.flush()
+
+    def _manual_frame(self, frame: bytes) -> None:
+        ftype, flags, sid = frame[3], frame[4], int.from_bytes(frame[5:9], "big") & 0x7FFFFFFF
+        payload = frame[9:]
+        if ftype in (0x0, 0x1) and flags & 0x8:  # PADDED
+            pad = payload[0]
+            payload = payload[1:len(payload) - pad]
+        if ftype == 0x0:  # DATA
+            st = self.streams.setdefault(sid, H2Stream())
+            st.body += payload
+            if frame[9:]:
+                n = len(frame) - 9
+                inc = n.to_bytes(4, "big")
+                try:  # WINDOW_UPDATE for the connection and the stream
+                    self.sock.sendall(b"\x00\x00\x04\x08\x00\x00\x00\x00\x00" + inc
+                                      + b"\x00\x00\x04\x08\x00" + sid.to_bytes(4, "big") + inc)
+                except OSError:
+                    pass
+            if flags & 0x1:
+                st.ended = True
+        elif ftype in (0x1, 0x9):  # HEADERS, CONTINUATION
+            if ftype == 0x1:
+                if flags & 0x20:  # PRIORITY
+                    payload = payload[5:]
+                self._hdr_block, self._hdr_end_stream = payload, bool(flags & 0x1)
+            else:
+                self._hdr_block += payload
+            if flags & 0x4:  # END_HEADERS
+                headers = self.conn.decoder.decode(self._hdr_block, raw=False)
+                st = self.streams.setdefault(sid, H2Stream())
+                if st.status is None:
+                    st.headers = list(headers)
+                    st.status = int(dict(headers)[":status"])
+                if self._hdr_end_stream:
+                    st.ended = True
+        elif ftype == 0x3:  # RST_STREAM
+            self.streams.setdefault(sid, H2Stream()).reset = int.from_bytes(payload[:4], "big")
+        elif ftype == 0x7:  # GOAWAY
+            self.goaway = GoAway(int.from_bytes(payload[4:8], "big"),
+                                 int.from_bytes(payload[:4], "big") & 0x7FFFFFFF)
 
     def pump(self, until, timeout: float | None = None) -> None:
         """Reads and handles frames until until() is true.  Raises

@@ -160,7 +160,7 @@ def test_expect_100_continue_curl_large(server):
 @pytest.mark.slow
 def test_8mb_upload_echo(server):
     data = helpers.random_body(8 * 1024 * 1024, seed=8)
-    r = curl(f"{server.url}/echo", "h1", method="POST", data=data, timeout=120)
+    r = curl(f"{server.url}/echo", "h1", method="POST", data=data, timeout=60)
     assert r.status == 200
     assert len(r.body) == len(data) and r.body == data
 
@@ -168,7 +168,7 @@ def test_8mb_upload_echo(server):
 @pytest.mark.slow
 def test_8mb_download(server):
     n = 8 * 1024 * 1024
-    r = curl(f"{server.url}/download?{n}", "h1", timeout=120)
+    r = curl(f"{server.url}/download?{n}", "h1", timeout=60)
     assert r.status == 200
     assert r.headers.get("content-length") in (None, str(n))
     assert r.body == helpers.pattern_bytes(n)
@@ -177,7 +177,7 @@ def test_8mb_download(server):
 @pytest.mark.slow
 def test_8mb_raw_upload_pooled(server):
     data = helpers.random_body(8 * 1024 * 1024, seed=9)
-    r = h1_request(server.port, "POST", "/pooled/echo", body=data, timeout=120)
+    r = h1_request(server.port, "POST", "/pooled/echo", body=data, timeout=60)
     assert r.status == 200 and r.body == data
 
 
@@ -188,16 +188,15 @@ def test_1mb_download_raw(server):
 
 
 def test_head_has_no_body(server):
-    get = h1_request(server.port, "GET", "/info")
     with connect(server.port) as s:
-        s.sendall(build_request("HEAD", "/info") + build_request("GET", "/query?after-head"))
+        s.sendall(build_request("HEAD", "/download?1000") + build_request("GET", "/query?after-head"))
         reader = H1Reader(s)
         head = reader.read_response("HEAD")
         # if the server had sent a body, it would be parsed as the next response
         after = reader.read_response()
     assert head.status == 200
     cl = head.header("content-length")
-    assert cl is None or int(cl) == len(get.body)
+    assert cl is None or int(cl) == 1000
     assert after.json()["query"] == "after-head"
 
 

@@ -1,6 +1,5 @@
 """HTTP/2 with prior knowledge (RFC 9113): curl, httpx and the h2 library."""
 import json
-import threading
 import time
 
 import pytest
@@ -128,7 +127,7 @@ def test_concurrent_large_responses(server):
 @pytest.mark.slow
 def test_8mb_upload_echo_prior_knowledge(server):
     data = helpers.random_body(8 * 1024 * 1024, seed=21)
-    r = curl(f"{server.url}/echo", "h2", method="POST", data=data, timeout=120)
+    r = curl(f"{server.url}/echo", "h2", method="POST", data=data, timeout=60)
     assert (r.status, r.http_version) == (200, "2")
     assert r.body == data
 
@@ -136,7 +135,7 @@ def test_8mb_upload_echo_prior_knowledge(server):
 @pytest.mark.slow
 def test_8mb_download_prior_knowledge(server):
     n = 8 * 1024 * 1024
-    r = curl(f"{server.url}/download?{n}", "h2", timeout=120)
+    r = curl(f"{server.url}/download?{n}", "h2", timeout=60)
     assert (r.status, r.http_version) == (200, "2")
     assert r.body == helpers.pattern_bytes(n)
 
@@ -144,7 +143,7 @@ def test_8mb_download_prior_knowledge(server):
 @pytest.mark.slow
 def test_8mb_each_way_h2_library(server):
     data = helpers.random_body(8 * 1024 * 1024, seed=22)
-    with H2Client(server.port, timeout=120) as c:
+    with H2Client(server.port, timeout=60) as c:
         sid = c.request("POST", "/echo", body=data)
         st = c.response(sid)
         assert st.status == 200 and bytes(st.body) == data
@@ -158,7 +157,7 @@ def test_8mb_each_way_h2_library(server):
 def test_8mb_httpx_pooled_echo(server):
     import httpx
     data = helpers.random_body(8 * 1024 * 1024, seed=23)
-    with httpx.Client(http1=False, http2=True, timeout=120) as client:
+    with httpx.Client(http1=False, http2=True, timeout=60) as client:
         r = client.post(f"{server.url}/pooled/echo", content=data)
     assert r.status_code == 200 and r.content == data
 
@@ -240,7 +239,7 @@ def test_h2load_prior_knowledge(server):
         pytest.skip("h2load not installed")
     import subprocess
     p = subprocess.run(["h2load", "-n", "2000", "-c", "10", "-m", "10", f"{server.url}/"],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stdout + p.stderr
     assert "2000 succeeded" in p.stdout, p.stdout
     assert "h2c" in p.stdout, p.stdout

@@ -159,6 +159,7 @@ ROUTES = [
     *[(m, "/info", info) for m in METHODS],
     *[(m, "/echo", echo) for m in ("POST", "PUT", "PATCH")],
     ("GET", "/download", download),
+    ("HEAD", "/download", download),
     ("GET", "/str", str_body),
     ("GET", "/bytes", bytes_body),
     ("GET", "/headers", custom_headers),
