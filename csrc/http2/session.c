@@ -17,6 +17,7 @@
 #endif
 
 #include "session.h"
+#include "../common/slab.h"
 
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
@@ -98,6 +99,9 @@ struct fa_h2 {
     unsigned glitches;
     fa_header *scratch; /* header slices rebuilt for each dispatch */
     size_t scratch_cap;
+    fa_h2_stream *spare; /* closed streams kept with their buffers */
+    int num_spare;
+    nghttp2_mem mem;     /* nghttp2's allocations go to the worker's slab */
 };
 
 typedef struct fa_h2 fa_h2;
@@ -214,11 +218,26 @@ static int h2_valid_field(const char *name, size_t nlen, const char *value, size
 /* ------------------------------------------------------------------ */
 /* streams                                                              */
 
+#define FA_H2_SPARE_STREAMS 16
+#define FA_H2_KEEP_BUF 16384 /* larger stream buffers are not kept */
+
+/* Streams are recycled with their buffers: a connection that serves many
+ * requests stops allocating once it has seen its usual concurrency. */
 static fa_h2_stream *h2_stream_new(fa_h2 *h2, int32_t id)
 {
-    fa_h2_stream *st = calloc(1, sizeof *st);
-    if (st == NULL)
+    fa_h2_stream *st = h2->spare;
+    if (st != NULL) {
+        h2->spare = st->next;
+        h2->num_spare--;
+        fa_buf strs = st->strs, fields = st->fields, body = st->body, resp = st->resp_body;
+        memset(st, 0, sizeof *st);
+        st->strs = strs;
+        st->fields = fields;
+        st->body = body;
+        st->resp_body = resp;
+    } else if ((st = calloc(1, sizeof *st)) == NULL) {
         return NULL;
+    }
     st->id = id;
     st->next = h2->streams;
     if (h2->streams != NULL)
@@ -227,12 +246,19 @@ static fa_h2_stream *h2_stream_new(fa_h2 *h2, int32_t id)
     return st;
 }
 
+/* Empties a buffer, keeping a small one's memory for the next stream. */
+static void h2_buf_recycle(fa_buf *b)
+{
+    fa_buf_reset(b);
+    fa_buf_shrink(b, FA_H2_KEEP_BUF);
+}
+
 /* Drops the request's memory; its slices are dead after dispatch. */
 static void h2_stream_drop_request(fa_h2_stream *st)
 {
-    fa_buf_free(&st->strs);
-    fa_buf_free(&st->fields);
-    fa_buf_free(&st->body);
+    h2_buf_recycle(&st->strs);
+    h2_buf_recycle(&st->fields);
+    h2_buf_recycle(&st->body);
     st->nfields = 0;
 }
 
@@ -247,6 +273,16 @@ static void h2_stream_free(fa_h2 *h2, fa_h2_stream *st)
     if (st->dispatched)
         h2->busy--;
     h2_stream_drop_request(st);
+    h2_buf_recycle(&st->resp_body);
+    if (h2->num_spare < FA_H2_SPARE_STREAMS) {
+        st->next = h2->spare;
+        h2->spare = st;
+        h2->num_spare++;
+        return;
+    }
+    fa_buf_free(&st->strs);
+    fa_buf_free(&st->fields);
+    fa_buf_free(&st->body);
     fa_buf_free(&st->resp_body);
     free(st);
 }
@@ -613,9 +649,23 @@ static void h2_destroy(fa_h2 *h2)
     /* nghttp2_session_del() reports no stream closures: free the rest. */
     while (h2->streams != NULL)
         h2_stream_free(h2, h2->streams);
+    while (h2->spare != NULL) {
+        fa_h2_stream *st = h2->spare;
+        h2->spare = st->next;
+        fa_buf_free(&st->strs);
+        fa_buf_free(&st->fields);
+        fa_buf_free(&st->body);
+        fa_buf_free(&st->resp_body);
+        free(st);
+    }
     free(h2->scratch);
     free(h2);
 }
+
+static void *h2_mem_malloc(size_t n, void *slab) { return fa_slab_alloc(slab, n); }
+static void h2_mem_free(void *p, void *slab) { fa_slab_free(slab, p); }
+static void *h2_mem_calloc(size_t a, size_t b, void *slab) { return fa_slab_calloc(slab, a, b); }
+static void *h2_mem_realloc(void *p, size_t n, void *slab) { return fa_slab_realloc(slab, p, n); }
 
 static int h2_new_session(fa_h2 *h2)
 {
@@ -645,7 +695,9 @@ static int h2_new_session(fa_h2 *h2)
     nghttp2_option_set_max_continuations(opt, FA_H2_MAX_CONTINUATIONS);
 #endif
 
-    if (nghttp2_session_server_new2(&h2->session, cbs, h2, opt) != 0) {
+    fa_slab *slab = fa_worker_slab(h2->conn->worker);
+    h2->mem = (nghttp2_mem){slab, h2_mem_malloc, h2_mem_free, h2_mem_calloc, h2_mem_realloc};
+    if (nghttp2_session_server_new3(&h2->session, cbs, h2, opt, slab ? &h2->mem : NULL) != 0) {
         h2->session = NULL;
         goto out;
     }
@@ -797,10 +849,10 @@ int fa_h2_recv(fa_conn *c, const uint8_t *data, size_t len)
 
 void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
 {
-    /* Take the buffers first: whatever happens, the caller's response is
-     * left empty and we free what we do not send. */
+    /* Small bodies are copied into the stream's recycled buffer, so the
+     * caller keeps its buffers for the next answer; a large body is moved
+     * instead of copied.  The caller resets resp afterwards. */
     fa_response r = *resp;
-    fa_response_init(resp);
 
     fa_h2 *h2 = c->h2;
     fa_h2_stream *st = h2 != NULL ? h2_stream_get(h2, stream_id) : NULL;
@@ -858,9 +910,19 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
     prd.source.ptr = st;
     prd.read_callback = read_response_body;
     if (send_body) {
-        st->resp_body = r.body;
         st->resp_off = 0;
-        r.body = (fa_buf)FA_BUF_INIT;
+        if (r.body.len > FA_H2_KEEP_BUF) {
+            fa_buf_free(&st->resp_body);
+            st->resp_body = r.body;
+            resp->body = (fa_buf)FA_BUF_INIT;
+        } else {
+            fa_buf_reset(&st->resp_body);
+            if (fa_buf_append(&st->resp_body, r.body.data, r.body.len) < 0) {
+                nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, stream_id,
+                                          NGHTTP2_INTERNAL_ERROR);
+                return;
+            }
+        }
     }
     /* nghttp2 copies the header fields; only the body must outlive this. */
     if (nghttp2_submit_response(h2->session, stream_id, nva, n, send_body ? &prd : NULL) != 0) {
@@ -873,8 +935,10 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
      * running fa_h2_recv() flushes when the library returns. */
     if (h2->nest == 0)
         fa_h2_flush(c);
+    return;
 out:
-    fa_response_free(&r);
+    /* dropped: nothing of it is needed any more */
+    fa_response_free(resp);
 }
 
 long fa_h2_stream_pending(fa_conn *c, int32_t stream_id)

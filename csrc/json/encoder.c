@@ -299,6 +299,58 @@ static int enc_long(fa_json_enc *e, PyObject *v)
     return rc;
 }
 
+static const double powers_of_ten[16] = {
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+};
+
+/* The repr of a non-integral x with 1e-4 <= |x| < 1e16 when it has at most
+ * 15 significant digits (prices, measurements): 0 when written, 1 when the
+ * caller must use the general path.
+ *
+ * Why it is exact: repr is the shortest decimal that reads back as x, in
+ * fixed notation in this range.  For k = 1, 2, ... fractional digits, m is
+ * x * 10^k rounded; m / 10^k is one correctly rounded IEEE division of two
+ * exact doubles (m < 10^15 < 2^53), so it equals x exactly when the decimal
+ * m * 10^-k reads back as x.  The first k that works gives the fewest
+ * digits, and with at most 15 significant digits (DBL_DIG) no other decimal
+ * of that length reads back as x, so it is the one repr picks.  The rounding
+ * of x * 10^k errs by far less than 0.5 for m < 10^15, so the right m is
+ * never missed. */
+static int enc_float_short(fa_json_enc *e, double x)
+{
+    double a = fabs(x);
+    if (!(a >= 1e-4 && a < 1e15))
+        return 1;
+    for (int k = 1; k < 16; k++) {
+        double scaled = a * powers_of_ten[k];
+        if (scaled >= 1e15)
+            return 1;
+        double m = nearbyint(scaled);
+        if (m / powers_of_ten[k] != a)
+            continue;
+        uint64_t mi = (uint64_t)m;
+        uint64_t scale = (uint64_t)powers_of_ten[k];
+        uint64_t ip = mi / scale, frac = mi % scale;
+        if (enc_reserve(e, 40) < 0)
+            return -1;
+        char *p = e->out->data + e->out->len;
+        if (x < 0)
+            *p++ = '-';
+        p = put_u64(p, ip);
+        *p++ = '.';
+        char digits[16];
+        for (int i = k - 1; i >= 0; i--) { /* k digits, leading zeros kept */
+            digits[i] = (char)('0' + frac % 10);
+            frac /= 10;
+        }
+        memcpy(p, digits, (size_t)k);
+        p += k;
+        e->out->len = (size_t)(p - e->out->data);
+        return 0;
+    }
+    return 1;
+}
+
 /* A float as float.__repr__ writes it: the shortest repr that round-trips. */
 static int enc_float(fa_json_enc *e, PyObject *v)
 {
@@ -316,10 +368,13 @@ static int enc_float(fa_json_enc *e, PyObject *v)
         e->out->len += 2;
         return 0;
     }
+    int rc = enc_float_short(e, x);
+    if (rc <= 0)
+        return rc;
     char *s = PyOS_double_to_string(x, 'r', 0, Py_DTSF_ADD_DOT_0, NULL);
     if (s == NULL)
         return -1;
-    int rc = enc_raw(e, s, strlen(s));
+    rc = enc_raw(e, s, strlen(s));
     PyMem_Free(s);
     return rc;
 }

@@ -115,6 +115,8 @@ void fa_conn_buf_release(fa_conn *c, fa_buf *b);
 void fa_conn_flush(fa_conn *c);
 /* The worker's cached "Date" value (IMF-fixdate, 29 bytes, no CRLF). */
 const char *fa_worker_date(struct fa_worker *w);
+/* The worker's small-block cache (common/slab.h), or NULL for plain malloc. */
+struct fa_slab *fa_worker_slab(struct fa_worker *w);
 /* The worker's config. */
 const struct fa_config *fa_worker_config(struct fa_worker *w);
 /* True once a graceful stop began. */

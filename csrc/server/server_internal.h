@@ -20,6 +20,7 @@
 
 #include "../common/http.h"
 #include "../common/ring.h"
+#include "../common/slab.h"
 #include "../loop/loop.h"
 #include "../python/interp.h"
 #include "config.h"
@@ -88,6 +89,7 @@ typedef struct fa_worker {
     fa_async_req *spare_async; /* handed to each call; kept when not used */
     fa_stream_out *due;        /* streamed answers to pull from */
     fa_buf scratch;            /* chunks on their way to a connection */
+    fa_slab slab;              /* small blocks for nghttp2 and HTTP/2 streams */
     char *chunks[FA_CHUNK_POOL]; /* free I/O buffers of FA_CHUNK bytes */
     int num_chunks;
     fa_response resp;       /* reused for inline handler calls */

@@ -70,6 +70,7 @@ static void fa_worker_update_clock(fa_worker *w)
 
 const char *fa_worker_date(fa_worker *w) { return w->date; }
 const fa_config *fa_worker_config(fa_worker *w) { return &w->srv->cfg; }
+fa_slab *fa_worker_slab(fa_worker *w) { return &w->slab; }
 int fa_worker_stopping(fa_worker *w) { return w->stopping; }
 
 /* --------------------------------------------------------------------- */
@@ -1110,6 +1111,7 @@ void fa_worker_destroy(fa_worker *w)
     w->zombies = NULL;
     while (w->num_chunks > 0)
         free(w->chunks[--w->num_chunks]);
+    fa_slab_drain(&w->slab); /* after the last HTTP/2 session is gone */
     free(w->from_pool);
     free(w->pool_inflight);
     w->from_pool = NULL;
