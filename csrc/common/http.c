@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 void fa_response_init(fa_response *r)
 {
@@ -19,6 +20,10 @@ void fa_response_reset(fa_response *r)
     r->status = 200;
     r->stream = NULL; /* whoever took the producer owns it */
     r->streaming = 0;
+    if (r->file_fd >= 0)
+        close(r->file_fd); /* not taken by a protocol layer */
+    r->file_fd = -1;
+    r->file_off = r->file_len = 0;
     r->num_headers = 0;
     fa_buf_shrink(&r->strs, 1 << 16);
     fa_buf_reset(&r->strs);
@@ -28,6 +33,9 @@ void fa_response_reset(fa_response *r)
 
 void fa_response_free(fa_response *r)
 {
+    if (r->file_fd >= 0)
+        close(r->file_fd);
+    r->file_fd = -1;
     fa_buf_free(&r->strs);
     fa_buf_free(&r->body);
     r->num_headers = 0;

@@ -65,6 +65,11 @@ typedef struct fa_response {
      * chunks come). */
     void *stream;
     int streaming;
+    /* A file body (res['file']): sent from the descriptor after the head,
+     * with sendfile on HTTP/1.1.  -1 when none.  Whoever holds the
+     * response owns the descriptor. */
+    int file_fd;
+    uint64_t file_off, file_len;
     uint32_t num_headers;
     fa_resp_header headers[FA_RESP_MAX_HEADERS];
     fa_buf strs;

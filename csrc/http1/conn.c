@@ -7,8 +7,11 @@
  * read buffer right after the head (chunked ones decoded in place), so a
  * request reaches the handler as slices of one buffer, without copies.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
 
 #include "../http2/session.h"
 #include "../server/config.h"
@@ -28,6 +31,10 @@ static void fa_h1_reset(fa_h1_state *h)
     h->raw_end = 0;
     h->scanned = 0;
     h->streaming = 0;
+    if (h->file_fd >= 0)
+        close(h->file_fd);
+    h->file_fd = -1;
+    h->file_off = h->file_left = 0;
 }
 
 /* True when rbuf may hold a complete head: a client that sends a byte at a
@@ -50,6 +57,13 @@ static int fa_h1_head_may_be_complete(fa_conn *c)
     }
     h->scanned = len;
     return 0;
+}
+
+/* The connection's HTTP/1 state before its first request. */
+void fa_h1_init(fa_conn *c)
+{
+    c->h1.file_fd = -1;
+    fa_h1_reset(&c->h1);
 }
 
 int fa_h1_idle(fa_conn *c)
@@ -414,7 +428,7 @@ int fa_h1_respond(fa_conn *c, fa_response *resp)
             fa_buf_append(o, "transfer-encoding: chunked\r\n", 28);
     } else if (!no_body) {
         fa_buf_append(o, "content-length: ", 16);
-        p = fa_utoa(num + sizeof(num), resp->body.len);
+        p = fa_utoa(num + sizeof(num), resp->file_fd >= 0 ? resp->file_len : resp->body.len);
         fa_buf_append(o, p, (size_t)(num + sizeof(num) - p));
         fa_buf_append(o, "\r\n", 2);
     }
@@ -430,10 +444,43 @@ int fa_h1_respond(fa_conn *c, fa_response *resp)
             fa_h1_stream_chunk(c, resp->body.data, resp->body.len);
         return 1; /* in flight until fa_h1_stream_end */
     }
+    if (resp->file_fd >= 0 && !no_body && !h->is_head && resp->file_len > 0) {
+        /* the head goes first; fa_conn_flush then calls fa_h1_send_file */
+        h->file_fd = resp->file_fd;
+        h->file_off = resp->file_off;
+        h->file_left = resp->file_len;
+        resp->file_fd = -1;
+        h->keep_alive = keep;
+        return 0;
+    }
     if (!no_body && !h->is_head)
         fa_buf_append(o, resp->body.data, resp->body.len);
     fa_h1_complete(c, keep);
     return 0;
+}
+
+int fa_h1_send_file(fa_conn *c)
+{
+    fa_h1_state *h = &c->h1;
+    while (h->file_left > 0) {
+        off_t off = (off_t)h->file_off;
+        size_t want = h->file_left > (1u << 30) ? (1u << 30) : (size_t)h->file_left;
+        ssize_t n = sendfile(c->io.fd, h->file_fd, &off, want);
+        if (n > 0) {
+            h->file_off += (uint64_t)n;
+            h->file_left -= (uint64_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        return -1; /* error, or the file shrank under us */
+    }
+    close(h->file_fd);
+    h->file_fd = -1;
+    fa_h1_complete(c, h->keep_alive);
+    return 1;
 }
 
 void fa_h1_stream_chunk(fa_conn *c, const char *data, size_t len)

@@ -19,11 +19,13 @@
 #include "session.h"
 #include "../common/slab.h"
 
+#include <errno.h>
 #include <nghttp2/nghttp2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../server/config.h"
 
@@ -78,6 +80,8 @@ typedef struct fa_h2_stream {
     unsigned rejected : 1;      /* answered with an error before completion */
     unsigned responded : 1;     /* a response was submitted */
     unsigned streaming : 1;     /* the body arrives through fa_h2_stream_write */
+    int file_fd;                /* a file body read with pread (-1: none) */
+    uint64_t file_off, file_left;
     unsigned stream_ended : 1;  /* ... and its last bytes did */
     /* --- response --- */
     fa_buf resp_body; /* moved out of the handler's fa_response */
@@ -238,6 +242,7 @@ static fa_h2_stream *h2_stream_new(fa_h2 *h2, int32_t id)
     } else if ((st = calloc(1, sizeof *st)) == NULL) {
         return NULL;
     }
+    st->file_fd = -1;
     st->id = id;
     st->next = h2->streams;
     if (h2->streams != NULL)
@@ -274,6 +279,9 @@ static void h2_stream_free(fa_h2 *h2, fa_h2_stream *st)
         h2->busy--;
     h2_stream_drop_request(st);
     h2_buf_recycle(&st->resp_body);
+    if (st->file_fd >= 0)
+        close(st->file_fd);
+    st->file_fd = -1;
     if (h2->num_spare < FA_H2_SPARE_STREAMS) {
         st->next = h2->spare;
         h2->spare = st;
@@ -617,6 +625,24 @@ static ssize_t read_response_body(nghttp2_session *session, int32_t stream_id, u
     if (h2->zombie)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     fa_h2_stream *st = source->ptr;
+    if (st->file_fd >= 0) {
+        /* nghttp2 asks only for what the flow-control window allows */
+        size_t want = st->file_left < length ? (size_t)st->file_left : length;
+        ssize_t n;
+        do
+            n = pread(st->file_fd, buf, want, (off_t)st->file_off);
+        while (n < 0 && errno == EINTR);
+        if (n < 0 || (n == 0 && want > 0))
+            return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
+        st->file_off += (uint64_t)n;
+        st->file_left -= (uint64_t)n;
+        if (st->file_left == 0) {
+            *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+            close(st->file_fd);
+            st->file_fd = -1;
+        }
+        return n;
+    }
     size_t left = st->resp_body.len - st->resp_off;
     if (left == 0 && st->streaming && !st->stream_ended)
         return NGHTTP2_ERR_DEFERRED; /* fa_h2_stream_write resumes us */
@@ -866,7 +892,8 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
     char status_str[4], len_str[24];
     snprintf(status_str, sizeof status_str, "%d", status);
     int no_body = fa_http_status_has_no_body(status);
-    snprintf(len_str, sizeof len_str, "%zu", r.body.len);
+    snprintf(len_str, sizeof len_str, "%llu",
+             r.file_fd >= 0 ? (unsigned long long)r.file_len : (unsigned long long)r.body.len);
 
     nghttp2_nv nva[FA_RESP_MAX_HEADERS + 4];
     size_t n = 0;
@@ -901,7 +928,14 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
         FA_NV("server", 6, "fasterapi", 9);
 #undef FA_NV
 
-    int send_body = !no_body && !st->is_head && (r.body.len > 0 || r.streaming);
+    int send_body = !no_body && !st->is_head &&
+                    (r.body.len > 0 || r.streaming || (r.file_fd >= 0 && r.file_len > 0));
+    if (send_body && r.file_fd >= 0) {
+        st->file_fd = r.file_fd;
+        st->file_off = r.file_off;
+        st->file_left = r.file_len;
+        resp->file_fd = -1;
+    }
     if (send_body && r.streaming) {
         st->streaming = 1;
         st->stream_ended = 0;

@@ -113,22 +113,23 @@ static inline int word_needs_escape(uint64_t w)
     return ((lt | q | b) & highs) != 0;
 }
 
-/* An ASCII string: clean runs are copied with memcpy, found 8 bytes at a
- * time. */
-static int enc_ascii(fa_json_enc *e, const unsigned char *s, size_t n)
+/* An ASCII string, copied 8 bytes at a time while no byte needs an escape. */
+static inline int enc_ascii(fa_json_enc *e, const unsigned char *s, size_t n)
 {
     if (enc_reserve(e, n + 2) < 0)
         return -1;
     fa_buf *b = e->out;
     char *p = b->data + b->len;
     *p++ = '"';
-    size_t i = 0, run = 0;
+    size_t i = 0;
     while (i < n) {
         size_t end;
         if (i + 8 <= n) {
             uint64_t w;
             memcpy(&w, s + i, 8);
             if (!word_needs_escape(w)) {
+                memcpy(p, &w, 8);
+                p += 8;
                 i += 8;
                 continue;
             }
@@ -138,20 +139,17 @@ static int enc_ascii(fa_json_enc *e, const unsigned char *s, size_t n)
         }
         for (; i < end; i++) {
             unsigned char c = s[i];
-            if (escape_table[c] == 0)
+            if (escape_table[c] == 0) {
+                *p++ = (char)c;
                 continue;
-            memcpy(p, s + run, i - run);
-            p += i - run;
+            }
             b->len = (size_t)(p - b->data);
             /* the escape, the rest of the string and the closing quote */
             if (enc_reserve(e, 6 + (n - i - 1) + 1) < 0)
                 return -1;
             p = put_escape(b->data + b->len, c);
-            run = i + 1;
         }
     }
-    memcpy(p, s + run, n - run);
-    p += n - run;
     *p++ = '"';
     b->len = (size_t)(p - b->data);
     return 0;
@@ -207,7 +205,7 @@ static inline int enc_wide(fa_json_enc *e, int kind, const void *data, Py_ssize_
     return enc_char(e, '"');
 }
 
-static int enc_str(fa_json_enc *e, PyObject *s)
+static inline int enc_str(fa_json_enc *e, PyObject *s)
 {
     Py_ssize_t n = PyUnicode_GET_LENGTH(s);
     const void *data = PyUnicode_DATA(s);

@@ -13,6 +13,10 @@
  *                          (fasterapi.encoders' and FastAPI's rule); NaN and
  *                          infinities raise ValueError
  *
+ * Dict keys are converted as json converts them (str; int, float, True,
+ * False, None as their JSON text in quotes); any other key raises TypeError
+ * and, as in json, is not passed to `default`.
+ *
  * Where json.dumps(...).encode() cannot produce bytes, this encoder does not
  * fail: a lone surrogate in a str (which UTF-8 cannot carry) is written as a
  * \udXXX escape, which is valid JSON that json.loads reads back as the same

@@ -17,6 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct fa_interp {
     PyInterpreterState *state;
@@ -26,7 +30,7 @@ struct fa_interp {
     char **labels; /* borrowed from the spec's handler refs */
     PyObject *headers_type;
     PyObject **routes; /* req['route'] per handler id */
-    PyObject *k_path_params, *k_route;
+    PyObject *k_path_params, *k_route, *k_file, *k_file_range;
     PyObject *k_method, *k_path, *k_query, *k_headers, *k_body, *k_status,
         *k_content_type, *k_http_version;
     PyObject *v_200, *v_11, *v_10, *v_20;
@@ -104,6 +108,8 @@ static void fa_interp_clear_objects(fa_interp *in)
     Py_CLEAR(in->headers_type);
     Py_CLEAR(in->k_path_params);
     Py_CLEAR(in->k_route);
+    Py_CLEAR(in->k_file);
+    Py_CLEAR(in->k_file_range);
     Py_CLEAR(in->k_method);
     Py_CLEAR(in->k_path);
     Py_CLEAR(in->k_query);
@@ -182,6 +188,8 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
     FA_INTERN(k_http_version, "http_version");
     FA_INTERN(k_path_params, "path_params");
     FA_INTERN(k_route, "route");
+    FA_INTERN(k_file, "file");
+    FA_INTERN(k_file_range, "file_range");
     FA_INTERN(v_10, "1.0");
     FA_INTERN(v_11, "1.1");
     FA_INTERN(v_20, "2");
@@ -543,6 +551,67 @@ static int fa_add_header_obj(fa_interp *in, int hid, fa_response *out, PyObject 
  * and returns -2; on a Python error returns -1 with the error set. */
 static int fa_stream_start(fa_pythread *pt, PyObject *body, fa_response *out);
 
+/* res['file']: a path (str, bytes or os.PathLike) whose bytes are the body,
+ * optionally narrowed by res['file_range'] = (offset, length).  The file is
+ * opened here, in the handler's thread, so a missing file is the handler's
+ * 404 and not a broken response later. */
+static int fa_open_file(fa_interp *in, int hid, PyObject *res, PyObject *file, fa_response *out)
+{
+    char msg[300];
+    PyObject *fs = NULL;
+    if (!PyUnicode_FSConverter(file, &fs)) {
+        PyErr_Clear();
+        snprintf(msg, sizeof(msg), "res['file'] must be a path (str, bytes or os.PathLike), got %.60s",
+                 Py_TYPE(file)->tp_name);
+        fa_bad_result(in, hid, out, msg);
+        return -2;
+    }
+    const char *path = PyBytes_AS_STRING(fs);
+    int fd;
+    Py_BEGIN_ALLOW_THREADS
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    Py_END_ALLOW_THREADS
+    struct stat stt;
+    if (fd < 0 || fstat(fd, &stt) < 0 || !S_ISREG(stt.st_mode)) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        if (fd < 0 && (e == ENOENT || e == ENOTDIR)) {
+            Py_DECREF(fs);
+            fa_response_simple(out, 404, "Not Found");
+            return -2;
+        }
+        snprintf(msg, sizeof(msg), "res['file'] %.200s cannot be sent: %s", path,
+                 fd < 0 ? strerror(e) : "not a regular file");
+        Py_DECREF(fs);
+        fa_bad_result(in, hid, out, msg);
+        return -2;
+    }
+    Py_DECREF(fs);
+    uint64_t size = (uint64_t)stt.st_size, off = 0, len = size;
+    PyObject *range = PyDict_GetItemWithError(res, in->k_file_range);
+    if (range == NULL && PyErr_Occurred()) {
+        close(fd);
+        return -1;
+    }
+    if (range != NULL && range != Py_None) {
+        unsigned long long a, b;
+        if (!PyTuple_Check(range) || !PyArg_ParseTuple(range, "KK", &a, &b) || a > size || b > size - a) {
+            PyErr_Clear();
+            close(fd);
+            fa_bad_result(in, hid, out,
+                          "res['file_range'] must be (offset, length) within the file");
+            return -2;
+        }
+        off = a;
+        len = b;
+    }
+    out->file_fd = fd;
+    out->file_off = off;
+    out->file_len = len;
+    return 0;
+}
+
 static int fa_convert_result(fa_pythread *pt, int hid, PyObject *res, fa_response *out)
 {
     fa_interp *in = pt->in;
@@ -602,6 +671,15 @@ static int fa_convert_result(fa_pythread *pt, int hid, PyObject *res, fa_respons
         }
     }
 
+    PyObject *file = PyDict_GetItemWithError(res, in->k_file);
+    if (file == NULL && PyErr_Occurred())
+        return -1;
+    if (file != NULL && file != Py_None) {
+        int r = fa_open_file(in, hid, res, file, out);
+        if (r < 0)
+            return r;
+    }
+
     PyObject *ct = PyDict_GetItemWithError(res, in->k_content_type);
     if (ct == NULL && PyErr_Occurred())
         return -1;
@@ -623,8 +701,8 @@ static int fa_convert_result(fa_pythread *pt, int hid, PyObject *res, fa_respons
             PyErr_NoMemory();
             return -1;
         }
-    } else if (out->body.len > 0 || body != NULL) {
-        const char *d = body_is_text ? "text/plain; charset=utf-8" : "application/octet-stream";
+    } else if (out->body.len > 0 || body != NULL || (file != NULL && file != Py_None)) {
+        const char *d = body_is_text && (file == NULL || file == Py_None) ? "text/plain; charset=utf-8" : "application/octet-stream";
         if (fa_response_add_header(out, "content-type", 12, d, strlen(d)) < 0) {
             PyErr_NoMemory();
             return -1;

@@ -60,6 +60,8 @@ typedef struct fa_h1_state {
     int minor_version;     /* of the current request: 0 or 1 */
     size_t scanned;        /* rbuf bytes known to hold no end of head */
     int streaming;         /* the answer's head is out; chunks follow */
+    int file_fd;           /* a file body follows the head (-1: none) */
+    uint64_t file_off, file_left;
 } fa_h1_state;
 
 typedef struct fa_conn {
@@ -75,6 +77,7 @@ typedef struct fa_conn {
     unsigned read_eof : 1;          /* peer shut down its sending side */
     unsigned read_paused : 1;       /* not reading (request in flight, output backlog) */
     unsigned lingering : 1;         /* our side is shut down; discarding input */
+    unsigned want_file : 1;         /* a file body waits for the socket to drain */
     /* deadline list membership */
     fa_timer_kind timer;
     uint64_t deadline_ms;

@@ -160,6 +160,7 @@ fa_job *fa_job_new(const fa_request *req);
 void fa_job_free(fa_job *job);
 
 /* http1/conn.c */
+void fa_h1_init(fa_conn *c);
 void fa_h1_process(fa_conn *c);
 /* Writes the answer.  For a streamed one (resp->streaming), writes the head
  * and returns 1 when the body must follow through fa_h1_stream_chunk() and
@@ -169,6 +170,9 @@ void fa_h1_stream_chunk(fa_conn *c, const char *data, size_t len);
 /* ok = 0: the producer failed midway; the connection closes without the
  * last chunk so the client sees a truncated body, not a complete one. */
 void fa_h1_stream_end(fa_conn *c, int ok);
+/* Sends the file body with sendfile.  Returns 1 when it is all sent (the
+ * exchange is complete), 0 when the socket is full, -1 on error. */
+int fa_h1_send_file(fa_conn *c);
 int fa_h1_idle(fa_conn *c);
 
 /* small helpers */

@@ -161,6 +161,8 @@ void fa_conn_buf_release(fa_conn *c, fa_buf *b)
 
 static void fa_conn_free(fa_conn *c)
 {
+    if (c->h1.file_fd >= 0)
+        close(c->h1.file_fd);
     fa_buf_reset(&c->rbuf);
     fa_buf_reset(&c->wbuf);
     fa_conn_buf_release(c, &c->rbuf);
@@ -293,7 +295,7 @@ static void fa_conn_update_events(fa_conn *c)
     uint32_t ev = 0;
     if (!c->read_paused && !c->read_eof)
         ev |= FA_EV_READ;
-    if (c->wpos < c->wbuf.len)
+    if (c->wpos < c->wbuf.len || c->want_file)
         ev |= FA_EV_WRITE;
     fa_conn_set_events(c, ev);
 }
@@ -309,7 +311,7 @@ static void fa_conn_update_timer(fa_conn *c)
 {
     if (c->dead || c->lingering)
         return;
-    if (c->wpos < c->wbuf.len) {
+    if (c->wpos < c->wbuf.len || c->want_file) {
         fa_conn_set_timer(c, FA_TIMER_WRITE);
     } else if (c->proto == FA_PROTO_H2) {
         fa_conn_set_timer(c, c->h2 && fa_h2_busy(c) ? FA_TIMER_NONE : FA_TIMER_IDLE);
@@ -353,6 +355,26 @@ void fa_conn_flush(fa_conn *c)
             fa_conn_touch_timer(c);
         if (c->wpos < c->wbuf.len)
             break; /* socket full: wait for writability */
+        if (c->h1.file_fd >= 0) {
+            /* a file body follows the head */
+            int r = fa_h1_send_file(c);
+            if (r < 0) {
+                fa_conn_close(c);
+                return;
+            }
+            if (r == 0) {
+                if (c->want_file && c->timer == FA_TIMER_WRITE)
+                    fa_conn_touch_timer(c); /* woken by writability: progress */
+                c->want_file = 1;
+                break;
+            }
+            if (!c->h1.in_flight && c->rbuf.len > 0 && !c->close_after_write) {
+                fa_conn_pause_reading(c, 0);
+                fa_h1_process(c); /* pipelined requests waiting behind it */
+                continue;
+            }
+        }
+        c->want_file = 0;
         size_t wrote = c->wpos - before;
         fa_buf_reset(&c->wbuf);
         c->wpos = 0;
@@ -362,7 +384,7 @@ void fa_conn_flush(fa_conn *c)
         if (!(c->proto == FA_PROTO_H2 && c->h2 && wrote > 0))
             break;
     }
-    if (c->wpos >= c->wbuf.len) {
+    if (c->wpos >= c->wbuf.len && !c->want_file) {
         if (c->close_after_write) {
             fa_conn_close_lingering(c);
             return;
@@ -625,6 +647,7 @@ static void fa_worker_accept(fa_worker *w)
         c->worker = w;
         c->proto = FA_PROTO_DETECT;
         c->timer = FA_TIMER_NONE;
+        fa_h1_init(c);
         fa_conns_push(&w->conns, c);
         w->num_conns++;
         if (fa_loop_add(w->loop, fd, FA_EV_READ, &c->io) < 0) {
