@@ -10,6 +10,8 @@ void fa_response_init(fa_response *r)
     r->status = 200;
     r->stream = NULL;
     r->streaming = 0;
+    r->file_fd = -1;
+    r->file_off = r->file_len = 0;
     r->num_headers = 0;
     r->strs = (fa_buf)FA_BUF_INIT;
     r->body = (fa_buf)FA_BUF_INIT;

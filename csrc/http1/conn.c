@@ -31,6 +31,8 @@ static void fa_h1_reset(fa_h1_state *h)
     h->raw_end = 0;
     h->scanned = 0;
     h->streaming = 0;
+    h->body_streaming = 0;
+    h->body_unread = 0;
     if (h->file_fd >= 0)
         close(h->file_fd);
     h->file_fd = -1;
@@ -226,6 +228,59 @@ static int fa_h1_error_status(int r, const char **text)
     }
 }
 
+/* stream_body routes: hands the body bytes read so far to the handler and
+ * drops them from the read buffer (the head stays until the answer).
+ * Returns 0 to go on, -1 when the connection must stop reading (the handler
+ * is behind, or the body was malformed). */
+static int fa_h1_feed_body(fa_conn *c)
+{
+    fa_h1_state *h = &c->h1;
+    size_t head = (size_t)h->head_len;
+    while (h->body_streaming && c->rbuf.len > head) {
+        char *src = c->rbuf.data + head;
+        size_t avail = c->rbuf.len - head, take, rest;
+        int end;
+        if (h->info.chunked) {
+            size_t len = avail;
+            ssize_t left = fa_h1_decode_chunked(&h->chunked, src, &len);
+            if (left == FA_H1_EBAD) {
+                h->body_unread = 1;
+                fa_buf_reset(&c->rbuf);
+                h->body_streaming = 0;
+                c->close_after_write = 1;
+                return -1;
+            }
+            end = left != FA_H1_INCOMPLETE;
+            take = len;
+            rest = end ? (size_t)left : 0;
+            /* decoded bytes sit at src; what follows the body at the end */
+            if (rest)
+                memmove(src + take, src + avail - rest, rest);
+        } else {
+            uint64_t need = h->info.content_length - h->body_have;
+            take = avail < need ? avail : (size_t)need;
+            end = take == need;
+            rest = avail - take;
+        }
+        h->body_have += take;
+        int r = h->body_unread ? -1 : fa_conn_body_feed(c, 0, src, take, end);
+        if (r < 0)
+            h->body_unread = 1;
+        /* drop what was fed: pipelined bytes (if the body ended) move up */
+        memmove(src, src + take, rest);
+        c->rbuf.len = head + rest;
+        if (end)
+            h->body_streaming = 0;
+        if (r == 1) {
+            fa_conn_pause_reading(c, 1);
+            return -1;
+        }
+        if (c->dead)
+            return -1;
+    }
+    return 0;
+}
+
 void fa_h1_process(fa_conn *c)
 {
     fa_worker *w = c->worker;
@@ -234,6 +289,8 @@ void fa_h1_process(fa_conn *c)
     fa_header hdrs[FA_H1_MAX_HEADERS];
     size_t max_headers = cfg->max_headers < FA_H1_MAX_HEADERS ? cfg->max_headers : FA_H1_MAX_HEADERS;
 
+    if (h->body_streaming && fa_h1_feed_body(c) < 0)
+        return;
     while (!c->dead && !h->in_flight && !c->close_after_write && c->rbuf.len > 0) {
         fa_h1_request rq;
         const char *text;
@@ -260,10 +317,6 @@ void fa_h1_process(fa_conn *c)
             h->minor_version = rq.minor_version;
             h->keep_alive = h->info.keep_alive;
             h->is_head = rq.method_len == 4 && memcmp(rq.method, "HEAD", 4) == 0;
-            if (!h->info.chunked && h->info.content_length > cfg->max_body_size) {
-                fa_h1_fail(c, 413, "Content Too Large"); /* before reading the body */
-                return;
-            }
             if (h->info.upgrade_h2c && !h->info.chunked && h->info.content_length == 0) {
                 fa_h1_upgrade(c, &rq, (size_t)r);
                 return;
@@ -273,6 +326,40 @@ void fa_h1_process(fa_conn *c)
                 h->raw_end = (size_t)r;
             }
             int wants_body = h->info.chunked || h->info.content_length > 0;
+            fa_request sreq;
+            fa_h1_to_request(&rq, "", 0, &sreq);
+            if (wants_body && fa_conn_route_streams_body(c, sreq.method, sreq.method_len, sreq.path,
+                                                         sreq.path_len)) {
+                /* dispatch now; the body follows as it arrives */
+                if (h->info.expect_continue && c->rbuf.len == (size_t)r) {
+                    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                    fa_buf_append(&c->wbuf, cont, sizeof(cont) - 1);
+                    h->sent_continue = 1;
+                }
+                fa_h1_lower_names(&rq);
+                fa_h1_to_request(&rq, "", 0, &sreq);
+                h->req_len = (size_t)r;
+                h->in_flight = 1;
+                h->body_streaming = 1;
+                fa_worker_dispatch(w, c, 0, &sreq);
+                if (c->dead)
+                    return;
+                if (!h->in_flight) {
+                    /* answered at once: the body will never be read */
+                    c->close_after_write = 1;
+                    fa_conn_pause_reading(c, 1);
+                    return;
+                }
+                fa_h1_feed_body(c);
+                return;
+            }
+            /* everyone else gets the whole body: bounded, and refused before
+             * it is read (stream_body routes are not bounded: they read it
+             * as it comes) */
+            if (!h->info.chunked && h->info.content_length > cfg->max_body_size) {
+                fa_h1_fail(c, 413, "Content Too Large");
+                return;
+            }
             if (wants_body && h->info.expect_continue && c->rbuf.len == (size_t)r && !h->sent_continue) {
                 static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
                 fa_buf_append(&c->wbuf, cont, sizeof(cont) - 1);
@@ -339,7 +426,7 @@ void fa_h1_process(fa_conn *c)
         fa_h1_to_request(&rq, c->rbuf.data + h->head_len, body_len, &req);
         h->in_flight = 1;
         fa_worker_dispatch(w, c, 0, &req);
-        if (h->in_flight && !c->dead) {
+        if (h->in_flight && !c->dead && !h->body_streaming) {
             fa_conn_pause_reading(c, 1); /* answered later, by a pooled thread */
             return;
         }
@@ -391,7 +478,10 @@ int fa_h1_respond(fa_conn *c, fa_response *resp)
 {
     fa_h1_state *h = &c->h1;
     fa_buf *o = &c->wbuf;
-    int keep = h->keep_alive && !fa_worker_stopping(c->worker) && !c->read_eof;
+    /* an answer that comes before its streamed body was read whole leaves
+     * body bytes on the wire: the connection cannot carry another request */
+    int keep = h->keep_alive && !fa_worker_stopping(c->worker) && !c->read_eof &&
+               !h->body_unread && !h->body_streaming;
     int no_body = fa_http_status_has_no_body(resp->status);
     int stream = resp->streaming && !no_body && !h->is_head;
     /* HTTP/1.0 has no chunked coding: a streamed body ends with the

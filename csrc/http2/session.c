@@ -81,6 +81,8 @@ typedef struct fa_h2_stream {
     unsigned responded : 1;     /* a response was submitted */
     unsigned streaming : 1;     /* the body arrives through fa_h2_stream_write */
     int file_fd;                /* a file body read with pread (-1: none) */
+    unsigned body_streaming : 1; /* stream_body route: DATA goes to the handler */
+    size_t withheld;            /* received bytes not yet given back to the window */
     uint64_t file_off, file_left;
     unsigned stream_ended : 1;  /* ... and its last bytes did */
     /* --- response --- */
@@ -505,8 +507,11 @@ static int h2_on_request_head(fa_h2 *h2, fa_h2_stream *st)
                   h2_eq(st->strs.data + st->method_off, st->method_len, "HEAD");
     if (st->path_len > h2->cfg->max_target_size)
         return h2_reject(h2, st, 414, "URI Too Long\n");
-    if (st->has_content_length && st->content_length > h2->cfg->max_body_size)
-        return h2_reject(h2, st, 413, "Content Too Large\n");
+    if (st->has_content_length && st->content_length > h2->cfg->max_body_size &&
+        !(st->has_method && st->has_path &&
+          fa_conn_route_streams_body(h2->conn, st->strs.data + st->method_off, st->method_len,
+                                     st->strs.data + st->path_off, st->path_len)))
+        return h2_reject(h2, st, 413, "Content Too Large\n"); /* stream_body routes are unbounded */
     return 0;
 }
 
@@ -528,6 +533,23 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
         h2_on_request_head(h2, st) < 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST && !end &&
+        !st->rejected && st->has_method && st->has_path &&
+        fa_conn_route_streams_body(h2->conn, st->strs.data + st->method_off, st->method_len,
+                                   st->strs.data + st->path_off, st->path_len)) {
+        /* stream_body route: the handler starts now, the body follows */
+        st->body_streaming = 1;
+        if (h2_dispatch(h2, st) < 0)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        return 0;
+    }
+    if (end && st->body_streaming) {
+        st->remote_closed = 1;
+        h2->nest++;
+        fa_conn_body_feed(h2->conn, st->id, "", 0, 1);
+        h2->nest--;
+        return h2->zombie ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+    }
     if (end) {
         st->remote_closed = 1;
         if (h2_dispatch(h2, st) < 0)
@@ -544,8 +566,25 @@ static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t s
     if (h2->zombie)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     fa_h2_stream *st = h2_stream_get(h2, stream_id);
-    /* Window updates for dropped bytes are automatic (the library
-     * consumes every chunk it reports), so dropping is just ignoring. */
+    if (st != NULL && st->body_streaming && st->dispatched && !st->rejected) {
+        /* stream_body: the handler reads it; while it is behind, the
+         * window stays shut so the client waits instead of us buffering */
+        h2->nest++;
+        int r = fa_conn_body_feed(h2->conn, stream_id, (const char *)data, len, 0);
+        h2->nest--;
+        if (h2->zombie)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        if (r == 1 || st->withheld > 0) {
+            st->withheld += len;
+            return 0;
+        }
+        nghttp2_session_consume(session, stream_id, len);
+        return 0;
+    }
+    /* Windows are given back by hand (no automatic WINDOW_UPDATE, so that
+     * stream_body routes can hold a client back): everything else is
+     * consumed at once. */
+    nghttp2_session_consume(session, stream_id, len);
     if (st == NULL || st->rejected || st->dispatched)
         return 0;
     if (st->body.len > h2->cfg->max_body_size || len > h2->cfg->max_body_size - st->body.len)
@@ -714,6 +753,8 @@ static int h2_new_session(fa_h2 *h2)
     /* We announce NO_RFC7540_PRIORITIES: closed streams need not linger
      * in a priority tree. */
     nghttp2_option_set_no_closed_streams(opt, 1);
+    /* we give flow-control credit back ourselves (on_data_chunk_recv) */
+    nghttp2_option_set_no_auto_window_update(opt, 1);
 #ifdef FA_HAVE_NGHTTP2_STREAM_RESET_RATE_LIMIT
     nghttp2_option_set_stream_reset_rate_limit(opt, FA_H2_RESET_BURST, FA_H2_RESET_RATE);
 #endif
@@ -997,6 +1038,16 @@ int fa_h2_stream_write(fa_conn *c, int32_t stream_id, const char *data, size_t l
         st->stream_ended = 1;
     nghttp2_session_resume_data(h2->session, stream_id);
     return 0;
+}
+
+void fa_h2_body_resume(fa_conn *c, int32_t stream_id)
+{
+    fa_h2 *h2 = c->h2;
+    fa_h2_stream *st = h2 != NULL ? h2_stream_get(h2, stream_id) : NULL;
+    if (st == NULL || st->withheld == 0)
+        return;
+    nghttp2_session_consume(h2->session, stream_id, st->withheld);
+    st->withheld = 0;
 }
 
 void fa_h2_refuse(fa_conn *c, int32_t stream_id)

@@ -41,6 +41,9 @@ long fa_h2_stream_pending(fa_conn *c, int32_t stream_id);
 /* Appends body bytes (end: they are the last) and wakes the stream's data
  * source.  Returns 0, or -1 when the stream is gone. */
 int fa_h2_stream_write(fa_conn *c, int32_t stream_id, const char *data, size_t len, int end);
+/* The handler of a stream_body request caught up: give back the flow-control
+ * window held back while it was behind. */
+void fa_h2_body_resume(fa_conn *c, int32_t stream_id);
 /* Refuses a stream the worker has no room for: RST_STREAM(REFUSED_STREAM),
  * which tells the client it may retry it (RFC 9113 section 8.7). */
 void fa_h2_refuse(fa_conn *c, int32_t stream_id);

@@ -30,7 +30,8 @@ struct fa_interp {
     char **labels; /* borrowed from the spec's handler refs */
     PyObject *headers_type;
     PyObject **routes; /* req['route'] per handler id */
-    PyObject *k_path_params, *k_route, *k_file, *k_file_range;
+    PyObject *k_path_params, *k_route, *k_file, *k_file_range, *k_stream;
+    int *stream_body; /* per handler id */
     PyObject *k_method, *k_path, *k_query, *k_headers, *k_body, *k_status,
         *k_content_type, *k_http_version;
     PyObject *v_200, *v_11, *v_10, *v_20;
@@ -44,6 +45,7 @@ struct fa_pythread {
     PyObject *step;     /* loop.step */
     PyObject *resume;   /* fasterapi._worker.resume */
     PyObject *run_coro; /* fasterapi._worker.run_coroutine */
+    PyObject *make_body; /* fasterapi._worker.make_body */
     int blocking;
     fa_async_done_fn done;
     fa_stream_ready_fn ready;
@@ -110,6 +112,7 @@ static void fa_interp_clear_objects(fa_interp *in)
     Py_CLEAR(in->k_route);
     Py_CLEAR(in->k_file);
     Py_CLEAR(in->k_file_range);
+    Py_CLEAR(in->k_stream);
     Py_CLEAR(in->k_method);
     Py_CLEAR(in->k_path);
     Py_CLEAR(in->k_query);
@@ -190,6 +193,7 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
     FA_INTERN(k_route, "route");
     FA_INTERN(k_file, "file");
     FA_INTERN(k_file_range, "file_range");
+    FA_INTERN(k_stream, "stream");
     FA_INTERN(v_10, "1.0");
     FA_INTERN(v_11, "1.1");
     FA_INTERN(v_20, "2");
@@ -226,6 +230,17 @@ fa_interp *fa_interp_new(const fa_app_spec *spec, char *err, size_t err_size)
     }
     for (size_t i = 0; i < spec->num_handlers; i++)
         in->labels[i] = spec->handlers[i].label;
+    in->stream_body = calloc(spec->num_handlers ? spec->num_handlers : 1, sizeof(int));
+    if (in->stream_body == NULL) {
+        free(in->handlers);
+        free(in->labels);
+        free(in->routes);
+        free(in);
+        snprintf(err, err_size, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < spec->num_handlers; i++)
+        in->stream_body[i] = spec->handlers[i].stream_body;
 
     PyInterpreterConfig config = {
         .use_main_obmalloc = 0,
@@ -246,6 +261,7 @@ fa_interp *fa_interp_new(const fa_app_spec *spec, char *err, size_t err_size)
         free(in->handlers);
         free(in->labels);
         free(in->routes);
+        free(in->stream_body);
         free(in);
         return NULL;
     }
@@ -259,6 +275,7 @@ fa_interp *fa_interp_new(const fa_app_spec *spec, char *err, size_t err_size)
         free(in->handlers);
         free(in->labels);
         free(in->routes);
+        free(in->stream_body);
         free(in);
         return NULL;
     }
@@ -282,6 +299,7 @@ void fa_interp_end(fa_interp *in)
     free(in->handlers);
     free(in->labels);
     free(in->routes);
+    free(in->stream_body);
     free(in);
 }
 
@@ -844,11 +862,12 @@ static int fa_defer(fa_pythread *pt, int handler_id, PyObject *coro, PyObject *y
 }
 
 int fa_pythread_call(fa_pythread *pt, int handler_id, const fa_request *rq, fa_response *out,
-                     void *token, void **handle)
+                     void *token, void **handle, void **body)
 {
     fa_interp *in = pt->in;
     PyObject *req = NULL, *res = NULL, *ret = NULL;
     int outcome = FA_CALL_DONE;
+    *body = NULL;
     if (handler_id < 0 || (size_t)handler_id >= in->num_handlers) {
         fa_response_simple(out, 500, "Internal Server Error");
         return FA_CALL_DONE;
@@ -856,6 +875,14 @@ int fa_pythread_call(fa_pythread *pt, int handler_id, const fa_request *rq, fa_r
     req = fa_build_request(in, rq, handler_id);
     if (req == NULL)
         goto error;
+    if (in->stream_body[handler_id] && pt->make_body != NULL && !pt->blocking) {
+        PyObject *bs = PyObject_CallOneArg(pt->make_body, pt->loop);
+        if (bs == NULL || PyDict_SetItem(req, in->k_stream, bs) < 0) {
+            Py_XDECREF(bs);
+            goto error;
+        }
+        *body = bs; /* the caller's reference, for feeding */
+    }
     res = PyDict_New();
     if (res == NULL || PyDict_SetItem(res, in->k_status, in->v_200) < 0)
         goto error;
@@ -912,6 +939,7 @@ int fa_pythread_aio_init(fa_pythread *pt, int blocking, fa_async_done_fn done,
     pt->done = done;
     pt->resume = PyObject_GetAttrString(worker, "resume");
     pt->run_coro = pt->resume ? PyObject_GetAttrString(worker, "run_coroutine") : NULL;
+    pt->make_body = pt->run_coro ? PyObject_GetAttrString(worker, "make_body") : NULL;
     pt->loop = pt->run_coro ? PyObject_CallMethod(worker, blocking ? "make_blocking_loop" : "make_loop", NULL)
                             : NULL;
     Py_DECREF(worker);
@@ -935,6 +963,7 @@ fail:
     Py_CLEAR(pt->step);
     Py_CLEAR(pt->resume);
     Py_CLEAR(pt->run_coro);
+    Py_CLEAR(pt->make_body);
     return -1;
 }
 
@@ -983,6 +1012,7 @@ void fa_pythread_aio_close(fa_pythread *pt)
     Py_CLEAR(pt->step);
     Py_CLEAR(pt->resume);
     Py_CLEAR(pt->run_coro);
+    Py_CLEAR(pt->make_body);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1218,3 +1248,42 @@ void fa_pythread_stream_close(fa_pythread *pt, void *stream)
     }
     PyMem_Free(ps);
 }
+
+/* ---------------------------------------------------------------------- */
+/* streamed request bodies */
+
+long fa_pythread_body_feed(fa_pythread *pt, void *body, const char *data, size_t len, int end)
+{
+    (void)pt;
+    PyObject *chunk = PyBytes_FromStringAndSize(data, (Py_ssize_t)len);
+    PyObject *r = chunk ? PyObject_CallMethod((PyObject *)body, "_feed", "OO", chunk,
+                                             end ? Py_True : Py_False)
+                        : NULL;
+    Py_XDECREF(chunk);
+    if (r == NULL) {
+        PyErr_PrintEx(0);
+        return -1;
+    }
+    long n = PyLong_AsLong(r);
+    Py_DECREF(r);
+    if (n == -1 && PyErr_Occurred())
+        PyErr_Clear();
+    return n;
+}
+
+long fa_pythread_body_buffered(fa_pythread *pt, void *body)
+{
+    (void)pt;
+    PyObject *r = PyObject_CallMethod((PyObject *)body, "_buffered", NULL);
+    if (r == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    long n = PyLong_AsLong(r);
+    Py_DECREF(r);
+    if (n == -1 && PyErr_Occurred())
+        PyErr_Clear();
+    return n;
+}
+
+void fa_pythread_body_release(void *body) { Py_XDECREF((PyObject *)body); }

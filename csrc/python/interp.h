@@ -23,6 +23,7 @@ typedef struct fa_handler_ref {
     char *qualname; /* "hello_handler" */
     char *label;    /* "GET:/" for log lines */
     char *route;    /* the path pattern it was added under: req['route'] */
+    int stream_body; /* gets req['stream'] and the body as it arrives */
 } fa_handler_ref;
 
 /* What every interpreter needs to load the application. */
@@ -72,7 +73,15 @@ typedef void (*fa_async_done_fn)(void *token, fa_response *resp);
  * call returns FA_CALL_DEFERRED; on a blocking thread the loop runs it to
  * the end. */
 int fa_pythread_call(fa_pythread *pt, int handler_id, const fa_request *req, fa_response *out,
-                     void *token, void **handle);
+                     void *token, void **handle, void **body);
+
+/* Streamed request bodies.  For a stream_body handler, fa_pythread_call
+ * stores in *body a handle on req['stream'] (NULL otherwise); the caller
+ * feeds it the body as it arrives and releases it when done.  All attached.
+ * feed returns the bytes waiting in the stream, or -1 if it failed. */
+long fa_pythread_body_feed(fa_pythread *pt, void *body, const char *data, size_t len, int end);
+long fa_pythread_body_buffered(fa_pythread *pt, void *body);
+void fa_pythread_body_release(void *body);
 
 /* Called (attached) when an awaited chunk of a streamed body arrived:
  * pull again. */

@@ -282,7 +282,7 @@ static int fa_is_token(const char *s)
 }
 
 PyDoc_STRVAR(add_route_doc,
-"add_route(method, path, handler, pooled=False)\n--\n\n"
+"add_route(method, path, handler, pooled=False, stream_body=False)\n--\n\n"
 "Route requests for `method` and exact `path` to `handler(req, res)`.\n\n"
 "The handler must be a module-level function: every worker interpreter\n"
 "imports its own copy by module and name.  `req` is a dict with method,\n"
@@ -290,17 +290,41 @@ PyDoc_STRVAR(add_route_doc,
 "the handler fills `res`: status (int, default 200), content_type (str),\n"
 "body (str or bytes) and headers (dict or list of pairs).  With\n"
 "pooled=True the handler runs on a pooled thread, so it may block.\n"
+"With stream_body=True (async def handlers only) the handler starts when\n"
+"the request head is in, req['body'] is empty and req['stream'] yields the\n"
+"body as it arrives (`async for chunk in req['stream']`).\n"
 "Returns the handler id.");
 
 static PyObject *PyHttp2Server_add_route(PyObject *op, PyObject *args, PyObject *kwds)
 {
     PyHttp2Server *self = (PyHttp2Server *)op;
-    static char *kwlist[] = {"method", "path", "handler", "pooled", NULL};
+    static char *kwlist[] = {"method", "path", "handler", "pooled", "stream_body", NULL};
     const char *method, *path;
     PyObject *handler;
-    int pooled = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ssO|p:add_route", kwlist, &method, &path, &handler, &pooled))
+    int pooled = 0, stream_body = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "ssO|pp:add_route", kwlist, &method, &path, &handler,
+                                     &pooled, &stream_body))
         return NULL;
+    if (stream_body) {
+        if (pooled) {
+            PyErr_SetString(PyExc_ValueError,
+                            "stream_body=True needs a pinned route: pooled=True is not supported with it");
+            return NULL;
+        }
+        PyObject *inspect = PyImport_ImportModule("inspect");
+        PyObject *r = inspect ? PyObject_CallMethod(inspect, "iscoroutinefunction", "O", handler) : NULL;
+        Py_XDECREF(inspect);
+        if (r == NULL)
+            return NULL;
+        int is_coro = PyObject_IsTrue(r);
+        Py_DECREF(r);
+        if (!is_coro) {
+            PyErr_SetString(PyExc_TypeError,
+                            "stream_body=True needs an async def handler: it reads the body with "
+                            "`async for chunk in req['stream']`");
+            return NULL;
+        }
+    }
     if (fa_check_init(self) < 0)
         return NULL;
     if (fa_server_running(self->srv)) {
@@ -330,7 +354,7 @@ static PyObject *PyHttp2Server_add_route(PyObject *op, PyObject *args, PyObject 
         return NULL;
     char err[256];
     int id = fa_server_add_route(self->srv, m, path, PyUnicode_AsUTF8(module), PyUnicode_AsUTF8(qualname),
-                                 pooled, err, sizeof(err));
+                                 pooled, stream_body, err, sizeof(err));
     Py_DECREF(module);
     Py_DECREF(qualname);
     if (id < 0) {

@@ -60,6 +60,8 @@ typedef struct fa_h1_state {
     int minor_version;     /* of the current request: 0 or 1 */
     size_t scanned;        /* rbuf bytes known to hold no end of head */
     int streaming;         /* the answer's head is out; chunks follow */
+    int body_streaming;    /* dispatched at the head; body bytes are fed */
+    int body_unread;       /* nobody reads the rest of the body: close after */
     int file_fd;           /* a file body follows the head (-1: none) */
     uint64_t file_off, file_left;
 } fa_h1_state;
@@ -106,6 +108,16 @@ void fa_conn_respond(fa_conn *c, int32_t stream_id, fa_response *resp);
 /* A request's stream ended before its answer (HTTP/2 RST_STREAM): cancels
  * a suspended coroutine handler serving it, if any. */
 void fa_conn_stream_closed(fa_conn *c, int32_t stream_id);
+/* Streamed request bodies (routes added with stream_body=True).
+ * True when the request for method/path goes to such a route: the protocol
+ * layer dispatches it as soon as the head is in, with an empty body. */
+int fa_conn_route_streams_body(fa_conn *c, const char *method, size_t method_len,
+                               const char *path, size_t path_len);
+/* Hands body bytes of a dispatched stream_body request to its handler.
+ * Returns 0, 1 when the handler has more than it reads (stop reading from
+ * the client until fa_h2_body_resume / reading resumes), or -1 when nobody
+ * reads the body any more (drop the bytes). */
+int fa_conn_body_feed(fa_conn *c, int32_t stream_id, const char *data, size_t len, int end);
 /* Moves the connection to a deadline list (FA_TIMER_NONE: none). */
 void fa_conn_set_timer(fa_conn *c, fa_timer_kind kind);
 /* Starts or stops reading from the socket. */

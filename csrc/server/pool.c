@@ -167,8 +167,8 @@ void *fa_pool_main(void *arg)
             while ((job = fa_ring_pop(&p->from_worker[w])) != NULL) {
                 did = 1;
                 fa_pythread_attach(py);
-                void *handle = NULL;
-                fa_pythread_call(py, job->handler_id, &job->req, &job->resp, NULL, &handle);
+                void *handle = NULL, *body = NULL;
+                fa_pythread_call(py, job->handler_id, &job->req, &job->resp, NULL, &handle, &body);
                 fa_pythread_detach(py);
                 atomic_fetch_sub(&p->inflight, 1);
                 fa_worker *dst = &srv->workers[job->worker_id];

@@ -29,6 +29,7 @@ typedef struct fa_route {
     size_t method_len, path_len;
     int handler_id; /* index into every interpreter's handler table */
     int pooled;     /* run on a pooled worker */
+    int stream_body; /* dispatched at the end of the head; body fed as it comes */
     fa_route_seg *segs; /* NULL for a static path */
     size_t num_segs;
 } fa_route;

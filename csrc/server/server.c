@@ -82,7 +82,8 @@ int fa_server_running(fa_server *srv)
 int fa_server_port(fa_server *srv) { return srv->cfg.port; }
 
 int fa_server_add_route(fa_server *srv, const char *method, const char *path, const char *module,
-                        const char *qualname, int pooled, char *err, size_t err_size)
+                        const char *qualname, int pooled, int stream_body, char *err,
+                        size_t err_size)
 {
     if (srv->num_handlers == srv->cap_handlers) {
         size_t cap = srv->cap_handlers ? srv->cap_handlers * 2 : 8;
@@ -123,6 +124,8 @@ int fa_server_add_route(fa_server *srv, const char *method, const char *path, co
         goto oom;
     }
     snprintf(h->label, label_len, "%s:%s", method, path);
+    h->stream_body = stream_body;
+    srv->router.routes[rc].stream_body = stream_body;
     srv->num_handlers++;
     return id;
 oom:

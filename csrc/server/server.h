@@ -19,7 +19,8 @@ void fa_server_free(fa_server *srv);
 fa_config *fa_server_config(fa_server *srv);
 /* Registers a route.  Returns the handler id (>= 0), or -1 with err set. */
 int fa_server_add_route(fa_server *srv, const char *method, const char *path, const char *module,
-                        const char *qualname, int pooled, char *err, size_t err_size);
+                        const char *qualname, int pooled, int stream_body, char *err,
+                        size_t err_size);
 /* Starts every thread.  GIL held.  Returns 0, or -1 with err set (nothing
  * left running). */
 int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size_t sys_path_len,

@@ -56,7 +56,10 @@ typedef struct fa_async_req {
     fa_conn *conn;
     int32_t stream_id;
     void *handle; /* the Task (python/interp.h) */
+    void *body;   /* req['stream'] of a stream_body route, while fed */
+    int body_paused; /* too much body waits unread: the client is held back */
     struct fa_async_req *prev, *next; /* the connection's list */
+    struct fa_async_req *paused_next; /* the worker's list of paused bodies */
 } fa_async_req;
 
 /* A streamed answer: the worker pulls chunks from the handler layer's
@@ -88,6 +91,7 @@ typedef struct fa_worker {
     uint64_t aio_deadline_ms; /* asyncio's next timer, or UINT64_MAX */
     fa_async_req *spare_async; /* handed to each call; kept when not used */
     fa_stream_out *due;        /* streamed answers to pull from */
+    fa_async_req *paused;      /* streamed request bodies held back */
     fa_buf scratch;            /* chunks on their way to a connection */
     fa_slab slab;              /* small blocks for nghttp2 and HTTP/2 streams */
     char *chunks[FA_CHUNK_POOL]; /* free I/O buffers of FA_CHUNK bytes */

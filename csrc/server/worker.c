@@ -788,9 +788,13 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
         fa_conn_respond_error(c, stream_id, 503, "Service Unavailable");
         return;
     }
-    if (fa_pythread_call(w->py, rt->handler_id, req, &w->resp, ar, &ar->handle) == FA_CALL_DEFERRED) {
+    void *body = NULL;
+    if (fa_pythread_call(w->py, rt->handler_id, req, &w->resp, ar, &ar->handle, &body) ==
+        FA_CALL_DEFERRED) {
         /* a coroutine suspended: its Task answers through fa_worker_async_done */
         w->spare_async = NULL;
+        ar->body = body;
+        ar->body_paused = 0;
         ar->worker = w;
         ar->conn = c;
         ar->stream_id = stream_id;
@@ -804,7 +808,87 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
         w->aio_due = 1;
         return;
     }
+    if (body != NULL)
+        fa_pythread_body_release(body); /* answered without reading the body */
     fa_conn_respond(c, stream_id, &w->resp);
+}
+
+static void fa_worker_unpause(fa_worker *w, fa_async_req *ar)
+{
+    fa_async_req **pp = &w->paused;
+    while (*pp && *pp != ar)
+        pp = &(*pp)->paused_next;
+    if (*pp)
+        *pp = ar->paused_next;
+    ar->body_paused = 0;
+}
+
+int fa_conn_route_streams_body(fa_conn *c, const char *method, size_t method_len, const char *path,
+                               size_t path_len)
+{
+    const fa_route *rt;
+    fa_header params[FA_MAX_PATH_PARAMS];
+    size_t np;
+    const char *q = memchr(path, '?', path_len);
+    if (q)
+        path_len = (size_t)(q - path);
+    return fa_router_find(&c->worker->srv->router, method, method_len, path, path_len, &rt, params,
+                          &np, NULL, 0) == FA_ROUTE_FOUND &&
+           rt->stream_body && !(rt->pooled && c->worker->srv->num_pool > 0);
+}
+
+#define FA_BODY_HIGH (1u << 20)
+#define FA_BODY_LOW (256u << 10)
+
+int fa_conn_body_feed(fa_conn *c, int32_t stream_id, const char *data, size_t len, int end)
+{
+    fa_async_req *ar = c->async_reqs;
+    while (ar && !(ar->stream_id == stream_id && ar->body != NULL))
+        ar = ar->next;
+    if (ar == NULL)
+        return -1;
+    fa_worker *w = c->worker;
+    fa_worker_attach(w);
+    long buffered = fa_pythread_body_feed(w->py, ar->body, data, len, end);
+    w->aio_due = 1; /* the handler may be waiting for these bytes */
+    if (end || buffered < 0) {
+        fa_pythread_body_release(ar->body);
+        ar->body = NULL;
+        if (ar->body_paused)
+            fa_worker_unpause(w, ar);
+        return buffered < 0 ? -1 : 0;
+    }
+    if ((size_t)buffered > FA_BODY_HIGH) {
+        if (!ar->body_paused) {
+            ar->body_paused = 1;
+            ar->paused_next = w->paused;
+            w->paused = ar;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* After an asyncio step: bodies whose handlers caught up flow again. */
+static void fa_worker_resume_bodies(fa_worker *w)
+{
+    fa_async_req *ar = w->paused, *next;
+    for (; ar; ar = next) {
+        next = ar->paused_next;
+        if (ar->body != NULL && (size_t)fa_pythread_body_buffered(w->py, ar->body) > FA_BODY_LOW)
+            continue;
+        fa_worker_unpause(w, ar);
+        fa_conn *c = ar->conn;
+        if (c->dead)
+            continue;
+        if (c->proto == FA_PROTO_H2) {
+            fa_h2_body_resume(c, ar->stream_id);
+        } else {
+            fa_conn_pause_reading(c, 0);
+            fa_h1_process(c); /* body bytes already read */
+        }
+        fa_conn_flush(c);
+    }
 }
 
 /* A suspended coroutine handler finished (resp) or was cancelled (NULL). */
@@ -820,6 +904,15 @@ static void fa_worker_async_done(void *token, fa_response *resp)
         ar->next->prev = ar->prev;
     c->pending--;
     c->worker->inflight--;
+    if (ar->body != NULL) {
+        /* answered before the whole body came: nobody reads the rest */
+        if (ar->body_paused)
+            fa_worker_unpause(c->worker, ar);
+        fa_pythread_body_release(ar->body);
+        ar->body = NULL;
+        if (c->proto == FA_PROTO_H1)
+            c->h1.body_unread = 1;
+    }
     if (resp != NULL && !c->dead) {
         fa_conn_respond(c, ar->stream_id, resp);
         if (c->proto == FA_PROTO_H1 && !c->h1.in_flight && !c->dead) {
@@ -852,6 +945,8 @@ static void fa_worker_aio_step(fa_worker *w)
     w->aio_deadline_ms = ms < 0 ? UINT64_MAX : fa_now_ms() + (uint64_t)ms;
     if (ms == 0)
         w->aio_due = 1;
+    if (w->paused)
+        fa_worker_resume_bodies(w);
 }
 
 void fa_worker_take_answers(fa_worker *w)

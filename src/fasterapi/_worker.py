@@ -197,3 +197,69 @@ def close_async_iter(loop, it):
     may await)."""
     if loop is not None and not loop.is_closed():
         loop.create_task(_aclose(it))
+
+
+# ---------------------------------------------------------------------------
+# streamed request bodies (routes added with stream_body=True)
+
+import collections
+
+
+class BodyStream:
+    """The request body of a stream_body route, as it arrives.
+
+    ``async for chunk in req['stream']`` yields bytes chunks; ``await
+    req['stream'].read()`` returns the rest at once.  The native server
+    feeds it and stops reading from the client while more than a
+    megabyte is waiting here, so a slow handler slows the upload down
+    instead of filling memory.
+    """
+
+    __slots__ = ("_chunks", "_size", "_ended", "_waiter", "_loop")
+
+    def __init__(self, loop):
+        self._chunks = collections.deque()
+        self._size = 0
+        self._ended = False
+        self._waiter = None
+        self._loop = loop
+
+    def _feed(self, data, end):
+        # called by the native worker; returns the bytes now buffered
+        if data:
+            self._chunks.append(data)
+            self._size += len(data)
+        if end:
+            self._ended = True
+        w = self._waiter
+        if w is not None and not w.done():
+            w.set_result(None)
+        return self._size
+
+    def _buffered(self):
+        return self._size
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        while not self._chunks:
+            if self._ended:
+                raise StopAsyncIteration
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        chunk = self._chunks.popleft()
+        self._size -= len(chunk)
+        return chunk
+
+    async def read(self):
+        """The rest of the body as one bytes object."""
+        parts = [chunk async for chunk in self]
+        return b"".join(parts)
+
+
+def make_body(loop):
+    return BodyStream(loop)
