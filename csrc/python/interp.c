@@ -13,6 +13,7 @@
 #include <Python.h>
 
 #include "interp.h"
+#include "../json/encoder.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,8 @@ struct fa_interp {
     char **labels; /* borrowed from the spec's handler refs */
     PyObject *headers_type;
     PyObject **routes; /* req['route'] per handler id */
-    PyObject *k_path_params, *k_route, *k_file, *k_file_range, *k_stream;
+    PyObject *k_path_params, *k_route, *k_file, *k_file_range, *k_stream, *k_json;
+    fa_json_cache json_cache;
     int *stream_body; /* per handler id */
     PyObject *k_method, *k_path, *k_query, *k_headers, *k_body, *k_status,
         *k_content_type, *k_http_version;
@@ -113,6 +115,8 @@ static void fa_interp_clear_objects(fa_interp *in)
     Py_CLEAR(in->k_file);
     Py_CLEAR(in->k_file_range);
     Py_CLEAR(in->k_stream);
+    Py_CLEAR(in->k_json);
+    fa_json_cache_clear(&in->json_cache);
     Py_CLEAR(in->k_method);
     Py_CLEAR(in->k_path);
     Py_CLEAR(in->k_query);
@@ -194,6 +198,9 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
     FA_INTERN(k_file, "file");
     FA_INTERN(k_file_range, "file_range");
     FA_INTERN(k_stream, "stream");
+    FA_INTERN(k_json, "json");
+    if (fa_json_cache_init(&in->json_cache) < 0)
+        goto done;
     FA_INTERN(v_10, "1.0");
     FA_INTERN(v_11, "1.1");
     FA_INTERN(v_20, "2");
@@ -650,7 +657,27 @@ static int fa_convert_result(fa_pythread *pt, int hid, PyObject *res, fa_respons
         out->status = (int)s;
     }
 
-    PyObject *body = PyDict_GetItemWithError(res, in->k_body);
+    /* res['json']: encoded here, in C, without building a str first */
+    PyObject *json = PyDict_GetItemWithError(res, in->k_json);
+    if (json == NULL && PyErr_Occurred())
+        return -1;
+    int is_json = 0;
+    if (json != NULL) {
+        if (fa_json_encode(json, &out->body, NULL, &in->json_cache) < 0) {
+            PyObject *exc = PyErr_GetRaisedException();
+            PyObject *str = exc ? PyObject_Str(exc) : NULL;
+            const char *m = str ? PyUnicode_AsUTF8(str) : NULL;
+            PyErr_Clear();
+            snprintf(msg, sizeof(msg), "res['json'] cannot be encoded: %.120s", m ? m : "?");
+            Py_XDECREF(str);
+            Py_XDECREF(exc);
+            fa_bad_result(in, hid, out, msg);
+            return -2;
+        }
+        is_json = 1;
+    }
+
+    PyObject *body = is_json ? NULL : PyDict_GetItemWithError(res, in->k_body);
     if (body == NULL && PyErr_Occurred())
         return -1;
     int body_is_text = 1;
@@ -716,6 +743,11 @@ static int fa_convert_result(fa_pythread *pt, int hid, PyObject *res, fa_respons
             return -2;
         }
         if (fa_response_add_header(out, "content-type", 12, p, (size_t)n) < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    } else if (is_json) {
+        if (fa_response_add_header(out, "content-type", 12, "application/json", 16) < 0) {
             PyErr_NoMemory();
             return -1;
         }
