@@ -392,7 +392,11 @@ static int fa_app_paths(char **main_path, char ***sys_path, size_t *n)
     *main_path = NULL;
     *sys_path = NULL;
     *n = 0;
+#if PY_VERSION_HEX >= 0x030D0000
     PyObject *main = PyImport_AddModuleRef("__main__");
+#else
+    PyObject *main = Py_XNewRef(PyImport_AddModule("__main__"));
+#endif
     if (main == NULL)
         return -1;
     PyObject *file = PyObject_GetAttrString(main, "__file__");
@@ -451,6 +455,36 @@ PyDoc_STRVAR(start_doc,
 "stop() from another thread, once the graceful stop is complete.  With\n"
 "blocking=False it returns at once; call stop() later.");
 
+/* SIGTERM raises KeyboardInterrupt like SIGINT while start() blocks, so
+ * both stop gracefully.  Returns the previous handler (to restore), NULL
+ * with no exception when that is not possible here (not the main thread),
+ * or NULL with KeyboardInterrupt set when a signal came meanwhile. */
+static PyObject *fa_sigterm_as_interrupt(PyObject *signal_mod)
+{
+    PyObject *num = PyObject_GetAttrString(signal_mod, "SIGTERM");
+    PyObject *handler = PyObject_GetAttrString(signal_mod, "default_int_handler");
+    PyObject *old = (num && handler) ? PyObject_CallMethod(signal_mod, "signal", "OO", num, handler) : NULL;
+    Py_XDECREF(num);
+    Py_XDECREF(handler);
+    if (old == NULL && !PyErr_ExceptionMatches(PyExc_KeyboardInterrupt))
+        PyErr_Clear();
+    return old;
+}
+
+static void fa_restore_sigterm(PyObject *signal_mod, PyObject *old)
+{
+    if (old == NULL)
+        return;
+    PyObject *exc = PyErr_GetRaisedException();
+    PyObject *num = PyObject_GetAttrString(signal_mod, "SIGTERM");
+    PyObject *r = num ? PyObject_CallMethod(signal_mod, "signal", "OO", num, old) : NULL;
+    if (r == NULL)
+        PyErr_Clear();
+    Py_XDECREF(r);
+    Py_XDECREF(num);
+    PyErr_SetRaisedException(exc);
+}
+
 static PyObject *PyHttp2Server_start(PyObject *op, PyObject *args, PyObject *kwds)
 {
     PyHttp2Server *self = (PyHttp2Server *)op;
@@ -460,57 +494,66 @@ static PyObject *PyHttp2Server_start(PyObject *op, PyObject *args, PyObject *kwd
         return NULL;
     if (fa_check_init(self) < 0)
         return NULL;
+
+    /* Installed before anything starts, so a signal at any moment from here
+     * on ends in a graceful stop rather than a killed process. */
+    PyObject *signal_mod = NULL, *old_term = NULL;
+    if (blocking) {
+        signal_mod = PyImport_ImportModule("signal");
+        if (signal_mod == NULL)
+            return NULL;
+        old_term = fa_sigterm_as_interrupt(signal_mod);
+        if (old_term == NULL && PyErr_Occurred()) {
+            Py_DECREF(signal_mod);
+            return NULL; /* interrupted before anything started */
+        }
+    }
+
     char *main_path;
     char **sys_path;
     size_t n;
-    if (fa_app_paths(&main_path, &sys_path, &n) < 0) {
-        fa_free_paths(main_path, sys_path, n);
-        return NULL;
-    }
     char err[4096];
-    int rc = fa_server_start(self->srv, main_path, sys_path, n, err, sizeof(err));
+    int rc = -1;
+    if (fa_app_paths(&main_path, &sys_path, &n) == 0) {
+        rc = fa_server_start(self->srv, main_path, sys_path, n, err, sizeof(err));
+        if (rc < 0) {
+            if (strncmp(err, "cannot listen", 13) == 0 || strncmp(err, "cannot resolve", 14) == 0)
+                PyErr_SetString(PyExc_OSError, err);
+            else
+                PyErr_Format(PyExc_RuntimeError, "the server could not start: %s", err);
+        }
+    }
     fa_free_paths(main_path, sys_path, n);
     if (rc < 0) {
-        if (strncmp(err, "cannot listen", 13) == 0 || strncmp(err, "cannot resolve", 14) == 0)
-            PyErr_SetString(PyExc_OSError, err);
-        else
-            PyErr_Format(PyExc_RuntimeError, "the server could not start: %s", err);
+        fa_restore_sigterm(signal_mod, old_term);
+        Py_XDECREF(old_term);
+        Py_XDECREF(signal_mod);
         return NULL;
     }
+
     if (!blocking) {
         /* A process that exits with a running server must still stop it:
          * exiting with live sub-interpreters is fatal on 3.12. */
         PyObject *stop = PyObject_GetAttrString(op, "stop");
         PyObject *r = stop ? fa_atexit("register", stop) : NULL;
         Py_XDECREF(r);
+        if (r == NULL && PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+            /* interrupted right after starting: stop, and let it propagate */
+            PyObject *exc = PyErr_GetRaisedException();
+            fa_finish(self);
+            Py_XDECREF(stop);
+            PyErr_SetRaisedException(exc);
+            return NULL;
+        }
         if (r == NULL)
             PyErr_Clear();
         Py_XSETREF(self->atexit_cb, stop);
         Py_RETURN_NONE;
     }
 
-    /* Blocking: SIGTERM behaves like SIGINT (KeyboardInterrupt) while we
-     * wait, so both stop gracefully.  Only the main thread may do this. */
-    PyObject *signal_mod = PyImport_ImportModule("signal");
-    PyObject *old_term = NULL;
-    if (signal_mod != NULL) {
-        PyObject *num = PyObject_GetAttrString(signal_mod, "SIGTERM");
-        PyObject *handler = PyObject_GetAttrString(signal_mod, "default_int_handler");
-        if (num && handler)
-            old_term = PyObject_CallMethod(signal_mod, "signal", "OO", num, handler);
-        Py_XDECREF(num);
-        Py_XDECREF(handler);
-    }
-    if (old_term == NULL)
-        PyErr_Clear(); /* not the main thread: SIGTERM keeps its behaviour */
     PyObject *raised = NULL;
     for (;;) {
-        int done;
-        Py_BEGIN_ALLOW_THREADS
-        done = fa_server_wait(self->srv, 100);
-        Py_END_ALLOW_THREADS
-        if (done)
-            break;
+        /* signals first: one may have come while the server was starting */
         if (PyErr_CheckSignals() < 0) {
             if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
                 PyErr_Clear();
@@ -520,17 +563,16 @@ static PyObject *PyHttp2Server_start(PyObject *op, PyObject *args, PyObject *kwd
             }
             break;
         }
+        int done;
+        Py_BEGIN_ALLOW_THREADS
+        done = fa_server_wait(self->srv, 100);
+        Py_END_ALLOW_THREADS
+        if (done)
+            break;
     }
     fa_finish(self);
-    if (old_term != NULL) {
-        PyObject *num = PyObject_GetAttrString(signal_mod, "SIGTERM");
-        PyObject *r = num ? PyObject_CallMethod(signal_mod, "signal", "OO", num, old_term) : NULL;
-        if (r == NULL)
-            PyErr_Clear();
-        Py_XDECREF(r);
-        Py_XDECREF(num);
-        Py_DECREF(old_term);
-    }
+    fa_restore_sigterm(signal_mod, old_term);
+    Py_XDECREF(old_term);
     Py_XDECREF(signal_mod);
     if (raised != NULL) {
         PyErr_SetRaisedException(raised);

@@ -980,22 +980,30 @@ void fa_worker_wake(fa_worker *w)
 
 static void fa_worker_begin_stop(fa_worker *w)
 {
-    w->stopping = 1;
     w->stop_deadline_ms = w->now_ms + (uint64_t)(w->srv->cfg.graceful_timeout * 1000.0);
     if (w->listener.fd >= 0) {
+        /* stop accepting: connections still in the kernel's queue are
+         * refused, as a stop promises */
         fa_loop_del(w->loop, w->listener.fd, w->listener.events);
         close(w->listener.fd);
         w->listener.fd = -1;
     }
+    w->stopping = 1;
     fa_conn *next;
     for (fa_conn *c = w->conns; c; c = next) {
         next = c->next;
         if (c->proto == FA_PROTO_H2 && c->h2) {
             fa_h2_shutdown(c);
             fa_conn_flush(c);
-        } else if (fa_h1_idle(c)) {
-            fa_conn_close(c);
+            continue;
         }
+        /* A request may sit unread in the socket (say the worker was busy
+         * in a handler): read before deciding the connection is idle.  It
+         * is answered with "connection: close". */
+        if (fa_h1_idle(c) && !c->read_paused)
+            fa_conn_on_readable(c);
+        if (!c->dead && fa_h1_idle(c))
+            fa_conn_close(c);
     }
 }
 
