@@ -19,7 +19,7 @@ from benchlib import APPS, Server, cpu_ceiling, free_port, restore_default_signa
 
 def measure(workers, seconds, runs, clients):
     port = free_port()
-    server = Server([sys.executable, os.path.join(APPS, "fa_app.py"), str(port), str(workers)], port)
+    server = Server([sys.executable, os.path.join(APPS, "fa_app.py"), str(port), str(workers), "0", "0"], port)
     try:
         rates = [run_h2load(f"http://127.0.0.1:{port}/cpu", seconds=seconds, warmup=1,
                             clients=clients, h1=True)["rps"] for _ in range(runs)]

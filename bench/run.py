@@ -1,0 +1,1228 @@
+"""FasterAPI against the field: one command, one machine, one invocation.
+
+    .venv/bin/python bench/run.py [--quick] [--no-install]
+                                  [--servers fasterapi,h2o,...] [--skip SECTION,...]
+
+(`make bench` / `make bench QUICK=1` from the repository root build the C
+microbenchmarks first and run this.)
+
+Every server runs in turn on 127.0.0.1 as a subprocess, with 1 and with 2
+workers, and is loaded by h2load (HTTP/1.1 and h2c) and wrk. Each figure is
+the median of 3 runs after a warm-up (QUICK: one shorter run), and every
+comparison is a ratio of figures taken in this same invocation. Writes
+docs/benchmarks.md, docs/benchmarks.png and build/bench/results.json.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+
+import benchlib as bl
+
+PY = sys.executable
+VENV_BIN = os.path.dirname(PY)
+BUILD = os.path.join(bl.ROOT, "build", "bench")
+DOCS = os.path.join(bl.ROOT, "docs")
+REQUIREMENTS = os.path.join(bl.HERE, "requirements.txt")
+DEBIAN_TOOLS = {"h2o": "h2o", "wrk": "wrk", "h2load": "nghttp2-client"}
+PY_MODULES = ["granian", "uvicorn", "httptools", "uvloop", "fastapi", "hypercorn", "matplotlib"]
+
+
+# --- settings ------------------------------------------------------------------
+
+@dataclass
+class Settings:
+    name: str
+    seconds: float       # one measured run
+    warmup: float        # h2load --warm-up-time before the first run
+    runs: int            # measured runs per figure (median)
+    lat_seconds: float   # the separate run with h2load --log-file (p50/p99)
+    clients: int = 64
+    streams: int = 10    # h2c streams per connection
+    cpu_clients: int = 8
+    cpu_seconds: float = 4  # CPU-bound runs, the hardware ceiling, the hand-off runs
+    idle_conns: int = 10000
+    rss_h2c: int = 1000000
+    rss_h1: int = 200000
+    two_workers: tuple = ()  # servers measured with 2 workers too (empty: all)
+    wrk_warmup: bool = True
+
+
+FULL = Settings("full", seconds=3, warmup=1, runs=3, lat_seconds=2)
+QUICK = Settings("QUICK", seconds=0.75, warmup=0.2, runs=1, lat_seconds=0.4, cpu_seconds=1.5, rss_h2c=300000,
+                 rss_h1=50000, two_workers=("fasterapi", "granian-rsgi", "h2o"), wrk_warmup=False)
+
+
+# --- workloads -------------------------------------------------------------------
+
+@dataclass
+class Workload:
+    key: str
+    title: str
+    proto: str
+    path: str
+    tool: str = "h2load"   # or "wrk"
+    h1: bool = True
+    post: bool = False
+    static_ok: bool = False  # h2o's static file can answer it
+
+    @property
+    def label(self):
+        return f"{self.title}, {self.proto}"
+
+
+WORKLOADS = [
+    Workload("plain-h1", "Plaintext", "HTTP/1.1 (h2load)", "/", static_ok=True),
+    Workload("plain-wrk", "Plaintext", "HTTP/1.1 (wrk)", "/", tool="wrk", static_ok=True),
+    Workload("plain-h2c", "Plaintext", "h2c (h2load)", "/", h1=False, static_ok=True),
+    Workload("json-h1", "JSON", "HTTP/1.1 (h2load)", "/json"),
+    Workload("json-h2c", "JSON", "h2c (h2load)", "/json", h1=False),
+    Workload("param-h1", "Path parameter", "HTTP/1.1 (h2load)", "/user/12345"),
+    Workload("param-h2c", "Path parameter", "h2c (h2load)", "/user/12345", h1=False),
+    Workload("post-h1", "POST 1 KB JSON echo", "HTTP/1.1 (h2load)", "/echo", post=True),
+    Workload("post-h2c", "POST 1 KB JSON echo", "h2c (h2load)", "/echo", h1=False, post=True),
+]
+
+
+# --- servers -----------------------------------------------------------------------
+
+class ServerSpec:
+    key = label = ""
+    h2c = True
+    static = False  # serves only the plaintext file
+    unit = "workers"
+
+    def command(self, port, workers, tmp, idle=False):
+        raise NotImplementedError
+
+    def version(self):
+        return ""
+
+    def available(self):
+        return None  # or a reason it cannot run
+
+
+def _pkg(name):
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+class FasterAPI(ServerSpec):
+    key, label = "fasterapi", "FasterAPI"
+
+    def command(self, port, workers, tmp, idle=False):
+        # "0 0": no pooled routes, so no pooled threads or interpreter
+        cmd = [PY, os.path.join(bl.APPS, "fa_app.py"), str(port), str(workers), "0", "0"]
+        if idle:
+            cmd.append("60")  # keepalive_timeout 60 s while connections sit idle
+        return cmd
+
+    def version(self):
+        v = _pkg("fasterapi") or "?"
+        try:
+            rev = subprocess.run(["git", "-C", bl.ROOT, "rev-parse", "--short", "HEAD"],
+                                 capture_output=True, text=True, timeout=10).stdout.strip()
+            dirty = subprocess.run(["git", "-C", bl.ROOT, "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True, timeout=10).stdout.strip()
+            if rev:
+                v += f" (git {rev}{', with uncommitted changes' if dirty else ''})"
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        return v + "; seed API `PyHttp2Server`, `num_pinned_workers=N`, no pooled route (so no pooled threads)"
+
+
+class H2O(ServerSpec):
+    key, label, static, unit = "h2o", "h2o (static file)", True, "threads"
+
+    def command(self, port, workers, tmp, idle=False):
+        root = os.path.join(tmp, f"h2o-{port}")
+        www = os.path.join(root, "www")
+        os.makedirs(www, exist_ok=True)
+        # h2o started as root serves as "nobody": the files must be readable
+        os.chmod(tmp, 0o755)
+        os.chmod(root, 0o755)
+        os.chmod(www, 0o755)
+        with open(os.path.join(www, "index.txt"), "w") as f:
+            f.write("Hello, World!")
+        os.chmod(os.path.join(www, "index.txt"), 0o644)
+        conf = os.path.join(root, "h2o.conf")
+        with open(conf, "w") as f:
+            f.write(h2o_config(port, workers, www, os.path.join(root, "error.log"), idle))
+        return ["h2o", "-c", conf]
+
+    def version(self):
+        return bl.tool_version(["h2o", "--version"]) + "; `num-threads: N`, no access log, file.dir"
+
+    def available(self):
+        return None if shutil.which("h2o") else "h2o is not installed"
+
+
+def h2o_config(port, threads, www, error_log, idle=False):
+    # idle test: keep 10,000 connections (default max-connections: 1024)
+    timeouts = ("max-connections: 20000\nhttp1-request-timeout: 60\nhttp2-idle-timeout: 60\n"
+                if idle else "")
+    return (f"num-threads: {threads}\n"
+            f"listen:\n  host: 127.0.0.1\n  port: {port}\n"
+            f"error-log: {error_log}\n"
+            f"{timeouts}"
+            "hosts:\n  default:\n    paths:\n      /:\n"
+            f"        file.dir: {www}\n"
+            "        file.index: ['index.txt']\n")
+
+
+class Granian(ServerSpec):
+    def __init__(self, interface):
+        self.interface = interface
+        self.key = f"granian-{interface}"
+        self.label = f"Granian {interface.upper()}"
+
+    def command(self, port, workers, tmp, idle=False):
+        app = "rsgi_app:app" if self.interface == "rsgi" else "asgi_app:app"
+        cmd = [os.path.join(VENV_BIN, "granian"), "--interface", self.interface, "--host", "127.0.0.1",
+               "--port", str(port), "--workers", str(workers), "--http", "auto", "--no-ws",
+               "--log-level", "warning"]
+        if idle:  # its default caps a worker at backlog/workers = 1024 connections
+            cmd += ["--backpressure", "20000"]
+        return cmd + [app]
+
+    def version(self):
+        return (_pkg("granian") or "?") + f"; `--interface {self.interface} --workers N --http auto`"
+
+    def available(self):
+        return None if _pkg("granian") else "granian is not installed"
+
+
+class Uvicorn(ServerSpec):
+    h2c = False
+
+    def __init__(self, fastapi):
+        self.fastapi = fastapi
+        self.key = "uvicorn-fastapi" if fastapi else "uvicorn"
+        self.label = "Uvicorn + FastAPI" if fastapi else "Uvicorn (raw ASGI)"
+
+    def command(self, port, workers, tmp, idle=False):
+        cmd = [os.path.join(VENV_BIN, "uvicorn"), "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers), "--loop", "uvloop", "--http", "httptools",
+               "--no-access-log", "--log-level", "warning"]
+        if idle:
+            cmd += ["--timeout-keep-alive", "60"]
+        return cmd + ["fastapi_app:app" if self.fastapi else "asgi_app:app"]
+
+    def version(self):
+        v = f"{_pkg('uvicorn') or '?'} (httptools {_pkg('httptools') or '?'}, uvloop {_pkg('uvloop') or '?'})"
+        if self.fastapi:
+            v = f"FastAPI {_pkg('fastapi') or '?'} (Starlette {_pkg('starlette') or '?'}) on Uvicorn " + v
+        return v + "; `--workers N --loop uvloop --http httptools --no-access-log`"
+
+    def available(self):
+        if not (_pkg("uvicorn") and _pkg("httptools") and _pkg("uvloop")):
+            return "uvicorn[standard] is not installed"
+        if self.fastapi and not _pkg("fastapi"):
+            return "fastapi is not installed"
+        return None
+
+
+class Hypercorn(ServerSpec):
+    key, label = "hypercorn", "Hypercorn (raw ASGI)"
+
+    def command(self, port, workers, tmp, idle=False):
+        cmd = [os.path.join(VENV_BIN, "hypercorn"), "-b", f"127.0.0.1:{port}", "-w", str(workers),
+               "-k", "uvloop"]
+        if idle:
+            cmd += ["--keep-alive", "60"]
+        return cmd + ["asgi_app:app"]
+
+    def version(self):
+        return (_pkg("hypercorn") or "?") + "; `-w N -k uvloop` (h2c with prior knowledge and upgrade)"
+
+    def available(self):
+        return None if _pkg("hypercorn") else "hypercorn is not installed"
+
+
+SERVERS = [FasterAPI(), H2O(), Granian("rsgi"), Granian("asgi"), Uvicorn(False), Uvicorn(True), Hypercorn()]
+
+
+# --- results ----------------------------------------------------------------------
+
+@dataclass
+class Figure:
+    rps: float = 0.0
+    p50: float = None  # ms
+    p99: float = None  # ms
+    rss_kb: int = 0    # peak RSS (VmHWM) of the server tree so far
+    errors: int = 0
+    runs: list = field(default_factory=list)
+    error: str = ""    # the figure could not be taken
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.s = QUICK if args.quick else FULL
+        self.tmp = tempfile.mkdtemp(prefix="fa-bench-")
+        self.logs = os.path.join(BUILD, "logs")
+        os.makedirs(self.logs, exist_ok=True)
+        for name in os.listdir(self.logs):  # this run's logs only
+            if name.endswith(".log"):
+                os.unlink(os.path.join(self.logs, name))
+        self.body_file = os.path.join(self.tmp, "body.json")
+        self._write_body()
+        self.results = {}       # (server, workers) -> {workload: Figure}
+        self.status = {}        # (server, workers) -> "ok" or what went wrong
+        self.exit_codes = {}    # (server, workers) -> code at stop
+        self.notes = []         # anomalies seen
+        self.commands = {}      # (server, workers) -> argv
+        self.cpu = {}           # label -> Figure
+        self.idle = {}          # server -> dict
+        self.rss_flat = {}
+        self.handoff = {}
+        self.micro = {}
+        self.allocs = {}
+        self.allocs_cmd = ""
+        self.ceiling = None
+        self.timings = []
+        self.started = time.time()
+
+    def _write_body(self):
+        head, tail = '{"message": "Hello, World!", "padding": "', '"}'
+        pad = 1024 - len(head) - len(tail)
+        with open(self.body_file, "w") as f:
+            f.write(head + "x" * pad + tail)
+
+    def log(self, msg):
+        print(f"[{time.time() - self.started:6.1f}s] {msg}", flush=True)
+
+    def section(self, name, fn):
+        if name in self.args.skip:
+            self.log(f"skipping {name}")
+            return
+        t0 = time.time()
+        try:
+            fn()
+        except Exception as e:  # one broken section must not lose the others
+            self.notes.append(f"Section {name} failed: {e}")
+            self.log(f"section {name} failed: {e}")
+        self.timings.append((name, time.time() - t0))
+
+    # -- one figure --------------------------------------------------------------
+
+    def url(self, port, path):
+        return f"http://127.0.0.1:{port}{path}"
+
+    def h2load_args(self, w):
+        kw = {"clients": self.s.clients, "h1": w.h1, "streams": self.s.streams}
+        if w.post:
+            kw["data"] = self.body_file
+            kw["headers"] = ["content-type: application/json"]
+        return kw
+
+    def measure_once(self, server, w, warm):
+        """One measured run of workload w; returns a dict with rps, errors,
+        rss_kb (peak during the run) and, for wrk, p50/p99."""
+        url = self.url(server.port, w.path)
+        if w.tool == "wrk":
+            if warm and self.s.wrk_warmup:
+                bl.run_wrk(url, 1, self.s.clients)
+            bl.reset_hwm(server.pid)
+            r = bl.run_wrk(url, self.s.seconds, self.s.clients)
+            r["errors"] = r["errors"] + r["non2xx"]
+        else:
+            bl.reset_hwm(server.pid)
+            r = bl.run_h2load(url, seconds=self.s.seconds, warmup=self.s.warmup if warm else 0,
+                              **self.h2load_args(w))
+            r["errors"] = r["failed"] + r["errored"] + r["timeout"] + r["non2xx"]
+        r["rss_kb"] = bl.tree_kb(server.pid, "VmHWM")
+        return r
+
+    def measure_latency(self, server, w):
+        """p50/p99 (ms) from a separate h2load run with --log-file: the
+        per-request log costs h2load CPU, which it shares with the server."""
+        log = os.path.join(self.tmp, "latency.tsv")
+        try:
+            r = bl.run_h2load(self.url(server.port, w.path), seconds=self.s.lat_seconds, log_file=log,
+                              **self.h2load_args(w))
+            pct = bl.percentiles_from_log(log)
+        finally:
+            if os.path.exists(log):
+                os.unlink(log)
+        return pct[50], pct[99], r["failed"] + r["errored"] + r["timeout"] + r["non2xx"]
+
+    # -- the matrix ----------------------------------------------------------------
+
+    def configs(self):
+        for spec in SERVERS:
+            if self.args.servers and spec.key not in self.args.servers:
+                continue
+            for workers in (1, 2):
+                if workers == 2 and self.s.two_workers and spec.key not in self.s.two_workers:
+                    continue
+                yield spec, workers
+
+    def start(self, spec, workers, tag, idle=False):
+        port = bl.free_port()
+        cmd = spec.command(port, workers, self.tmp, idle=idle)
+        log = os.path.join(self.logs, f"{spec.key}-{workers}-{tag}.log")
+        if os.path.exists(log):
+            os.unlink(log)
+        return bl.Server(cmd, port, cwd=bl.APPS, log_path=log), cmd
+
+    def applies(self, spec, w):
+        return not (spec.static and not w.static_ok) and (w.h1 or spec.h2c)
+
+    def run_matrix(self):
+        """Starts every server configuration at once (each on its own port;
+        the idle ones sleep), then interleaves: run 1 of every (workload,
+        server), then run 2 of every one, and so on, so that a burst of
+        outside load spreads over all servers instead of skewing one."""
+        live = {}  # key -> (spec, server)
+        for spec, workers in self.configs():
+            key = (spec.key, workers)
+            self.results[key] = {}
+            why = spec.available()
+            if why:
+                self.status[key] = why
+                self.log(f"{spec.label} x{workers}: {why}")
+                continue
+            try:
+                server, cmd = self.start(spec, workers, "matrix")
+            except Exception as e:
+                self.status[key] = f"failed to start: {str(e).splitlines()[0]}"
+                self.log(f"{spec.label} x{workers}: failed to start: {e}")
+                continue
+            self.commands[key] = [("PORT" if c == str(server.port) else
+                                   c.replace(self.tmp, "$TMP").replace(str(server.port), "PORT")) for c in cmd]
+            self.status[key] = "ok"
+            live[key] = (spec, server)
+        self.log(f"{len(live)} server configurations running")
+        runs, errors = {}, {}
+
+        def check(key, spec, server, w):
+            if not server.alive() and self.status[key] == "ok":
+                self.status[key] = f"died during {w.label} (exit {server.proc.returncode})"
+                self.notes.append(f"{spec.label} x{key[1]} died during {w.label}; log tail:\n"
+                                  + server.log_tail())
+
+        try:
+            for r in range(self.s.runs):
+                for w in WORKLOADS:
+                    for key, (spec, server) in live.items():
+                        if not self.applies(spec, w) or (key, w.key) in errors:
+                            continue
+                        if not server.alive():
+                            errors[(key, w.key)] = "server died"
+                            continue
+                        t0 = time.time()
+                        try:
+                            res = self.measure_once(server, w, warm=(r == 0))
+                            runs.setdefault((key, w.key), []).append(res)
+                            msg = f"{res['rps']:,.0f} req/s, {res['errors']} errors"
+                        except Exception as e:
+                            errors[(key, w.key)] = msg = str(e).splitlines()[0][:200]
+                        check(key, spec, server, w)
+                        self.log(f"run {r + 1}/{self.s.runs} {spec.label} x{key[1]} {w.label}: {msg} "
+                                 f"({time.time() - t0:.1f}s)")
+            lat = {}
+            for w in WORKLOADS:
+                if w.tool == "wrk":
+                    continue
+                for key, (spec, server) in live.items():
+                    if (key, w.key) in runs and (key, w.key) not in errors and server.alive():
+                        try:
+                            lat[(key, w.key)] = self.measure_latency(server, w)
+                        except Exception as e:
+                            self.notes.append(f"{spec.label} x{key[1]}, {w.label}: latency run failed: {e}")
+                        check(key, spec, server, w)
+        finally:
+            for key, (spec, server) in live.items():
+                rc = server.stop()
+                self.exit_codes[key] = rc
+                if rc not in (0, -15, 143) and self.status[key] == "ok":
+                    self.notes.append(f"{spec.label} x{key[1]} exited with code {rc} at SIGTERM; "
+                                      "log tail:\n" + server.log_tail())
+
+        for key, (spec, server) in live.items():
+            for w in WORKLOADS:
+                if not self.applies(spec, w):
+                    continue
+                rs = runs.get((key, w.key), [])
+                if (key, w.key) in errors or not rs:
+                    fig = Figure(error=errors.get((key, w.key), "not run"))
+                else:
+                    fig = Figure(rps=statistics.median(x["rps"] for x in rs), runs=[x["rps"] for x in rs],
+                                 rss_kb=max(x["rss_kb"] for x in rs), errors=sum(x["errors"] for x in rs))
+                    if w.tool == "wrk":
+                        fig.p50 = statistics.median(x["p50"] for x in rs)
+                        fig.p99 = statistics.median(x["p99"] for x in rs)
+                    elif (key, w.key) in lat:
+                        fig.p50, fig.p99, lat_errors = lat[(key, w.key)]
+                        fig.errors += lat_errors
+                    if fig.errors:
+                        self.notes.append(f"{spec.label} x{key[1]}, {w.label}: {fig.errors} failed, timed-out "
+                                          "or non-2xx requests")
+                self.results[key][w.key] = fig
+
+    def scan_log(self, path, who):
+        try:
+            with open(path, errors="replace") as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return
+        bad = [ln for ln in lines if any(k in ln.lower() for k in ("error", "traceback", "warning", "fatal"))]
+        if bad:
+            self.notes.append(f"{who}: {len(bad)} error/warning lines in its log, e.g.:\n" + "\n".join(bad[:5]))
+
+    # -- CPU-bound scaling -------------------------------------------------------------
+
+    def run_cpu(self):
+        """All CPU-bound configurations are started at once and their runs
+        interleaved with runs of the hardware ceiling, as in the matrix."""
+        fa, gr = SERVERS[0], Granian("rsgi")
+        cases = [("FasterAPI, 1 pinned worker", fa, 1, "/cpu"),
+                 ("FasterAPI, 2 pinned workers", fa, 2, "/cpu"),
+                 # one pinned worker hands /pooled/cpu to 2 pooled threads that
+                 # share one interpreter (and so its GIL)
+                 ("FasterAPI, 2 pooled threads in 1 interpreter",
+                  lambda port: [PY, os.path.join(bl.APPS, "fa_app.py"), str(port), "1", "2", "1"], 1,
+                  "/pooled/cpu")]
+        if gr.available() is None:
+            cases += [("Granian RSGI, 1 worker", gr, 1, "/cpu"), ("Granian RSGI, 2 workers", gr, 2, "/cpu"),
+                      ("Granian WSGI, 1 worker, 2 threads in 1 interpreter",
+                       lambda port: [os.path.join(VENV_BIN, "granian"), "--interface", "wsgi", "--host",
+                                     "127.0.0.1", "--port", str(port), "--workers", "1", "--blocking-threads",
+                                     "2", "--no-ws", "--log-level", "warning", "wsgi_app:app"], 1, "/cpu")]
+        live = {}
+        for label, spec_or_cmd, workers, path in cases:
+            try:
+                if isinstance(spec_or_cmd, ServerSpec):
+                    server, _ = self.start(spec_or_cmd, workers, "cpu")
+                else:
+                    port = bl.free_port()
+                    slug = "".join(c if c.isalnum() else "-" for c in label.lower())
+                    server = bl.Server(spec_or_cmd(port), port, cwd=bl.APPS,
+                                       log_path=os.path.join(self.logs, f"cpu-{slug}.log"))
+                live[label] = (server, path)
+            except Exception as e:
+                self.cpu[label] = Figure(error=f"failed to start: {str(e).splitlines()[0]}")
+        runs, errors, ceilings, hwm = {}, {}, [], {}
+        try:
+            for r in range(self.s.runs):
+                for label, (server, path) in live.items():
+                    if label in errors:
+                        continue
+                    try:
+                        bl.reset_hwm(server.pid)
+                        res = bl.run_h2load(self.url(server.port, path), seconds=self.s.cpu_seconds, h1=True,
+                                            warmup=0.5 if r == 0 else 0, clients=self.s.cpu_clients)
+                        runs.setdefault(label, []).append(res)
+                        hwm[label] = max(hwm.get(label, 0), bl.tree_kb(server.pid, "VmHWM"))
+                        self.log(f"CPU run {r + 1}/{self.s.runs} {label}: {res['rps']:,.0f} req/s")
+                    except Exception as e:
+                        errors[label] = str(e).splitlines()[0][:200]
+                        self.log(f"CPU {label}: {errors[label]}")
+                ceilings.append(bl.cpu_ceiling(self.s.cpu_seconds / 2))
+                self.log(f"hardware ceiling run {r + 1}: 2 processes = {ceilings[-1]['ratio']:.2f}x one")
+        finally:
+            for server, _ in live.values():
+                server.stop()
+        for label, *_ in cases:
+            if label in self.cpu:
+                continue
+            rs = runs.get(label)
+            if label in errors or not rs:
+                self.cpu[label] = Figure(error=errors.get(label, "not run"))
+            else:
+                self.cpu[label] = Figure(rps=statistics.median(x["rps"] for x in rs), runs=[x["rps"] for x in rs],
+                                         errors=sum(x["failed"] + x["errored"] + x["non2xx"] for x in rs),
+                                         rss_kb=hwm.get(label, 0))
+        if ceilings:
+            ratios = [c["ratio"] for c in ceilings]
+            self.ceiling = {"ratio": statistics.median(ratios), "runs": ratios}
+
+    # -- idle connections ---------------------------------------------------------------
+
+    def run_idle(self):
+        n = self.s.idle_conns
+        for spec in SERVERS:
+            if self.args.servers and spec.key not in self.args.servers:
+                continue
+            if spec.available():
+                self.idle[spec.key] = {"error": spec.available()}
+                continue
+            try:
+                server, cmd = self.start(spec, 1, "idle", idle=True)
+            except Exception as e:
+                self.idle[spec.key] = {"error": f"failed to start: {e}"}
+                continue
+            socks = []
+            try:
+                # a few connections first, so lazily built per-worker state exists
+                warm, _ = bl.open_idle_connections(server.port, 64)
+                bl.close_all(warm)
+                time.sleep(0.5)
+                before = bl.tree_kb(server.pid, "VmRSS")
+                t0 = time.time()
+                socks, failed = bl.open_idle_connections(server.port, n)
+                took = time.time() - t0
+                time.sleep(0.5)
+                after = bl.tree_kb(server.pid, "VmRSS")
+                still = bl.count_still_open(socks)
+                res = {"requested": n, "opened": len(socks), "failed": failed, "open_at_measure": still,
+                       "before_kb": before, "after_kb": after, "open_seconds": took,
+                       "per_conn_kb": (after - before) / still if still else None,
+                       "alive": server.alive()}
+            except Exception as e:
+                res = {"error": str(e).splitlines()[0][:200]}
+            finally:
+                bl.close_all(socks)
+                server.stop()
+            self.idle[spec.key] = res
+            self.log(f"idle {spec.label}: {res}")
+
+    # -- RSS over many requests, pooled hand-off ------------------------------------------------
+
+    def run_rss_flat(self):
+        fa = SERVERS[0]
+        server, cmd = self.start(fa, 1, "rss")
+        try:
+            url = self.url(server.port, "/")
+            post = self.url(server.port, "/echo")
+            bl.run_h2load(url, requests=100000, clients=64, streams=10)
+            warm = bl.tree_kb(server.pid, "VmRSS")
+            r1 = bl.run_h2load(url, requests=self.s.rss_h2c, clients=64, streams=10)
+            mid = bl.tree_kb(server.pid, "VmRSS")
+            r2 = bl.run_h2load(post, requests=self.s.rss_h1, clients=64, h1=True, data=self.body_file,
+                               headers=["content-type: application/json"])
+            end = bl.tree_kb(server.pid, "VmRSS")
+            self.rss_flat = {"warm_kb": warm, "after_h2c_kb": mid, "after_h1_kb": end,
+                             "h2c_requests": r1["succeeded"], "h1_requests": r2["succeeded"],
+                             "errors": r1["failed"] + r1["errored"] + r2["failed"] + r2["errored"],
+                             "hwm_kb": bl.tree_kb(server.pid, "VmHWM")}
+        finally:
+            server.stop()
+        self.log(f"RSS over requests: {self.rss_flat}")
+
+    def run_handoff(self):
+        port = bl.free_port()
+        # one pinned worker, 2 pooled threads sharing 1 interpreter (the defaults)
+        server = bl.Server([PY, os.path.join(bl.APPS, "fa_app.py"), str(port), "1", "2", "1"], port,
+                           cwd=bl.APPS, log_path=os.path.join(self.logs, "fasterapi-1-handoff.log"))
+        rounds = 3  # pinned and pooled alternate, so outside load hits both alike
+        lat = {"pinned": [], "pooled": []}
+        rps = {"pinned": [], "pooled": []}
+        try:
+            for label, path in (("pinned", "/"), ("pooled", "/pooled/")):
+                bl.run_h2load(self.url(server.port, path), seconds=0.3, clients=1, h1=True)
+            for _ in range(rounds):
+                for label, path in (("pinned", "/"), ("pooled", "/pooled/")):
+                    if "error" in self.handoff.get(label, {}):
+                        continue
+                    log = os.path.join(self.tmp, "handoff.tsv")
+                    try:
+                        r = bl.run_h2load(self.url(server.port, path), seconds=self.s.cpu_seconds / rounds,
+                                          clients=1, h1=True, log_file=log)
+                        rps[label].append(r["rps"])
+                        lat[label] += bl.latencies_from_log(log)
+                    except bl.BenchError as e:
+                        self.handoff[label] = {"error": str(e).splitlines()[0][:200]}
+                    finally:
+                        if os.path.exists(log):
+                            os.unlink(log)
+        finally:
+            server.stop()
+        for label in ("pinned", "pooled"):
+            if label not in self.handoff and lat[label]:
+                pct = bl.percentiles(lat[label])
+                self.handoff[label] = {"rps": statistics.median(rps[label]), "p50": pct[50], "p99": pct[99]}
+        self.log(f"hand-off: {self.handoff}")
+
+    # -- allocations per request (bench/allocs.py, an LD_PRELOAD counting shim) -------------
+
+    def run_allocs(self):
+        script = os.path.join(bl.HERE, "allocs.py")
+        if not os.path.exists(script):
+            return
+        n = 20000 if self.s.name == "QUICK" else 200000
+        out = subprocess.run([PY, script, "--requests", str(n)], capture_output=True, text=True, timeout=600)
+        for line in out.stdout.splitlines():
+            m = re.match(r"\s*(\S+)\s+allocations per request: ([\d.]+)", line)
+            if m:
+                self.allocs[m.group(1)] = float(m.group(2))
+        self.allocs_cmd = f"bench/allocs.py --requests {n}"
+        if not self.allocs:
+            self.notes.append(f"bench/allocs.py gave no result (exit {out.returncode}): "
+                              + (out.stderr or out.stdout)[-300:])
+        self.log(f"allocations per request: {self.allocs}")
+
+    # -- C microbenchmarks ----------------------------------------------------------------------
+
+    def run_micro(self):
+        for name in ("ring_bench", "interp_switch", "handoff_bench"):
+            exe = os.path.join(self.args.cbin, name)
+            if not os.path.exists(exe):
+                self.micro[name] = {"error": f"{exe} not built (make -f mk/bench.mk bench-c)"}
+                continue
+            argv = [exe]
+            if self.s.name == "QUICK":
+                argv.append({"ring_bench": "5000000", "interp_switch": "500000",
+                             "handoff_bench": "30000"}[name])
+            try:
+                out = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+            except subprocess.TimeoutExpired:
+                self.micro[name] = {"error": "timed out"}
+                continue
+            vals = {}
+            for line in out.stdout.splitlines():
+                parts = line.split()
+                if len(parts) == 4 and parts[0] == "RESULT":
+                    vals[parts[1]] = (float(parts[2]), parts[3])
+            if out.returncode != 0 or not vals:
+                vals = {"error": f"exit {out.returncode}: {(out.stderr or out.stdout)[-300:]}"}
+            vals["argv"] = " ".join(["bench/c/" + name if i == 0 else a for i, a in enumerate(argv)])
+            self.micro[name] = vals
+            self.log(f"{name}: {vals}")
+
+    # -- everything --------------------------------------------------------------------------------
+
+    def run(self):
+        self.loadavg_before = os.getloadavg()
+        self.section("micro", self.run_micro)
+        self.section("matrix", self.run_matrix)
+        self.section("cpu", self.run_cpu)
+        self.section("idle", self.run_idle)
+        self.section("rss", self.run_rss_flat)
+        self.section("handoff", self.run_handoff)
+        self.section("allocs", self.run_allocs)
+        for name in sorted(os.listdir(self.logs)):
+            if name.startswith(("fasterapi-", "cpu-fasterapi")):
+                self.scan_log(os.path.join(self.logs, name), f"FasterAPI ({name})")
+        self.loadavg_after = os.getloadavg()
+        self.elapsed = time.time() - self.started
+
+
+# --- installation --------------------------------------------------------------------
+
+def install(no_install):
+    missing_tools = [pkg for tool, pkg in DEBIAN_TOOLS.items() if not shutil.which(tool)]
+    missing_py = [m for m in PY_MODULES if _pkg(m) is None]
+    if no_install:
+        return
+    if missing_tools:
+        print(f"installing Debian packages: {' '.join(missing_tools)}", flush=True)
+        if os.geteuid() != 0:
+            print("  (not root: run `sudo apt-get install -y " + " ".join(missing_tools) + "`)")
+        else:
+            subprocess.run(["apt-get", "update", "-q"], check=False)
+            subprocess.run(["apt-get", "install", "-y", "-q", *missing_tools], check=False)
+    if missing_py:
+        print(f"installing Python packages ({', '.join(missing_py)} missing) from {REQUIREMENTS}",
+              flush=True)
+        subprocess.run([PY, "-m", "pip", "install", "-q", "-r", REQUIREMENTS], check=False)
+        metadata_cache_clear()
+
+
+def metadata_cache_clear():
+    import importlib
+    importlib.invalidate_caches()
+
+
+# --- report -----------------------------------------------------------------------------
+
+def fmt_rps(x):
+    return f"{x:,.0f}" if x else "-"
+
+
+def fmt_ms(x):
+    if x is None:
+        return "-"
+    return f"{x:.3f}" if x < 1 else f"{x:.2f}" if x < 100 else f"{x:.0f}"
+
+
+def fmt_mb(kb):
+    return f"{kb / 1024:.1f}" if kb else "-"
+
+
+def ratio(a, b):
+    return a / b if a and b else None
+
+
+def fmt_ratio(r):
+    return f"{r:.2f}x" if r is not None else "-"
+
+
+def verdict(value, target, higher=True):
+    if value is None:
+        return "not measured"
+    ok = value >= target if higher else value <= target
+    return "**met**" if ok else "**not met**"
+
+
+def machine_rows():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+        tpc = next((ln.split(":")[1].strip() for ln in lscpu.splitlines()
+                    if ln.startswith("Thread(s) per core")), "?")
+        hyp = next((ln.split(":")[1].strip() for ln in lscpu.splitlines()
+                    if ln.startswith("Hypervisor vendor")), None)
+    except OSError:
+        tpc, hyp = "?", None
+    osname = "?"
+    try:
+        with open("/etc/os-release") as f:
+            osname = next(ln.split("=", 1)[1].strip().strip('"') for ln in f if ln.startswith("PRETTY_NAME"))
+    except (OSError, StopIteration):
+        pass
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f"{int(f.readline().split()[1]) / 1048576:.1f} GiB"
+    except OSError:
+        pass
+    return [("CPU", f"{cpu}, {os.cpu_count()} logical CPUs, {tpc} thread(s) per core"
+             + (f", virtual machine ({hyp})" if hyp else "")),
+            ("Memory", mem), ("OS", osname), ("Kernel", platform.release()),
+            ("Python", f"{platform.python_version()} ({PY})")]
+
+
+def write_report(b, md_path, png_path):
+    s = b.s
+    L = []
+    add = L.append
+    when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    add("# Benchmarks\n")
+    add(f"Generated by `make bench{' QUICK=1' if s.name == 'QUICK' else ''}` (`bench/run.py`) on {when}, "
+        f"in {b.elapsed / 60:.1f} minutes. Do not edit by hand: run it again.\n")
+    if s.name == "QUICK":
+        add(f"> **QUICK mode**: one run of {s.seconds:g} s per figure, 2 workers only for "
+            + ", ".join(x.label for x in SERVERS if x.key in s.two_workers)
+            + ". Use these numbers to check the harness, not to quote them: run `make bench`.\n")
+    add("Method:\n")
+    add(f"- Every server runs on 127.0.0.1 as a subprocess. All configurations are started at once, each on "
+        "its own port (the ones not under load sleep), and the runs are interleaved: run 1 of every workload "
+        "on every server, then run 2, and so on, so that a burst of outside load spreads over all servers "
+        "instead of skewing one.")
+    add(f"- req/s: the median of {s.runs} run(s) of {s.seconds:g} s; the first run of each figure starts "
+        f"with a {s.warmup:g} s warm-up (h2load `--warm-up-time`).")
+    add(f"- p50/p99: h2load figures take them from one separate {s.lat_seconds:g} s run with `--log-file` "
+        "(per-request latencies; writing the log costs h2load CPU, which it shares with the server, so it is "
+        "kept out of the req/s runs); wrk figures from `--latency` of the same runs (median over runs).")
+    add("- Peak RSS: VmHWM summed over the server's process tree (pre-fork workers and supervisors "
+        "included), reset through `/proc/PID/clear_refs` before each run, so it is the peak during that "
+        "workload; the maximum over its runs.")
+    add("- The load generators run on the same 2 vCPUs, with one thread: a 2-worker server competes with "
+        "h2load for the CPUs, and over HTTP/1.1 the client itself tops out near h2o's figure.")
+    add("- Ratios compare figures of this one invocation.\n")
+
+    add("## Machine\n")
+    add("| | |\n|---|---|")
+    for k, v in machine_rows():
+        add(f"| {k} | {v} |")
+    if b.ceiling:
+        add(f"| Hardware ceiling | a pure-Python loop in 2 processes runs **{b.ceiling['ratio']:.2f}x** "
+            f"the throughput of 1 process (2.00 = two independent full-speed cores; median of "
+            f"{', '.join(f'{x:.2f}' for x in b.ceiling['runs'])}, measured between the CPU-bound runs) |")
+    add(f"| Load average | {b.loadavg_before[0]:.2f} at start, {b.loadavg_after[0]:.2f} at the end "
+        "(anything else running skews the figures) |")
+    add("")
+    add("## Versions and configurations\n")
+    add("| server / tool | version and configuration |\n|---|---|")
+    for spec in SERVERS:
+        add(f"| {spec.label} | {spec.version() if not spec.available() else spec.available()} |")
+    add(f"| h2load | {bl.tool_version(['h2load', '--version'])} |")
+    wrk_version = bl.tool_version(["wrk", "-v"], r"\d+\.\d+\.\d+\S*")
+    add(f"| wrk | {wrk_version} |")
+    add("")
+
+    add("## Targets (issue 3)\n")
+    add("| target | measured | status |\n|---|---|---|")
+    for row in target_rows(b):
+        add("| " + " | ".join(row) + " |")
+    add("")
+
+    add("## Results per workload\n")
+    add("req/s is the median; p50/p99 in milliseconds; peak RSS in MB; errors = failed, timed-out or "
+        "non-2xx requests over all runs of the figure; the last column is FasterAPI's req/s divided by "
+        "that row's, with the same number of workers.\n")
+    for w in WORKLOADS:
+        rows = []
+        for spec, workers in b.configs():
+            key = (spec.key, workers)
+            if (spec.static and not w.static_ok):
+                continue
+            if not w.h1 and not spec.h2c:
+                rows.append((spec, workers, None, "no h2c in this server"))
+                continue
+            st = b.status.get(key, "not run")
+            fig = b.results.get(key, {}).get(w.key)
+            if fig is None:
+                rows.append((spec, workers, None, st if st != "ok" else "not run"))
+            elif fig.error:
+                rows.append((spec, workers, None, fig.error))
+            else:
+                rows.append((spec, workers, fig, ""))
+        if not rows:
+            continue
+        add(f"### {w.label}\n")
+        add(f"`{shlex.join(load_cmd(b, w))}`\n")
+        add("| server | workers | req/s | p50 (ms) | p99 (ms) | peak RSS (MB) | errors | FasterAPI ÷ this |")
+        add("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for spec, workers, fig, why in rows:
+            unit = f"{workers} {'thread' if spec.unit == 'threads' else 'worker'}{'s' if workers > 1 else ''}"
+            if fig is None:
+                add(f"| {spec.label} | {unit} | {why} | | | | | |")
+                continue
+            fa = b.results.get(("fasterapi", workers), {}).get(w.key)
+            r = ratio(fa.rps, fig.rps) if fa and not fa.error and spec.key != "fasterapi" else None
+            add(f"| {spec.label} | {unit} | {fmt_rps(fig.rps)} | {fmt_ms(fig.p50)} | {fmt_ms(fig.p99)} | "
+                f"{fmt_mb(fig.rss_kb)} | {fig.errors or ''} | {fmt_ratio(r) if r else ''} |")
+        add("")
+
+    add("## CPU-bound handler scaling\n")
+    add("A handler that runs a 20,000-iteration Python loop (about a millisecond), "
+        f"`h2load --h1 -c {s.cpu_clients}`, median of {s.runs} run(s) of {s.cpu_seconds:g} s after a "
+        "0.5 s warm-up; all configurations run at once and their runs are interleaved. The hardware ceiling "
+        "runs the same kind of loop in 1 process, then in 2 processes at once, after each round of runs.\n")
+    add("| configuration | req/s | vs 1 worker of the same server | peak RSS (MB) |\n|---|---:|---:|---:|")
+    base = {"FasterAPI": b.cpu.get("FasterAPI, 1 pinned worker"), "Granian": b.cpu.get("Granian RSGI, 1 worker")}
+    for label, fig in b.cpu.items():
+        if fig.error:
+            add(f"| {label} | {fig.error} | | |")
+            continue
+        ref = base["FasterAPI" if label.startswith("FasterAPI") else "Granian"]
+        r = ratio(fig.rps, ref.rps) if ref and not ref.error else None
+        add(f"| {label} | {fmt_rps(fig.rps)} | {fmt_ratio(r)} | {fmt_mb(fig.rss_kb)} |")
+    if b.ceiling:
+        add(f"| hardware ceiling: pure-Python loop, 2 processes vs 1 | | {b.ceiling['ratio']:.2f}x | |")
+    add("")
+
+    add("## Idle connections\n")
+    add(f"One worker each. {s.idle_conns:,} connections are opened with a selectors-based raw-socket "
+        "client (RLIMIT_NOFILE raised), each sends one `GET /` over HTTP/1.1 and reads the answer, then "
+        "stays open and silent; RSS (VmRSS summed over the process tree) before and after; kernel socket "
+        "buffers are not in RSS. For this test only, keep-alive timeouts are raised to 60 s where a server "
+        "has one, and connection caps are lifted (h2o `max-connections: 20000`, default 1024; Granian "
+        "`--backpressure 20000`, default backlog/workers = 1024).\n")
+    add("| server | connections open | RSS before | RSS after | per connection |\n|---|---:|---:|---:|---:|")
+    for spec in SERVERS:
+        r = b.idle.get(spec.key)
+        if r is None:
+            continue
+        if "error" in r:
+            add(f"| {spec.label} | {r['error']} | | | |")
+            continue
+        per = f"{r['per_conn_kb']:.1f} KB" if r["per_conn_kb"] is not None else "-"
+        add(f"| {spec.label} | {r['open_at_measure']:,} of {r['requested']:,} | {fmt_mb(r['before_kb'])} MB | "
+            f"{fmt_mb(r['after_kb'])} MB | {per} |")
+    add("")
+
+    if b.rss_flat:
+        r = b.rss_flat
+        add("## RSS over many requests (FasterAPI, 1 pinned worker)\n")
+        add(f"| point | RSS |\n|---|---:|\n| after 100,000 warm-up requests (h2c) | {fmt_mb(r['warm_kb'])} MB |\n"
+            f"| after {r['h2c_requests']:,} more plaintext requests over h2c | {fmt_mb(r['after_h2c_kb'])} MB |\n"
+            f"| after {r['h1_requests']:,} more 1 KB POST echoes over HTTP/1.1 | {fmt_mb(r['after_h1_kb'])} MB |\n")
+
+    if b.handoff:
+        h = b.handoff
+        add("## Pooled hand-off, end to end\n")
+        add("The same plaintext handler as a pinned route (`/`) and as a pooled route (`/pooled/`, "
+            "worker → pooled thread → worker through the rings and eventfd wake-ups), one connection "
+            "(`h2load --h1 -c 1`), so each request waits for the previous one.\n")
+        add("| route | req/s | p50 | p99 |\n|---|---:|---:|---:|")
+        for k in ("pinned", "pooled"):
+            if "error" in h.get(k, {}):
+                add(f"| {k} | {h[k]['error']} | | |")
+            elif k in h:
+                add(f"| {k} | {fmt_rps(h[k]['rps'])} | {fmt_ms(h[k]['p50'])} ms | {fmt_ms(h[k]['p99'])} ms |")
+        if h.get("pinned", {}).get("p50") and h.get("pooled", {}).get("p50"):
+            d50 = (h["pooled"]["p50"] - h["pinned"]["p50"]) * 1000
+            d99 = (h["pooled"]["p99"] - h["pinned"]["p99"]) * 1000
+            add(f"\nPooled minus pinned: **{d50:+.0f} µs** at p50, {d99:+.0f} µs at p99 (three alternating runs "
+                "of each, latencies pooled; a difference near zero or below is within this machine's noise).\n")
+        else:
+            add("")
+
+    add("## C microbenchmarks\n")
+    add("Built by `mk/bench.mk` with `gcc -O2` (as the extension), sources in `bench/c/`; medians of 5 "
+        "repetitions.\n")
+    add("| benchmark | result | claim | status |\n|---|---:|---|---|")
+    m = b.micro
+    def mval(prog, name):
+        v = m.get(prog, {}).get(name)
+        return v[0] if isinstance(v, tuple) else None
+    for prog, name, what, claim, limit in (
+            ("ring_bench", "ring_1thread_pair_ns", "SPSC ring push+pop, one thread", "< 50 ns", 50),
+            ("ring_bench", "ring_1thread_batch_ns", "SPSC ring push+pop per item, batches of 64, one thread", "", None),
+            ("ring_bench", "ring_2thread_stream_ns", "SPSC ring push → pop per item, two threads streaming", "< 50 ns", 50),
+            ("ring_bench", "ring_2thread_roundtrip_ns", "SPSC ring ping-pong round trip, two spinning threads", "", None),
+            ("interp_switch", "interp_attach_detach_ns", "attach + detach one own-GIL interpreter", "", None),
+            ("interp_switch", "interp_switch_ns", "switch a thread between two own-GIL interpreters", "< 1 µs", 1000),
+            ("handoff_bench", "handoff_p50_us", "hand-off round trip worker → pooled → worker (ring + eventfd), p50", "", None),
+            ("handoff_bench", "handoff_p99_us", "the same, p99", "", None)):
+        if "error" in m.get(prog, {}):
+            add(f"| {what} | {m[prog]['error']} | {claim} | |")
+            continue
+        v = mval(prog, name)
+        unit = "µs" if name.endswith("_us") else "ns"
+        status = verdict(v, limit, higher=False) if limit else ""
+        add(f"| {what} | {v:.2f} {unit} | {claim} | {status} |" if v is not None else f"| {what} | - | {claim} | |")
+    add("")
+    add("Commands: " + ", ".join(f"`{v['argv']}`" for v in m.values() if "argv" in v) + ".\n")
+
+    add("## Commands\n")
+    add("Servers (working directory `bench/apps/`, PORT chosen free; h2o's YAML is written to a temporary "
+        "directory):\n")
+    add("```")
+    seen = set()
+    for (key, workers), cmd in b.commands.items():
+        txt = shlex.join(os.path.relpath(c, bl.ROOT) if c.startswith(bl.ROOT) else c for c in cmd)
+        if txt not in seen:
+            seen.add(txt)
+            add(txt)
+    add("```\n")
+    add("h2o configuration (`num-threads` 1 or 2):\n\n```yaml\n"
+        + h2o_config("PORT", "N", "/tmp/.../www", "/tmp/.../error.log").rstrip() + "\n```\n")
+    add("Load (URL `http://127.0.0.1:PORT/...`):\n")
+    add("```")
+    for w in WORKLOADS:
+        add(f"{w.key:10s} {shlex.join(load_cmd(b, w))}")
+    add("```\n")
+
+    add("## Notes\n")
+    failed = [f"{spec.label} x{w}: {b.status[(spec.key, w)]}" for spec, w in b.configs()
+              if b.status.get((spec.key, w), "ok") != "ok"]
+    for spec, workers in b.configs():
+        for w in WORKLOADS:
+            f = b.results.get((spec.key, workers), {}).get(w.key)
+            if f is not None and f.error:
+                failed.append(f"{spec.label} x{workers}, {w.label}: {f.error}")
+    failed += [f"CPU-bound, {label}: {f.error}" for label, f in b.cpu.items() if f.error]
+    failed += [f"Idle connections, {k}: {v['error']}" for k, v in b.idle.items() if "error" in v]
+    failed += [f"Pooled hand-off, {k} route: {v['error']}" for k, v in b.handoff.items() if "error" in v]
+    for n in failed + b.notes:
+        add("- " + n.replace("\n", "\n  "))
+    if not failed and not b.notes:
+        add("- Every server started, answered every workload it supports without errors and stopped cleanly; "
+            "no FasterAPI log had an error or warning line.")
+    if any("responses succeeded" in (f.error or "") for (k, _), d in b.results.items() if k == "hypercorn"
+           for f in d.values()):
+        add("- Hypercorn over HTTP/1.1 with h2load: h2load 1.52 counts a status line without a reason phrase "
+            "(`HTTP/1.1 200 `, which Hypercorn sends) as a failed response (checked against a minimal "
+            "server that differs only in the reason phrase); wrk accepts it, so Hypercorn's HTTP/1.1 figure "
+            "is the wrk row.")
+    ran = {spec.key for spec, _ in b.configs()}
+    if ran & {"uvicorn", "uvicorn-fastapi"}:
+        add("- Uvicorn with httptools speaks HTTP/1.1 only, so it has no h2c rows.")
+    if "h2o" in ran:
+        add("- h2o serves only the static file, so it appears in the plaintext tables only. When started as "
+            "root it serves as `nobody` and keeps a `perl` crash-report helper as a child; the helper's few MB "
+            "are in h2o's RSS sum.")
+    add("- Section times: " + ", ".join(f"{k} {v:.0f} s" for k, v in b.timings) + ".")
+    add("")
+    if png_path:
+        add(f"![benchmarks]({os.path.basename(png_path)})\n")
+    with open(md_path, "w") as f:
+        f.write("\n".join(L))
+
+
+def load_cmd(b, w):
+    s = b.s
+    url = f"http://127.0.0.1:PORT{w.path}"
+    if w.tool == "wrk":
+        return bl.wrk_cmd(url, s.seconds, s.clients)
+    kw = b.h2load_args(w)
+    if w.post:
+        kw["data"] = "body.json"
+    return bl.h2load_cmd(url, seconds=s.seconds, **kw)
+
+
+def target_rows(b):
+    rows = []
+
+    def fig(server, workers, wk):
+        f = b.results.get((server, workers), {}).get(wk)
+        return f if f and not f.error else None
+
+    for wk, proto, target in (("plain-h2c", "h2c", 0.6), ("plain-h1", "HTTP/1.1", 0.8)):
+        fa, ref = fig("fasterapi", 1, wk), fig("h2o", 1, wk)
+        r = ratio(fa.rps if fa else None, ref.rps if ref else None)
+        rows.append((f"Plaintext over {proto}, 1 pinned worker ≥ {target}x h2o static file with 1 thread",
+                     f"{fmt_ratio(r)} ({fmt_rps(fa.rps if fa else 0)} vs {fmt_rps(ref.rps if ref else 0)} req/s)",
+                     verdict(r, target)))
+    for workers in (1, 2):
+        for wk, name in (("plain-h1", "Plaintext, HTTP/1.1"), ("plain-h2c", "Plaintext, h2c"),
+                         ("json-h1", "JSON, HTTP/1.1"), ("json-h2c", "JSON, h2c")):
+            fa, ref = fig("fasterapi", workers, wk), fig("granian-rsgi", workers, wk)
+            r = ratio(fa.rps if fa else None, ref.rps if ref else None)
+            rows.append((f"{name}, {workers} worker{'s' if workers > 1 else ''}: ≥ 2x Granian RSGI",
+                         f"{fmt_ratio(r)} ({fmt_rps(fa.rps if fa else 0)} vs {fmt_rps(ref.rps if ref else 0)} req/s)",
+                         verdict(r, 2.0)))
+    one, two = b.cpu.get("FasterAPI, 1 pinned worker"), b.cpu.get("FasterAPI, 2 pinned workers")
+    r = ratio(two.rps if two and not two.error else None, one.rps if one and not one.error else None)
+    ceil = f"; hardware ceiling here {b.ceiling['ratio']:.2f}x" if b.ceiling else ""
+    rows.append(("CPU-bound scaling 1 → 2 pinned workers ≥ 1.8x", f"{fmt_ratio(r)}{ceil}", verdict(r, 1.8)))
+    idle = b.idle.get("fasterapi", {})
+    per = idle.get("per_conn_kb")
+    rows.append(("Idle connection memory ≤ 8 KB each",
+                 f"{per:.1f} KB ({idle['open_at_measure']:,} connections)" if per is not None else "-",
+                 verdict(per, 8, higher=False)))
+    if b.rss_flat:
+        r = b.rss_flat
+        growth = r["after_h1_kb"] - r["warm_kb"]
+        total = r["h2c_requests"] + r["h1_requests"]
+        rows.append((f"RSS flat over {'1 million' if total >= 1000000 else f'{total:,}'} requests "
+                     "(1 pinned worker; flat = grows by at most 1 MB after warm-up)",
+                     f"{growth / 1024:+.1f} MB after warm-up ({fmt_mb(r['warm_kb'])} → {fmt_mb(r['after_h1_kb'])} MB, "
+                     f"{total:,} requests)", verdict(growth, 1024, higher=False) +
+                     ("" if total >= 1000000 else " (fewer than 1 million requests: QUICK)")))
+    else:
+        rows.append(("RSS flat over 1 million requests", "-", "not measured"))
+    if b.allocs:
+        worst = max(b.allocs.values())
+        rows.append(("No malloc on the steady-state request path (C side; pymalloc not counted)",
+                     ", ".join(f"{k}: {v:.3f}" for k, v in b.allocs.items()) + f" allocations per request "
+                     f"(`{b.allocs_cmd}`)", verdict(worst, 0.01, higher=False)))
+    else:
+        rows.append(("No malloc on the steady-state request path", "not measured (bench/allocs.py)",
+                     "not measured"))
+    return rows
+
+
+# --- chart -------------------------------------------------------------------------------
+
+def write_chart(b, png_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = {"fasterapi": "#d62728", "h2o": "#7f7f7f", "granian-rsgi": "#1f77b4", "granian-asgi": "#6baed6",
+              "uvicorn": "#2ca02c", "uvicorn-fastapi": "#98df8a", "hypercorn": "#9467bd"}
+    wls = WORKLOADS
+    fig, axes = plt.subplots(3, 1, figsize=(13, 14.5), gridspec_kw={"height_ratios": [1, 1, 0.85]})
+    handles = {}
+    for ax, workers in zip(axes[:2], (1, 2)):
+        specs = [s for s in SERVERS if any(not f.error for f in b.results.get((s.key, workers), {}).values())]
+        n = len(specs)
+        width = 0.84 / max(n, 1)
+        for i, spec in enumerate(specs):
+            vals = []
+            for w in wls:
+                f = b.results.get((spec.key, workers), {}).get(w.key)
+                vals.append(f.rps if f and not f.error else 0)
+            xs = [j + (i - (n - 1) / 2) * width for j in range(len(wls))]
+            handles[spec.key] = ax.bar(xs, vals, width, label=spec.label, color=colors.get(spec.key))
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=1000)
+        ax.set_xticks(range(len(wls)))
+        ax.set_xticklabels([f"{w.title}\n{w.proto}" for w in wls], fontsize=8)
+        ax.set_ylabel("requests / s (log scale)")
+        plural = "s" if workers > 1 else ""
+        ax.set_title(f"{workers} worker{plural} per server (h2o: {workers} thread{plural}); "
+                     "a missing bar: not applicable or failed, see benchmarks.md", fontsize=10)
+        ax.grid(axis="y", which="both", alpha=0.3)
+    order = [s for s in SERVERS if s.key in handles]
+    fig.legend([handles[s.key] for s in order], [s.label for s in order], loc="upper center",
+               ncol=len(order), fontsize=9, bbox_to_anchor=(0.5, 0.965), frameon=False)
+    ax = axes[2]
+    labels, vals, cols, notes = [], [], [], []
+    base = {"FasterAPI": b.cpu.get("FasterAPI, 1 pinned worker"), "Granian": b.cpu.get("Granian RSGI, 1 worker")}
+    for label, f in b.cpu.items():
+        labels.append(label.replace(", ", "\n", 1).replace(" in 1 interpreter", "\nin 1 interpreter"))
+        vals.append(f.rps if not f.error else 0)
+        mine = label.startswith("FasterAPI")
+        cols.append("#d62728" if mine else "#1f77b4")
+        ref = base["FasterAPI" if mine else "Granian"]
+        notes.append(f"{f.rps:,.0f}" + (f"\n{f.rps / ref.rps:.2f}x" if ref and not ref.error and ref.rps and
+                                         not f.error else ""))
+    bars = ax.bar(range(len(vals)), vals, color=cols)
+    for i, f in enumerate(b.cpu.values()):
+        if f.error:
+            notes[i] = "failed"
+    for rect, v, note in zip(bars, vals, notes):
+        ax.annotate(note, (rect.get_x() + rect.get_width() / 2, v), ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(top=max(vals + [1]) * 1.25)
+    ax.set_xticks(range(len(vals)))
+    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_ylabel("requests / s")
+    title = "CPU-bound handler (~1 ms of Python per request), HTTP/1.1; ratios vs 1 worker of the same server"
+    if b.ceiling:
+        title += f"\nhardware ceiling, 2 processes vs 1: {b.ceiling['ratio']:.2f}x"
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(f"FasterAPI against the field, {os.cpu_count()} vCPUs, loopback, {datetime.date.today()}"
+                 + (" (QUICK mode: one short run per figure)" if b.s.name == "QUICK" else ""), fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.955))
+    fig.savefig(png_path, dpi=90)
+    plt.close(fig)
+
+
+# --- main ----------------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="one short run per figure (under 3 minutes)")
+    ap.add_argument("--no-install", action="store_true", help="do not install missing tools and packages")
+    ap.add_argument("--servers", default="", help="comma-separated subset of: "
+                    + ", ".join(s.key for s in SERVERS))
+    ap.add_argument("--skip", default="", help="comma-separated sections to skip: micro, matrix, cpu, idle, "
+                    "rss, handoff, allocs")
+    ap.add_argument("--cbin", default=BUILD, help="where the C microbenchmarks were built")
+    ap.add_argument("--out", default=os.path.join(DOCS, "benchmarks.md"))
+    ap.add_argument("--png", default=os.path.join(DOCS, "benchmarks.png"))
+    args = ap.parse_args()
+    args.servers = [x for x in args.servers.split(",") if x]
+    args.skip = [x for x in args.skip.split(",") if x]
+
+    bl.restore_default_signals()
+    nofile = bl.raise_nofile()
+    install(args.no_install)
+    b = Bench(args)
+    if nofile < b.s.idle_conns + 1000:
+        b.notes.append(f"RLIMIT_NOFILE is only {nofile}: the idle-connection test is capped by it")
+    b.log(f"mode {b.s.name}; logs in {b.logs}")
+    try:
+        b.run()
+    finally:
+        shutil.rmtree(b.tmp, ignore_errors=True)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    png = args.png
+    try:
+        write_chart(b, png)
+    except Exception as e:
+        b.notes.append(f"chart not drawn: {e}")
+        png = None
+    write_report(b, args.out, png)
+    raw = {"mode": b.s.name, "status": {f"{k}:{w}": v for (k, w), v in b.status.items()},
+           "results": {f"{k}:{w}": {wk: vars(f) for wk, f in d.items()} for (k, w), d in b.results.items()},
+           "cpu": {k: {kk: vv for kk, vv in vars(f).items()} for k, f in b.cpu.items()},
+           "ceiling": b.ceiling, "idle": b.idle, "rss_flat": b.rss_flat, "handoff": b.handoff,
+           "micro": b.micro, "allocs": b.allocs, "notes": b.notes, "elapsed": b.elapsed}
+    with open(os.path.join(BUILD, "results.json"), "w") as f:
+        json.dump(raw, f, indent=1, default=str)
+    b.log(f"wrote {os.path.relpath(args.out, bl.ROOT)}"
+          + (f" and {os.path.relpath(png, bl.ROOT)}" if png else "") + f" in {b.elapsed:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
