@@ -1,0 +1,103 @@
+"""The native server's handler, and the application's life in each worker
+interpreter.
+
+The native server imports :func:`handle` by name in every worker
+interpreter (pinned and pooled).  Importing this module there also imports
+the user's application, named by the environment variables the main
+process sets before ``start()`` (they are process-wide):
+
+``FASTERAPI_APP``        ``module:attribute`` of the FastAPI instance
+``FASTERAPI_MAIN_PATH``  file of the main script, when module is ``__main__``
+``FASTERAPI_LOG_LEVEL``  logging level for the workers
+
+so an import error stops the server at start, naming the module.  The
+startup handlers (or lifespan) run on the first request each interpreter
+handles, on that worker's thread and event loop; shutdown runs when the
+interpreter ends (atexit).
+"""
+import atexit
+import importlib
+import logging
+import os
+
+ENV_APP = "FASTERAPI_APP"
+ENV_MAIN_PATH = "FASTERAPI_MAIN_PATH"
+ENV_LOG_LEVEL = "FASTERAPI_LOG_LEVEL"
+
+_app = None
+
+
+def _in_subinterpreter() -> bool:
+    try:
+        import _interpreters as _i  # 3.13
+        return _i.get_current()[0] != _i.get_main()[0]
+    except ImportError:  # 3.12
+        import _xxsubinterpreters as _i
+        return int(_i.get_current()) != int(_i.get_main())
+
+
+def load_app(spec: str, main_path: str | None = None):
+    """Imports ``module:attribute`` (``__main__`` is the main script, imported
+    under the name ``__mp_main__`` so its ``if __name__ == "__main__"``
+    block does not run again) and returns the object."""
+    modname, sep, attr = spec.partition(":")
+    if not sep or not attr:
+        raise ValueError(f"the app must be given as 'module:attribute', got {spec!r}")
+    if modname == "__main__":
+        from ._worker import _load_main
+        mod = _load_main(main_path)
+    else:
+        mod = importlib.import_module(modname)
+    obj = mod
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def configure_logging(level: str | None) -> None:
+    if not level:
+        return
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=level.upper(), format="%(levelname)s:%(name)s: %(message)s")
+    else:
+        root.setLevel(level.upper())
+
+
+def _boot():
+    """Loads the app in this worker interpreter and arms its startup and
+    shutdown."""
+    global _app
+    configure_logging(os.environ.get(ENV_LOG_LEVEL))
+    app = load_app(os.environ[ENV_APP], os.environ.get(ENV_MAIN_PATH))
+    app._build()
+    app._startup_state = "todo"
+    atexit.register(_shutdown, app)
+    _app = app
+    return app
+
+
+def _shutdown(app):
+    if app._startup_state is not None:
+        return  # never started here: nothing to undo
+    from . import _aio
+    try:
+        _aio.run(app.shutdown_async())
+    except Exception:  # noqa: BLE001
+        logging.getLogger("fasterapi.error").exception("Application shutdown failed")
+    finally:
+        _aio.close_loop()
+
+
+def handle(req, res):
+    """The native handler of every route of the app: dispatches on
+    req['route'] and req['method'].  Returns None, or a coroutine that the
+    native layer runs to finish the request."""
+    app = _app
+    if app is None:
+        app = _boot()
+    return app._handle(req, res)
+
+
+if os.environ.get(ENV_APP) and _in_subinterpreter():
+    _boot()

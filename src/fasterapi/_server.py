@@ -1,0 +1,105 @@
+"""Serving an app on the native server (``app.run()`` and the command line)."""
+import logging
+import os
+import re
+import sys
+
+from . import _runtime
+
+logger = logging.getLogger("fasterapi")
+
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+_NOT_SUB = re.compile(r"module ([\w.]+) does not support loading in subinterpreters")
+
+
+class SubinterpreterImportError(RuntimeError):
+    """The app imports an extension module that cannot load in an own-GIL
+    sub-interpreter (pydantic-core, numpy, orjson...)."""
+
+    def __init__(self, module: str, spec: str, interpreters: str):
+        self.module = module
+        msg = (f"{spec} cannot be served from own-GIL sub-interpreters: it imports the extension module "
+               f"{module!r}, which does not support loading in subinterpreters (single-phase init, PyO3, "
+               f"or an extension built without per-interpreter GIL support).")
+        if interpreters == "auto":
+            msg += (" --interpreters auto would serve it from the main interpreter (one GIL), but the native "
+                    "server has no main-interpreter mode yet.")
+        else:
+            msg += (" Remove that import from the app's import chain (import it lazily where it is needed "
+                    "only in the main process), or use --interpreters auto/main once the native server's "
+                    "main-interpreter mode exists.")
+        super().__init__(msg)
+
+
+def app_spec(app) -> tuple:
+    """("module:attribute", main script path or None) naming app, for the
+    worker interpreters to import it again."""
+    spec = getattr(app, "_fasterapi_spec", None)
+    if spec:
+        return spec
+    candidates = []
+    for name in (getattr(app, "_defined_in", None), "__main__"):
+        if name and name not in candidates:
+            candidates.append(name)
+    for name in candidates:
+        mod = sys.modules.get(name)
+        if mod is None:
+            continue
+        for attr, value in list(vars(mod).items()):
+            if value is app:
+                if name == "__main__":
+                    s = getattr(mod, "__spec__", None)
+                    if s is not None and s.name and s.name != "__main__":
+                        return (f"{s.name}:{attr}", None)
+                    path = getattr(mod, "__file__", None)
+                    if path is None:
+                        break
+                    return (f"__main__:{attr}", os.path.abspath(path))
+                return (f"{name}:{attr}", None)
+    raise RuntimeError("app.run() needs the app to be a module-level variable, because every worker "
+                       "interpreter imports its module again; or run `python -m fasterapi module:app`")
+
+
+def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, workers=0, pooled_workers=0,
+                 pooled_interpreters=0, log_level="info", **server_options):
+    """Creates the native server with one route per (method, path) of app,
+    and sets the environment the worker interpreters read."""
+    from ._native.http2 import PyHttp2Server
+    level = (log_level or "info").lower()
+    if level == "trace":
+        level = "debug"
+    _runtime.configure_logging(level)
+    os.environ[_runtime.ENV_APP] = spec
+    if main_path:
+        os.environ[_runtime.ENV_MAIN_PATH] = main_path
+    else:
+        os.environ.pop(_runtime.ENV_MAIN_PATH, None)
+    os.environ[_runtime.ENV_LOG_LEVEL] = level
+    server = PyHttp2Server(port=port, host=host, num_pinned_workers=workers, num_pooled_workers=pooled_workers,
+                           num_pooled_interpreters=pooled_interpreters, **server_options)
+    for method, path, pooled in app.native_routes():
+        server.add_route(method, path, _runtime.handle, pooled=pooled)
+    return server
+
+
+def serve(app, *, host="127.0.0.1", port=8000, workers=0, pooled_workers=0, pooled_interpreters=0,
+          log_level="info", interpreters="auto", app_spec_override=None, **server_options):
+    """Builds the server for app and serves until SIGINT/SIGTERM."""
+    if interpreters not in ("sub", "auto", "main"):
+        raise ValueError("interpreters must be 'sub', 'main' or 'auto'")
+    if interpreters == "main":
+        raise RuntimeError("--interpreters main needs a main-interpreter mode in the native server, which "
+                           "does not exist yet (see docs/migration.md)")
+    spec, main_path = app_spec_override or app_spec(app)
+    server = build_server(app, spec, main_path, host=host, port=port, workers=workers,
+                          pooled_workers=pooled_workers, pooled_interpreters=pooled_interpreters,
+                          log_level=log_level, **server_options)
+    logger.info("FasterAPI serving %s on http://%s:%s", spec, host, port)
+    try:
+        server.start()
+    except RuntimeError as exc:
+        m = _NOT_SUB.search(str(exc))
+        if m is None:
+            raise
+        raise SubinterpreterImportError(m.group(1), spec, interpreters) from None
+    return 0

@@ -1,0 +1,82 @@
+"""Exceptions an application raises or handles, as in ``fastapi.exceptions``."""
+import http
+
+__all__ = ["HTTPException", "RequestValidationError", "ResponseValidationError",
+           "ValidationException", "FasterAPIError", "FastAPIError", "WebSocketException"]
+
+
+class HTTPException(Exception):
+    """Raise it in an endpoint or a dependency to answer with an error.
+
+    ``HTTPException(404, detail="Item not found", headers={"X-Error": "1"})``
+    answers 404 with ``{"detail": "Item not found"}``.  ``detail`` may be any
+    JSON-serializable value; it defaults to the status code's reason phrase.
+    """
+
+    def __init__(self, status_code: int, detail=None, headers: dict | None = None):
+        if detail is None:
+            try:
+                detail = http.HTTPStatus(status_code).phrase
+            except ValueError:
+                detail = ""
+        self.status_code = status_code
+        self.detail = detail
+        self.headers = headers
+        super().__init__(status_code, detail)
+
+    def __str__(self):
+        return f"{self.status_code}: {self.detail}"
+
+    def __repr__(self):
+        return f"{type(self).__name__}(status_code={self.status_code!r}, detail={self.detail!r})"
+
+
+class WebSocketException(Exception):
+    """Defined for import compatibility; WebSockets are not served yet."""
+
+    def __init__(self, code: int, reason: str | None = None):
+        self.code = code
+        self.reason = reason or ""
+
+
+class FasterAPIError(RuntimeError):
+    """A mistake in how the application is declared (raised at definition)."""
+
+
+FastAPIError = FasterAPIError
+
+
+class ValidationException(Exception):
+    """Base of the validation errors; ``errors()`` lists them, each a dict
+    with ``type``, ``loc``, ``msg``, ``input`` and sometimes ``ctx``."""
+
+    def __init__(self, errors):
+        self._errors = list(errors)
+
+    def errors(self):
+        return self._errors
+
+    def __str__(self):
+        lines = [f"{len(self._errors)} validation error{'s' if len(self._errors) != 1 else ''}:"]
+        for e in self._errors:
+            lines.append(f"  {e}")
+        return "\n".join(lines)
+
+
+class RequestValidationError(ValidationException):
+    """The request did not match the endpoint's parameters.  The default
+    handler answers 422 with ``{"detail": errors()}``; ``body`` is the
+    parsed request body, when there was one."""
+
+    def __init__(self, errors, *, body=None):
+        super().__init__(errors)
+        self.body = body
+
+
+class ResponseValidationError(ValidationException):
+    """The endpoint's return value did not match its ``response_model``
+    (a server bug: answered with 500)."""
+
+    def __init__(self, errors, *, body=None):
+        super().__init__(errors)
+        self.body = body

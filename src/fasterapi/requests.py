@@ -1,0 +1,232 @@
+"""The ``Request`` object: raw access to the incoming request.
+
+Declare a parameter of type ``Request`` in an endpoint or a dependency to
+receive it::
+
+    @app.get("/info")
+    async def info(request: Request):
+        return {"agent": request.headers.get("user-agent"),
+                "q": request.query_params.get("q"),
+                "body": await request.json() if request.method == "POST" else None}
+"""
+from http.cookies import _unquote as _cookie_unquote
+
+from . import _json
+from .datastructures import URL, FormData, Headers, QueryParams, State
+
+__all__ = ["Request", "HTTPConnection", "parse_cookies"]
+
+
+def parse_cookies(header: str) -> dict:
+    """Parses a Cookie header into a dict (last value wins), leniently, as
+    browsers send it."""
+    out = {}
+    if not header:
+        return out
+    for chunk in header.split(";"):
+        if "=" in chunk:
+            k, v = chunk.split("=", 1)
+        else:
+            k, v = "", chunk
+        k, v = k.strip(), v.strip()
+        if k or v:
+            out[k] = _cookie_unquote(v)
+    return out
+
+
+class Request:
+    """An HTTP request.
+
+    ``method``, ``url`` (``.path``, ``.query``...), ``headers``
+    (case-insensitive), ``query_params`` (multi-dict), ``path_params``,
+    ``cookies``, ``client`` (None: the native layer does not report peer
+    addresses yet), ``state`` (per request; the lifespan state is copied in),
+    ``app``; ``await body()``, ``await json()``, ``await form()``.
+    The synchronous ``body_bytes`` property is our addition.
+    """
+
+    __slots__ = ("_req", "_app", "_headers", "_query", "_cookies", "_state", "_json", "_form", "_scope")
+
+    def __init__(self, req: dict, app=None):
+        self._req = req
+        self._app = app
+        self._headers = None
+        self._query = None
+        self._cookies = None
+        self._state = None
+        self._json = _MISSING
+        self._form = None
+        self._scope = None
+
+    @property
+    def scope(self) -> dict:
+        """An ASGI-like scope dict (built on first access)."""
+        if self._scope is None:
+            self._scope = _Scope(self)
+        return self._scope
+
+    # -- request line -----------------------------------------------------------
+    @property
+    def method(self) -> str:
+        return self._req["method"]
+
+    @property
+    def url(self) -> URL:
+        scheme = "https" if self._req.get("scheme") == "https" else "http"
+        return URL(scheme, self.headers.get("host", ""), self._req["path"], self._req.get("query", ""))
+
+    @property
+    def base_url(self) -> URL:
+        u = self.url
+        return URL(u.scheme, u.netloc, "/", "")
+
+    @property
+    def http_version(self) -> str:
+        return self._req.get("http_version", "1.1")
+
+    @property
+    def headers(self) -> Headers:
+        h = self._headers
+        if h is None:
+            h = Headers.__new__(Headers)
+            h._d = self._req["headers"]
+            self._headers = h
+        return h
+
+    @property
+    def query_params(self) -> QueryParams:
+        q = self._query
+        if q is None:
+            q = self._query = QueryParams(self._req.get("query", ""))
+        return q
+
+    @property
+    def path_params(self) -> dict:
+        return self._req.get("path_params") or {}
+
+    @property
+    def cookies(self) -> dict:
+        c = self._cookies
+        if c is None:
+            c = self._cookies = parse_cookies(self._req["headers"].get("cookie", ""))
+        return c
+
+    @property
+    def client(self):
+        return None
+
+    @property
+    def app(self):
+        return self._app
+
+    @property
+    def state(self) -> State:
+        s = self._state
+        if s is None:
+            app = self._app
+            initial = getattr(app, "_lifespan_state", None) if app is not None else None
+            s = self._state = State(initial)
+        return s
+
+    @property
+    def route(self):
+        return self._req.get("route")
+
+    # -- body -------------------------------------------------------------------
+    @property
+    def body_bytes(self) -> bytes:
+        return self._req["body"]
+
+    async def body(self) -> bytes:
+        return self._req["body"]
+
+    async def json(self):
+        if self._json is _MISSING:
+            self._json = _json.loads(self._req["body"])
+        return self._json
+
+    async def form(self, **_limits) -> FormData:
+        if self._form is None:
+            from ._forms import parse_form  # noqa: PLC0415
+            self._form = parse_form(self.headers.get("content-type", ""), self._req["body"])
+        return self._form
+
+    async def stream(self):
+        yield self._req["body"]
+        yield b""
+
+    async def is_disconnected(self) -> bool:
+        return False
+
+    async def close(self) -> None:
+        if self._form is not None:
+            await self._form.close()
+
+    def url_for(self, name: str, /, **path_params) -> str:
+        return str(self.base_url).rstrip("/") + self._app.url_path_for(name, **path_params)
+
+    def __getitem__(self, key):
+        return self.scope[key]
+
+    def __repr__(self):
+        return f"<Request {self.method} {self._req['path']}>"
+
+
+HTTPConnection = Request
+
+_MISSING = object()
+
+
+class _Scope(dict):
+    """A minimal ASGI-like scope, built on first access, for code that
+    reads ``request.scope[...]``."""
+
+    __slots__ = ("_request", "_built")
+
+    def __init__(self, request):
+        super().__init__()
+        self._request = request
+        self._built = False
+
+    def _build(self):
+        if self._built:
+            return
+        self._built = True
+        r = self._request
+        req = r._req
+        self.update({
+            "type": "http",
+            "http_version": req.get("http_version", "1.1"),
+            "method": req["method"],
+            "scheme": "http",
+            "path": req["path"],
+            "raw_path": req["path"].encode("latin-1", "replace"),
+            "query_string": req.get("query", "").encode("latin-1", "replace"),
+            "root_path": "",
+            "headers": [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in req["headers"].items()],
+            "path_params": req.get("path_params") or {},
+            "route": req.get("route"),
+            "app": r._app,
+            "client": None,
+            "server": None,
+        })
+
+    def __getitem__(self, key):
+        self._build()
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self._build()
+        return super().get(key, default)
+
+    def __contains__(self, key):
+        self._build()
+        return super().__contains__(key)
+
+    def keys(self):
+        self._build()
+        return super().keys()
+
+    def items(self):
+        self._build()
+        return super().items()

@@ -1,0 +1,715 @@
+"""Routes and routers: ``APIRouter``, ``APIRoute``, and the request pipeline
+of one route (resolve parameters and dependencies, call the endpoint, build
+the response, finish generator dependencies, run background tasks).
+
+A route's pipeline is plain synchronous code when the endpoint and all its
+dependencies are synchronous; otherwise it is a coroutine, which the native
+layer runs inline until it suspends (then as a Task on the worker's event
+loop).
+"""
+import inspect
+import re
+import types
+import typing
+from urllib.parse import unquote
+
+from . import _json
+from ._validation import BAD, compile_validator, unwrap_annotated
+from .datastructures import Default, DefaultPlaceholder, parse_query
+from .dependencies import (Dependant, RequestContext, get_dependant, read_body, solve_async, solve_sync,
+                           unwind_async, unwind_sync)
+from .encoders import jsonable_encoder
+from .exceptions import FasterAPIError, RequestValidationError, ResponseValidationError
+from .responses import FileResponse, JSONResponse, Response, StreamingResponse
+
+__all__ = ["APIRouter", "APIRoute", "BaseRoute", "Route", "generate_unique_id"]
+
+_CONVERTORS = {
+    "str": r"[^/]+",
+    "int": r"[0-9]+",
+    "float": r"[0-9]+(?:\.[0-9]+)?",
+    "uuid": r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+    "path": r".+",
+}
+_PARAM_SEG = re.compile(r"^{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?}$")
+_NO_BODY_STATUSES = frozenset((204, 205, 304))
+
+
+def body_allowed(status: int) -> bool:
+    return status >= 200 and status not in _NO_BODY_STATUSES
+
+
+def compile_path(path: str):
+    """FastAPI path syntax -> (native pattern, regex, convertor map, format).
+
+    ``{name}``, ``{name:str|int|float|uuid}`` and ``{name:path}`` (last).  A
+    parameter must be a whole path segment (the native router's rule)."""
+    if not path.startswith("/"):
+        raise FasterAPIError(f"route paths must start with '/': {path!r}")
+    segs = path.split("/")[1:]
+    native, rx, convs = [], [], {}
+    for i, seg in enumerate(segs):
+        if "{" not in seg and "}" not in seg:
+            native.append(seg)
+            rx.append(re.escape(seg))
+            continue
+        m = _PARAM_SEG.match(seg)
+        if not m:
+            raise FasterAPIError(f"path {path!r}: a parameter must be a whole segment, like /{{name}}/")
+        name, conv = m.group(1), m.group(2) or "str"
+        if conv not in _CONVERTORS:
+            raise FasterAPIError(f"path {path!r}: unknown convertor {conv!r}")
+        if conv == "path" and i != len(segs) - 1:
+            raise FasterAPIError(f"path {path!r}: {{{name}:path}} must be the last segment")
+        if name in convs:
+            raise FasterAPIError(f"path {path!r}: parameter {name!r} appears twice")
+        convs[name] = conv
+        native.append(f"{{{name}:path}}" if conv == "path" else f"{{{name}}}")
+        rx.append(f"(?P<{name}>{_CONVERTORS[conv]})")
+    native_path = "/" + "/".join(native)
+    regex = re.compile("^/" + "/".join(rx) + "$") if convs else None
+    fmt = re.sub(r"{([^}:]+):[^}]+}", r"{\1}", path)
+    return native_path, regex, convs, fmt
+
+
+def generate_unique_id(route) -> str:
+    """The default operationId: the endpoint name, the path and the method,
+    with every non-word character replaced by '_' (FastAPI's format)."""
+    op = re.sub(r"\W", "_", f"{route.name}{route.path_format}")
+    return f"{op}_{sorted(route.methods)[0].lower()}"
+
+
+class BaseRoute:
+    """Anything the router matches: has ``path``, ``methods``, ``name``."""
+    include_in_schema = False
+
+
+class FileBody:
+    """A response body to send from a file (res['file'] for the native layer)."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path):
+        self.path = path
+
+
+def _emit(res: dict, out) -> None:
+    status, ct, body, headers = out
+    res["status"] = status
+    if ct is not None:
+        res["content_type"] = ct
+    if body:
+        if type(body) is FileBody:
+            res["file"] = body.path
+        else:
+            res["body"] = body
+    if headers:
+        res["headers"] = headers
+
+
+def response_tuple(resp: Response):
+    """(status, content type, body, [(name, value)]) of a Response; body is
+    bytes, an iterable of chunks (StreamingResponse) or a FileBody."""
+    ct = None
+    headers = []
+    for k, v in resp.headers.items():
+        if k == "content-type":
+            ct = v
+        elif k != "content-length":
+            headers.append((k, v))
+    if not body_allowed(resp.status_code):
+        body = b""
+    elif isinstance(resp, StreamingResponse):
+        body = resp.body_iterator
+    elif isinstance(resp, FileResponse):
+        body = FileBody(resp.path)
+    else:
+        body = resp.body
+    return (resp.status_code, ct, body, headers)
+
+
+class APIRoute(BaseRoute):
+    """One path operation: an endpoint for a path and a set of methods."""
+
+    def __init__(self, path: str, endpoint, *, response_model=Default(None), status_code: int | None = None,
+                 tags=None, dependencies=None, summary: str | None = None, description: str | None = None,
+                 response_description: str = "Successful Response", responses=None, deprecated=None,
+                 name: str | None = None, methods=None, operation_id: str | None = None,
+                 response_model_include=None, response_model_exclude=None, response_model_by_alias: bool = True,
+                 response_model_exclude_unset: bool = False, response_model_exclude_defaults: bool = False,
+                 response_model_exclude_none: bool = False, include_in_schema: bool = True,
+                 response_class=Default(JSONResponse), dependency_overrides_provider=None, callbacks=None,
+                 openapi_extra=None, generate_unique_id_function=Default(generate_unique_id),
+                 pooled: bool = False, **_extra):
+        self.path = path
+        self.endpoint = endpoint
+        self.native_path, self.regex, self.convertors, self.path_format = compile_path(path)
+        self.methods = {m.upper() for m in (methods or ["GET"])}
+        self.name = name or getattr(endpoint, "__name__", type(endpoint).__name__)
+        self.status_code = int(status_code) if status_code is not None else None
+        self.tags = list(tags or [])
+        self.dependencies = list(dependencies or [])
+        self.summary = summary
+        doc = inspect.cleandoc(endpoint.__doc__ or "") if description is None else description
+        self.description = doc.split("\f")[0].strip() if doc else doc
+        self.response_description = response_description
+        self.responses = dict(responses or {})
+        self.deprecated = deprecated
+        self.operation_id = operation_id
+        self.response_model_include = response_model_include
+        self.response_model_exclude = response_model_exclude
+        self.response_model_by_alias = response_model_by_alias
+        self.response_model_exclude_unset = response_model_exclude_unset
+        self.response_model_exclude_defaults = response_model_exclude_defaults
+        self.response_model_exclude_none = response_model_exclude_none
+        self.include_in_schema = include_in_schema
+        self.response_class = response_class.value if isinstance(response_class, DefaultPlaceholder) \
+            else response_class
+        self.callbacks = callbacks
+        self.openapi_extra = openapi_extra
+        self.pooled = bool(pooled)
+        gen = generate_unique_id_function.value if isinstance(generate_unique_id_function, DefaultPlaceholder) \
+            else generate_unique_id_function
+        self.unique_id = self.operation_id or gen(self)
+        if isinstance(response_model, DefaultPlaceholder):
+            response_model = self._model_from_return_annotation()
+        self.response_model = response_model
+        self._dependant = None
+        self._compiled = False
+
+    def _model_from_return_annotation(self):
+        try:
+            hints = typing.get_type_hints(self.endpoint, include_extras=True)
+        except Exception:  # noqa: BLE001
+            return None
+        ann = hints.get("return")
+        if ann is None or ann is type(None):
+            return None
+        base, _ = unwrap_annotated(ann)
+        origin = typing.get_origin(base)
+        args = typing.get_args(base) if origin is not None else ()
+        for t in (base, *args):
+            if isinstance(t, type) and issubclass(t, Response):
+                return None
+        if base is typing.Any or (inspect.isclass(base) and base.__module__ == "builtins"
+                                  and base not in (dict, list, set, tuple, str, int, float, bool)):
+            return None
+        return ann
+
+    # -- compilation (first request or app.run) ------------------------------------
+    @property
+    def dependant(self) -> Dependant:
+        if self._dependant is None:
+            dep = get_dependant(self.path_format, self.endpoint)
+            for d in reversed(self.dependencies):
+                sub = get_dependant(self.path_format, d.dependency, name=None, use_cache=d.use_cache,
+                                    scopes=getattr(d, "scopes", None))
+                sub.depends = d
+                dep.dependencies.insert(0, sub)
+                if sub.is_async_tree:
+                    dep.is_async_tree = True
+            self._dependant = dep
+        return self._dependant
+
+    def compile(self):
+        """Analyzes the endpoint and prepares the pipeline (idempotent)."""
+        if self._compiled:
+            return self
+        dep = self.dependant
+        body = dep.flat_body_params()
+        self.body_fields = body
+        self.has_form = any(f.is_form or f.is_file for f in body)
+        self.body_embed = len(body) > 1 or any(f.info is not None and f.info.embed for f in body)
+        self.needs_body = bool(body)
+        self.is_async = dep.is_async_tree
+        rm = self.response_model
+        self.response_validator = compile_validator(rm) if rm is not None else None
+        self.fast_json = self.response_class is JSONResponse
+        self.filters = bool(self.response_model_include or self.response_model_exclude
+                            or self.response_model_exclude_none)
+        self._compiled = True
+        if (not self.is_async and not dep.dependencies and not body and dep.request_param is None
+                and dep.response_param is None and dep.background_param is None and dep.scopes_param is None
+                and not dep.cookie_params and self.response_validator is None and self.fast_json
+                and not self.filters and body_allowed(self.status_code or 200) and dep.kind == "sync"):
+            self.handle = self._make_fast_handler()
+        return self
+
+    def _make_fast_handler(self):
+        """The pipeline of a route with only path, query and header
+        parameters, a synchronous endpoint and a JSON answer: no context
+        object, no dependency machinery.  Anything unusual (a validation
+        error, an exception, a Response returned) goes to the general path."""
+        dep = self.dependant
+        endpoint = self.endpoint
+        general = APIRoute.handle.__get__(self)
+        finish = self._finish_general
+        status = self.status_code or 200
+        pspecs = [(f.name, f.alias, f.validator) for f in dep.path_params]
+        qspecs = [(f.name, f.alias, f.validator, f.required, f.is_seq, f) for f in dep.query_params]
+        hspecs = [(f.name, f.alias, f.validator, f.required, f.is_seq, f) for f in dep.header_params]
+        dumps = _json.dumps
+        parse = parse_query
+        coro_type = types.CoroutineType
+
+        def handle(app, req, res):
+            kwargs = {}
+            errors = []
+            if pspecs:
+                pp = req["path_params"]
+                for name, alias, v in pspecs:
+                    r = v(pp.get(alias), ("path", alias), errors)
+                    if r is BAD:
+                        return general(app, req, res)
+                    kwargs[name] = r
+            if qspecs:
+                q = req["query"]
+                pairs = parse(q) if q else ()
+                qd = dict(pairs) if pairs else None
+                for name, alias, v, required, is_seq, f in qspecs:
+                    if is_seq:
+                        val = [b for a, b in pairs if a == alias] or None
+                    else:
+                        val = qd.get(alias) if qd else None
+                    if val is None:
+                        if required:
+                            return general(app, req, res)
+                        kwargs[name] = f.get_default()
+                        continue
+                    r = v(val, ("query", alias), errors)
+                    if r is BAD:
+                        return general(app, req, res)
+                    kwargs[name] = r
+            if hspecs:
+                h = req["headers"]
+                for name, alias, v, required, is_seq, f in hspecs:
+                    val = h.get(alias)
+                    if val is None:
+                        if required:
+                            return general(app, req, res)
+                        kwargs[name] = f.get_default()
+                        continue
+                    r = v(val.split(", ") if is_seq else val, ("header", alias), errors)
+                    if r is BAD:
+                        return general(app, req, res)
+                    kwargs[name] = r
+            try:
+                result = endpoint(**kwargs)
+                if type(result) is coro_type or isinstance(result, Response):
+                    return finish(app, req, res, result)
+                body = dumps(result)
+            except Exception as exc:  # noqa: BLE001
+                return app._error_response(RequestContext(req, app, self), exc, res)
+            res["status"] = status
+            res["content_type"] = "application/json"
+            res["body"] = body
+            return None
+        return handle
+
+    def _finish_general(self, app, req, res, result):
+        ctx = RequestContext(req, app, self)
+        if inspect.isawaitable(result):
+            return self._continue_async(app, ctx, result, res)
+        try:
+            out = self.build_response(result, ctx)
+        except Exception as exc:  # noqa: BLE001
+            return app._error_response(ctx, exc, res)
+        _emit(res, out)
+        bg = ctx.background
+        if bg is not None and bg.tasks:
+            return app._run_background(bg)
+        return None
+
+    def matches(self, path: str):
+        """The path parameters (decoded) if path matches, else None."""
+        if self.regex is None:
+            return {} if path == self.native_path else None
+        m = self.regex.match(path)
+        if m is None:
+            return None
+        return {k: unquote(v, errors="surrogateescape") for k, v in m.groupdict().items()}
+
+    def convertors_ok(self, path_params: dict) -> bool:
+        for name, conv in self.convertors.items():
+            if conv in ("str", "path"):
+                continue
+            v = path_params.get(name, "")
+            if not re.fullmatch(_CONVERTORS[conv], v):
+                return False
+        return True
+
+    # -- the pipeline --------------------------------------------------------------
+    def handle(self, app, req: dict, res: dict):
+        """Runs the route for one request, filling res.  Returns None, or a
+        coroutine that finishes the work (async parts)."""
+        if not self._compiled:
+            self.compile()
+        if self.is_async:
+            return self.handle_async(app, req, res)
+        ctx = RequestContext(req, app, self)
+        try:
+            if self.needs_body:
+                read_body(ctx, self.has_form)
+            kwargs = solve_sync(self.dependant, ctx)
+            if kwargs is None:
+                raise RequestValidationError(ctx.errors, body=_body_for_error(ctx))
+            result = self.endpoint(**kwargs)
+            if inspect.isawaitable(result):
+                return self._continue_async(app, ctx, result, res)
+            out = self.build_response(result, ctx)
+        except Exception as exc:  # noqa: BLE001 - every error becomes a response
+            if ctx.exits:
+                exc = unwind_sync(ctx.exits, exc)
+                ctx.exits = None
+                if exc is None:
+                    exc = RuntimeError("a dependency with yield caught the exception and did not re-raise it")
+            return app._error_response(ctx, exc, res)
+        if ctx.exits:
+            exc = unwind_sync(ctx.exits, None)
+            if exc is not None:
+                return app._error_response(ctx, exc, res)
+        _emit(res, out)
+        bg = ctx.background
+        if bg is not None and bg.tasks:
+            return app._run_background(bg)
+        return None
+
+    async def handle_async(self, app, req: dict, res: dict):
+        ctx = RequestContext(req, app, self)
+        await self._run_async(app, ctx, res, None)
+
+    async def _continue_async(self, app, ctx, awaitable, res):
+        await self._run_async(app, ctx, res, awaitable)
+
+    async def _run_async(self, app, ctx, res, awaitable):
+        try:
+            if awaitable is None:
+                if self.needs_body:
+                    read_body(ctx, self.has_form)
+                kwargs = await solve_async(self.dependant, ctx)
+                if kwargs is None:
+                    raise RequestValidationError(ctx.errors, body=_body_for_error(ctx))
+                result = self.endpoint(**kwargs)
+                if inspect.isawaitable(result):
+                    result = await result
+            else:
+                result = await awaitable
+            out = self.build_response(result, ctx)
+        except Exception as exc:  # noqa: BLE001
+            if ctx.exits:
+                exc = await unwind_async(ctx.exits, exc)
+                ctx.exits = None
+                if exc is None:
+                    exc = RuntimeError("a dependency with yield caught the exception and did not re-raise it")
+            r = app._error_response(ctx, exc, res)
+            if r is not None:
+                await r
+            return
+        if ctx.exits:
+            exc = await unwind_async(ctx.exits, None)
+            if exc is not None:
+                r = app._error_response(ctx, exc, res)
+                if r is not None:
+                    await r
+                return
+        _emit(res, out)
+        bg = ctx.background
+        if bg is not None and bg.tasks:
+            await bg()
+
+    def build_response(self, result, ctx):
+        """The endpoint's return value -> response tuple."""
+        if isinstance(result, Response):
+            if result.background is not None:
+                bg = ctx.get_background()
+                bg.tasks.append(result.background)
+            return response_tuple(result)
+        status = self.status_code or 200
+        sub = ctx.sub_response
+        if sub is not None and sub.status_code:
+            status = sub.status_code
+        if self.response_validator is not None:
+            errors = []
+            result = self.response_validator(result, ("response",), errors)
+            if result is BAD:
+                raise ResponseValidationError(errors)
+        if self.filters:
+            result = jsonable_encoder(result, include=self.response_model_include,
+                                      exclude=self.response_model_exclude,
+                                      exclude_none=self.response_model_exclude_none)
+        if self.fast_json:
+            if not body_allowed(status):
+                out = (status, None, b"", None)
+            else:
+                out = (status, "application/json", _json.dumps(result), None)
+        else:
+            if body_allowed(status):
+                resp = self.response_class(result, status_code=status)
+            else:
+                resp = self.response_class(None, status_code=status)
+            out = response_tuple(resp)
+        if sub is not None and sub.headers:
+            extra = [(k, v) for k, v in sub.headers.items() if k != "content-length"]
+            status_, ct, body, headers = out
+            for k, v in extra:
+                if k == "content-type":
+                    ct = v
+            headers = list(headers or ()) + [(k, v) for k, v in extra if k != "content-type"]
+            out = (status_, ct, body, headers)
+        return out
+
+    def __repr__(self):
+        return f"APIRoute(path={self.path!r}, name={self.name!r}, methods={sorted(self.methods)!r})"
+
+
+def _body_for_error(ctx):
+    b = ctx.body
+    return None if b is None or b.__class__.__name__ in ("_NotSet", "_UndefinedType") else b
+
+
+class Route(BaseRoute):
+    """A plain route: ``endpoint(request)`` returns a Response (Starlette
+    style, added with ``add_route``); no parameter parsing, no schema."""
+
+    def __init__(self, path, endpoint, *, methods=None, name=None, include_in_schema=False):
+        self.path = path
+        self.endpoint = endpoint
+        self.native_path, self.regex, self.convertors, self.path_format = compile_path(path)
+        self.methods = {m.upper() for m in (methods or ["GET"])}
+        self.name = name or getattr(endpoint, "__name__", "route")
+        self.include_in_schema = include_in_schema
+        self.pooled = False
+        self.is_async = inspect.iscoroutinefunction(endpoint)
+
+    matches = APIRoute.matches
+    convertors_ok = APIRoute.convertors_ok
+
+    def compile(self):
+        return self
+
+    def handle(self, app, req, res):
+        from .dependencies import RequestContext  # noqa: PLC0415
+        ctx = RequestContext(req, app, self)
+        if self.is_async:
+            return self._handle_async(app, ctx, res)
+        try:
+            out = self.endpoint(ctx.request)
+            if inspect.isawaitable(out):
+                return self._finish(app, ctx, out, res)
+            _emit(res, response_tuple(out))
+        except Exception as exc:  # noqa: BLE001
+            return app._error_response(ctx, exc, res)
+        return None
+
+    async def _handle_async(self, app, ctx, res):
+        await self._finish(app, ctx, self.endpoint(ctx.request), res)
+
+    async def _finish(self, app, ctx, awaitable, res):
+        try:
+            out = await awaitable
+            _emit(res, response_tuple(out))
+        except Exception as exc:  # noqa: BLE001
+            r = app._error_response(ctx, exc, res)
+            if r is not None:
+                await r
+
+
+def _merge(a, b):
+    return list(a or []) + list(b or [])
+
+
+class APIRouter:
+    """A group of routes with a common ``prefix``, ``tags``,
+    ``dependencies`` and ``responses``, included in an app (or another
+    router) with ``include_router``.
+
+    ``pooled=True`` sends this router's synchronous endpoints to the pooled
+    worker threads, where they may block (sleep, blocking I/O) without
+    stalling an event loop; each route can also say ``pooled=`` itself.
+    """
+
+    def __init__(self, *, prefix: str = "", tags=None, dependencies=None,
+                 default_response_class=Default(JSONResponse), responses=None, callbacks=None, routes=None,
+                 redirect_slashes: bool = True, default=None, dependency_overrides_provider=None,
+                 route_class=APIRoute, on_startup=None, on_shutdown=None, lifespan=None, deprecated=None,
+                 include_in_schema: bool = True, generate_unique_id_function=Default(generate_unique_id),
+                 pooled: bool = False, **_extra):
+        if prefix:
+            if not prefix.startswith("/"):
+                raise FasterAPIError("a router prefix must start with '/'")
+            if prefix.endswith("/"):
+                raise FasterAPIError("a router prefix must not end with '/'")
+        self.prefix = prefix
+        self.tags = list(tags or [])
+        self.dependencies = list(dependencies or [])
+        self.default_response_class = default_response_class
+        self.responses = dict(responses or {})
+        self.callbacks = callbacks
+        self.routes = list(routes or [])
+        self.redirect_slashes = redirect_slashes
+        self.route_class = route_class
+        self.on_startup = list(on_startup or [])
+        self.on_shutdown = list(on_shutdown or [])
+        self.lifespan_context = lifespan
+        self.deprecated = deprecated
+        self.include_in_schema = include_in_schema
+        self.generate_unique_id_function = generate_unique_id_function
+        self.pooled = pooled
+        self._version = 0
+
+    # -- adding routes -------------------------------------------------------------
+    def add_api_route(self, path: str, endpoint, *, response_model=Default(None), status_code=None, tags=None,
+                      dependencies=None, summary=None, description=None,
+                      response_description="Successful Response", responses=None, deprecated=None,
+                      methods=None, operation_id=None, response_model_include=None,
+                      response_model_exclude=None, response_model_by_alias=True,
+                      response_model_exclude_unset=False, response_model_exclude_defaults=False,
+                      response_model_exclude_none=False, include_in_schema=True,
+                      response_class=Default(JSONResponse), name=None, route_class_override=None,
+                      callbacks=None, openapi_extra=None, generate_unique_id_function=Default(generate_unique_id),
+                      pooled: bool | None = None, **extra):
+        """Adds a route for endpoint (what the method decorators call)."""
+        route_class = route_class_override or self.route_class
+        if isinstance(response_class, DefaultPlaceholder) and not isinstance(self.default_response_class,
+                                                                             DefaultPlaceholder):
+            response_class = self.default_response_class
+        if isinstance(generate_unique_id_function, DefaultPlaceholder):
+            generate_unique_id_function = self.generate_unique_id_function
+        route = route_class(
+            self.prefix + path, endpoint, response_model=response_model, status_code=status_code,
+            tags=self.tags + list(tags or []), dependencies=self.dependencies + list(dependencies or []),
+            summary=summary, description=description, response_description=response_description,
+            responses={**self.responses, **(responses or {})},
+            deprecated=deprecated if deprecated is not None else self.deprecated, name=name, methods=methods,
+            operation_id=operation_id, response_model_include=response_model_include,
+            response_model_exclude=response_model_exclude, response_model_by_alias=response_model_by_alias,
+            response_model_exclude_unset=response_model_exclude_unset,
+            response_model_exclude_defaults=response_model_exclude_defaults,
+            response_model_exclude_none=response_model_exclude_none,
+            include_in_schema=include_in_schema and self.include_in_schema, response_class=response_class,
+            callbacks=callbacks, openapi_extra=openapi_extra,
+            generate_unique_id_function=generate_unique_id_function,
+            pooled=self.pooled if pooled is None else pooled, **extra)
+        self.routes.append(route)
+        self._version += 1
+        return route
+
+    def api_route(self, path: str, *, methods=None, **kwargs):
+        """Decorator: ``@router.api_route("/x", methods=["GET", "POST"])``."""
+        def decorator(func):
+            self.add_api_route(path, func, methods=methods, **kwargs)
+            return func
+        return decorator
+
+    def add_route(self, path: str, endpoint, methods=None, name=None, include_in_schema=False):
+        """Adds a plain route: endpoint(request) -> Response."""
+        self.routes.append(Route(self.prefix + path, endpoint, methods=methods, name=name,
+                                 include_in_schema=include_in_schema))
+        self._version += 1
+
+    def route(self, path: str, methods=None, name=None, include_in_schema=False):
+        """Decorator form of add_route."""
+        def decorator(func):
+            self.add_route(path, func, methods=methods, name=name, include_in_schema=include_in_schema)
+            return func
+        return decorator
+
+    def _method(method):  # noqa: N805 - builds the get/post/... decorators
+        def decorator_factory(self, path: str, **kwargs):
+            def decorator(func):
+                self.add_api_route(path, func, methods=[method], **kwargs)
+                return func
+            return decorator
+        decorator_factory.__name__ = method.lower()
+        decorator_factory.__doc__ = (f"Decorator: the function answers {method} requests on path.  Keywords: "
+                                     "response_model, status_code, tags, dependencies, summary, description, "
+                                     "response_description, responses, deprecated, operation_id, "
+                                     "response_class, name, include_in_schema, openapi_extra, pooled.")
+        return decorator_factory
+
+    get = _method("GET")
+    put = _method("PUT")
+    post = _method("POST")
+    delete = _method("DELETE")
+    options = _method("OPTIONS")
+    head = _method("HEAD")
+    patch = _method("PATCH")
+    trace = _method("TRACE")
+    del _method
+
+    def websocket(self, path, name=None, **_kw):
+        """Not supported yet: raises NotImplementedError."""
+        raise NotImplementedError("WebSockets are not supported by FasterAPI yet")
+
+    # -- composition ---------------------------------------------------------------
+    def include_router(self, router: "APIRouter", *, prefix: str = "", tags=None, dependencies=None,
+                       default_response_class=Default(JSONResponse), responses=None, callbacks=None,
+                       deprecated=None, include_in_schema: bool = True,
+                       generate_unique_id_function=Default(generate_unique_id), pooled: bool | None = None):
+        """Copies router's routes into this one, under prefix, adding tags,
+        dependencies and responses (and router's startup/shutdown handlers)."""
+        if prefix:
+            if not prefix.startswith("/"):
+                raise FasterAPIError("an include prefix must start with '/'")
+            if prefix.endswith("/"):
+                raise FasterAPIError("an include prefix must not end with '/'")
+        for r in router.routes:
+            if isinstance(r, APIRoute):
+                rc = r.response_class
+                if not isinstance(default_response_class, DefaultPlaceholder) and rc is JSONResponse:
+                    rc = default_response_class
+                gen = generate_unique_id_function
+                if isinstance(gen, DefaultPlaceholder):
+                    gen = self.generate_unique_id_function
+                self.add_api_route(
+                    prefix + r.path, r.endpoint, response_model=r.response_model, status_code=r.status_code,
+                    tags=_merge(tags, r.tags), dependencies=_merge(dependencies, r.dependencies),
+                    summary=r.summary, description=r.description, response_description=r.response_description,
+                    responses={**(responses or {}), **r.responses},
+                    deprecated=r.deprecated if r.deprecated is not None else deprecated,
+                    methods=r.methods, operation_id=r.operation_id,
+                    response_model_include=r.response_model_include,
+                    response_model_exclude=r.response_model_exclude,
+                    response_model_by_alias=r.response_model_by_alias,
+                    response_model_exclude_unset=r.response_model_exclude_unset,
+                    response_model_exclude_defaults=r.response_model_exclude_defaults,
+                    response_model_exclude_none=r.response_model_exclude_none,
+                    include_in_schema=r.include_in_schema and include_in_schema, response_class=rc, name=r.name,
+                    route_class_override=type(r), callbacks=r.callbacks, openapi_extra=r.openapi_extra,
+                    generate_unique_id_function=gen if r.operation_id is None else Default(generate_unique_id),
+                    pooled=r.pooled if pooled is None else pooled)
+            elif isinstance(r, Route):
+                self.routes.append(Route(self.prefix + prefix + r.path, r.endpoint, methods=r.methods, name=r.name,
+                                         include_in_schema=r.include_in_schema))
+        self.on_startup.extend(router.on_startup)
+        self.on_shutdown.extend(router.on_shutdown)
+        if router.lifespan_context is not None:
+            self._included_lifespans = getattr(self, "_included_lifespans", []) + [router.lifespan_context]
+        self._version += 1
+
+    # -- events --------------------------------------------------------------------
+    def add_event_handler(self, event_type: str, func) -> None:
+        """Registers func for "startup" or "shutdown"."""
+        if event_type == "startup":
+            self.on_startup.append(func)
+        elif event_type == "shutdown":
+            self.on_shutdown.append(func)
+        else:
+            raise ValueError("event_type must be 'startup' or 'shutdown'")
+
+    def on_event(self, event_type: str):
+        """Decorator for startup/shutdown handlers (prefer ``lifespan``)."""
+        def decorator(func):
+            self.add_event_handler(event_type, func)
+            return func
+        return decorator
+
+    def url_path_for(self, name: str, /, **path_params) -> str:
+        """The path of the route named name, with its parameters filled in."""
+        for r in self.routes:
+            if r.name == name and set(r.convertors) == set(path_params):
+                path = r.path_format
+                for k, v in path_params.items():
+                    path = path.replace("{" + k + "}", str(v))
+                return path
+        raise LookupError(f"no route named {name!r} with parameters {sorted(path_params)}")

@@ -1,0 +1,342 @@
+"""``TestClient``: call an app in-process, without a socket, with the
+requests-style API FastAPI users know::
+
+    from fasterapi.testclient import TestClient
+
+    client = TestClient(app)
+    r = client.get("/items/1", params={"q": "x"}, headers={"X-Token": "t"})
+    assert r.status_code == 200 and r.json() == {"item_id": 1, "q": "x"}
+
+    with TestClient(app) as client:   # runs startup/lifespan, then shutdown
+        ...
+
+Requests go through the same code as in a worker interpreter: the request
+dict the native server would build, the same routing rules (static paths
+first, HEAD answered by GET routes, FastAPI-shaped 404/405), the same
+handler.  Unhandled exceptions are re-raised in the test
+(``raise_server_exceptions=False`` to get the 500 instead).
+"""
+import json as _jsonlib
+import threading
+import uuid
+from http import HTTPStatus
+from urllib.parse import quote, urlencode, urljoin, urlsplit
+
+from . import _aio
+from ._worker import Headers as _NativeHeaders
+from .datastructures import MutableHeaders
+from .requests import parse_cookies
+
+__all__ = ["TestClient", "TestResponse"]
+
+
+class TestResponse:
+    """A response: ``status_code``, ``headers`` (case-insensitive; ``get_list``
+    for repeated fields), ``content``, ``text``, ``json()``, ``cookies``,
+    ``url``, ``history`` (redirects followed), ``is_success``,
+    ``raise_for_status()``."""
+
+    __test__ = False
+
+    def __init__(self, status_code, headers, content, url, request_method, http_version="HTTP/1.1"):
+        self.status_code = status_code
+        self.headers = _ResponseHeaders(headers)
+        self.content = content
+        self.url = url
+        self.request_method = request_method
+        self.http_version = http_version
+        self.history = []
+        self.cookies = {}
+        for v in self.headers.get_list("set-cookie"):
+            name, _, rest = v.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0].strip().strip('"')
+
+    @property
+    def text(self) -> str:
+        ct = self.headers.get("content-type", "")
+        charset = "utf-8"
+        if "charset=" in ct:
+            charset = ct.split("charset=", 1)[1].split(";")[0].strip() or "utf-8"
+        return self.content.decode(charset, "replace")
+
+    def json(self, **kwargs):
+        return _jsonlib.loads(self.content, **kwargs)
+
+    @property
+    def reason_phrase(self) -> str:
+        try:
+            return HTTPStatus(self.status_code).phrase
+        except ValueError:
+            return ""
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status_code < 300
+
+    ok = is_success
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status_code in (301, 302, 303, 307, 308) and "location" in self.headers
+
+    def raise_for_status(self):
+        if self.status_code >= 400:
+            raise HTTPStatusError(f"{self.status_code} {self.reason_phrase} for {self.request_method} {self.url}",
+                                  response=self)
+        return self
+
+    def __repr__(self):
+        return f"<Response [{self.status_code}]>"
+
+
+class HTTPStatusError(Exception):
+    def __init__(self, message, response):
+        super().__init__(message)
+        self.response = response
+
+
+class _ResponseHeaders(MutableHeaders):
+    def get_list(self, key) -> list:
+        return self.getlist(key)
+
+    def multi_items(self) -> list:
+        return self.items()
+
+    def __eq__(self, other):
+        if isinstance(other, dict):
+            return dict(self.items()) == {k.lower(): v for k, v in other.items()}
+        return NotImplemented
+
+
+def _encode_multipart(data, files):
+    boundary = uuid.uuid4().hex
+    parts = []
+    for k, v in (data or {}).items():
+        for item in (v if isinstance(v, (list, tuple)) else [v]):
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n'.encode()
+                         + str(item).encode() + b"\r\n")
+    items = files.items() if isinstance(files, dict) else files
+    for k, f in items:
+        if isinstance(f, tuple):
+            filename, content = f[0], f[1]
+            ctype = f[2] if len(f) > 2 else "application/octet-stream"
+        else:
+            filename, content, ctype = getattr(f, "name", k), f, "application/octet-stream"
+        if hasattr(content, "read"):
+            content = content.read()
+        if isinstance(content, str):
+            content = content.encode()
+        parts.append((f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"; filename="{filename}"\r\n'
+                      f"Content-Type: {ctype}\r\n\r\n").encode() + content + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+class TestClient:
+    """An in-process client for a FastAPI app (see the module doc)."""
+
+    __test__ = False
+
+    def __init__(self, app, base_url: str = "http://testserver", raise_server_exceptions: bool = True,
+                 root_path: str = "", backend: str = "asyncio", backend_options=None, cookies=None,
+                 headers=None, follow_redirects: bool = True, client=None):
+        self.app = app
+        self.base_url = base_url.rstrip("/")
+        self.raise_server_exceptions = raise_server_exceptions
+        self.follow_redirects = follow_redirects
+        self.cookies = dict(cookies or {})
+        self.headers = {k.lower(): str(v) for k, v in (headers or {}).items()}
+        self._started = False
+
+    # -- context manager: startup / shutdown ------------------------------------------
+    def __enter__(self):
+        _run(self.app.startup_async())
+        self._started = True
+        return self
+
+    def __exit__(self, *exc):
+        if self._started:
+            self._started = False
+            _run(self.app.shutdown_async())
+        return False
+
+    # -- requests ------------------------------------------------------------------------
+    def request(self, method: str, url: str, *, params=None, content=None, data=None, files=None, json=None,
+                headers=None, cookies=None, auth=None, follow_redirects=None, timeout=None, extensions=None):
+        """Sends one request (following redirects unless told not to)."""
+        method = method.upper()
+        follow = self.follow_redirects if follow_redirects is None else follow_redirects
+        history = []
+        r = self._send(method, url, params, content, data, files, json, headers, cookies)
+        while follow and r.is_redirect and len(history) < 20:
+            history.append(r)
+            loc = urljoin(r.url, r.headers["location"])
+            if r.status_code == 303 or (r.status_code in (301, 302) and method == "POST"):
+                method, content, data, files, json = "GET", None, None, None, None
+            r = self._send(method, loc, None, content, data, files, json, headers, cookies)
+        r.history = history
+        return r
+
+    def _send(self, method, url, params, content, data, files, json, headers, cookies):
+        full = url if "://" in url else self.base_url + (url if url.startswith("/") else "/" + url)
+        parts = urlsplit(full)
+        path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+        query = parts.query
+        if params:
+            items = params.items() if hasattr(params, "items") else params
+            flat = []
+            for k, v in items:
+                for item in (v if isinstance(v, (list, tuple)) else [v]):
+                    flat.append((k, _param_str(item)))
+            extra = urlencode(flat)
+            query = f"{query}&{extra}" if query else extra
+        hdrs = {"host": parts.netloc or "testserver", "user-agent": "testclient", "accept": "*/*",
+                "accept-encoding": "gzip, deflate", "connection": "keep-alive"}
+        hdrs.update(self.headers)
+        body = b""
+        if json is not None:
+            body = _jsonlib.dumps(json, separators=(",", ":"), ensure_ascii=False).encode()
+            hdrs["content-type"] = "application/json"
+        elif files:
+            body, hdrs["content-type"] = _encode_multipart(data if isinstance(data, dict) else None, files)
+        elif isinstance(data, dict):
+            body = urlencode(data, doseq=True).encode()
+            hdrs["content-type"] = "application/x-www-form-urlencoded"
+        elif data is not None:
+            body = data.encode() if isinstance(data, str) else bytes(data)
+        elif content is not None:
+            body = content.encode() if isinstance(content, str) else bytes(content)
+        for k, v in (headers or {}).items():
+            hdrs[k.lower()] = str(v)
+        jar = dict(self.cookies)
+        jar.update(cookies or {})
+        if jar:
+            given = parse_cookies(hdrs.get("cookie", ""))
+            jar.update(given)
+            hdrs["cookie"] = "; ".join(f"{k}={v}" for k, v in jar.items())
+        if body and method not in ("GET", "HEAD") or body:
+            hdrs.setdefault("content-length", str(len(body)))
+        native_headers = _NativeHeaders()
+        for k, v in hdrs.items():
+            dict.__setitem__(native_headers, k, v)
+        req = {"method": method, "path": path, "query": query, "headers": native_headers, "body": body,
+               "http_version": "1.1", "path_params": {}, "route": None}
+        if self.raise_server_exceptions:
+            req["_raise_server_exceptions"] = True
+        res = {"status": 200}
+        pending = self.app._handle(req, res)
+        if pending is not None:
+            _run(pending)
+        status = res.get("status", 200)
+        out_headers = []
+        ct = res.get("content_type")
+        rbody = _collect_body(res)
+        if ct is None and rbody is not None:
+            ct = "text/plain; charset=utf-8" if isinstance(rbody, str) else "application/octet-stream"
+        if isinstance(rbody, str):
+            rbody = rbody.encode("utf-8")
+        rbody = rbody or b""
+        if ct is not None:
+            out_headers.append(("content-type", ct))
+        rh = res.get("headers") or []
+        for k, v in (rh.items() if isinstance(rh, dict) else rh):
+            out_headers.append((k.lower(), v))
+        if status >= 200 and status not in (204, 304):
+            out_headers.append(("content-length", str(len(rbody))))
+        else:
+            rbody = b""
+        if method == "HEAD":
+            rbody = b""
+        enc = dict(out_headers).get("content-encoding", "")
+        if rbody and enc in ("gzip", "deflate"):  # decoded as httpx/requests do
+            import zlib
+            rbody = zlib.decompress(rbody, 16 + zlib.MAX_WBITS if enc == "gzip" else zlib.MAX_WBITS)
+        resp = TestResponse(status, out_headers, rbody, f"{parts.scheme or 'http'}://{hdrs['host']}{path}"
+                            + (f"?{query}" if query else ""), method)
+        for h in resp.headers.get_list("set-cookie"):
+            name, _, rest = h.partition("=")
+            value, _, attrs = rest.partition(";")
+            attrs = attrs.lower().replace(" ", "")
+            if "max-age=0" in attrs or "expires=thu,01jan1970" in attrs:
+                self.cookies.pop(name.strip(), None)
+            else:
+                self.cookies[name.strip()] = value.strip().strip('"')
+        return resp
+
+    def get(self, url, **kw):
+        return self.request("GET", url, **kw)
+
+    def options(self, url, **kw):
+        return self.request("OPTIONS", url, **kw)
+
+    def head(self, url, **kw):
+        return self.request("HEAD", url, **kw)
+
+    def post(self, url, **kw):
+        return self.request("POST", url, **kw)
+
+    def put(self, url, **kw):
+        return self.request("PUT", url, **kw)
+
+    def patch(self, url, **kw):
+        return self.request("PATCH", url, **kw)
+
+    def delete(self, url, **kw):
+        return self.request("DELETE", url, **kw)
+
+    def close(self):
+        pass
+
+
+def _collect_body(res: dict):
+    """The body as the native server would send it: str/bytes, the chunks
+    of an iterable (streamed), or the file (res['file'], res['file_range'])."""
+    if res.get("file") is not None:
+        with open(res["file"], "rb") as f:
+            rng = res.get("file_range")
+            if rng:
+                f.seek(rng[0])
+                return f.read(rng[1])
+            return f.read()
+    body = res.get("body", None)
+    if body is None or isinstance(body, (str, bytes, bytearray)):
+        return body
+    chunks = []
+    if hasattr(body, "__aiter__"):
+        async def drain():
+            async for c in body:
+                chunks.append(c)
+        _run(drain())
+    else:
+        chunks.extend(body)
+    return b"".join(c.encode("utf-8") if isinstance(c, str) else bytes(c) for c in chunks)
+
+
+def _param_str(v) -> str:
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
+    if v is None:
+        return ""
+    return str(v)
+
+
+def _run(coro):
+    """Runs a coroutine on this thread's loop, or on a helper thread when
+    the caller is itself inside a running loop (an async test)."""
+    if _aio._get_running_loop() is None:
+        return _aio.run(coro)
+    box = {}
+
+    def target():
+        try:
+            box["v"] = _aio.run(coro)
+        except BaseException as e:  # noqa: BLE001
+            box["e"] = e
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "e" in box:
+        raise box["e"]
+    return box.get("v")

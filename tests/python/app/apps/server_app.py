@@ -1,0 +1,118 @@
+"""The app the server tests run: `python server_app.py '<json of server keywords>'`
+(tests/python/helpers.ServerProcess), or `python -m fasterapi server_app:app
+--app-dir tests/python/app/apps`.  Every worker interpreter imports this
+module again; startup and shutdown print a line per interpreter."""
+import asyncio
+import json
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fasterapi import Depends, FastAPI, Header, HTTPException, Query, Request
+
+STATE = {"started": False, "requests": 0}
+
+
+def interp_id():
+    try:
+        import _interpreters
+        return _interpreters.get_current()[0]
+    except ImportError:  # 3.12
+        import _xxsubinterpreters
+        return int(_xxsubinterpreters.get_current())
+
+
+app = FastAPI(title="server test app")
+
+
+@app.on_event("startup")
+async def startup():
+    # runs on the worker's own thread and event loop, before its first request
+    await asyncio.sleep(0.001)
+    STATE["started"] = True
+    print(f"FA-APP-STARTUP interp={interp_id()} module={__name__}", file=sys.stderr, flush=True)
+
+
+@app.on_event("shutdown")
+def shutdown():
+    print(f"FA-APP-SHUTDOWN interp={interp_id()}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Item:
+    name: str
+    price: float
+    tags: list[str] | None = None
+
+
+def token(x_token: Annotated[str | None, Header()] = None):
+    if x_token == "bad":
+        raise HTTPException(status_code=401, detail="bad token", headers={"WWW-Authenticate": "Bearer"})
+    return x_token
+
+
+@app.get("/items/{item_id}")
+def read_item(item_id: int, q: str | None = None):
+    return {"item_id": item_id, "q": q}
+
+
+@app.post("/items", status_code=201)
+async def create_item(item: Item, tok: Annotated[str | None, Depends(token)]):
+    await asyncio.sleep(0.001)  # suspends: finishes as a Task on the worker's loop
+    return {"item": item, "token": tok}
+
+
+@app.get("/interp")
+def interp(request: Request):
+    STATE["requests"] += 1
+    return {"interp": interp_id(), "started": STATE["started"], "http_version": request.http_version,
+            "thread": threading.get_ident()}
+
+
+@app.get("/pooled/sleep", pooled=True)
+def pooled_sleep(t: Annotated[float, Query(le=2)] = 0.2):
+    start = time.monotonic()
+    time.sleep(t)
+    return {"interp": interp_id(), "start": start, "end": time.monotonic()}
+
+
+@app.get("/async/sleep")
+async def async_sleep(t: float = 0.2):
+    start = time.monotonic()
+    await asyncio.sleep(t)
+    return {"interp": interp_id(), "start": start, "end": time.monotonic()}
+
+
+@app.get("/cookies")
+def cookies(session: Annotated[str | None, Query()] = None):
+    from fasterapi.responses import JSONResponse
+    r = JSONResponse({"ok": True})
+    r.set_cookie("a", "1")
+    r.set_cookie("b", session or "2", httponly=True)
+    return r
+
+
+@app.get("/stream")
+async def stream(n: int = 3):
+    from fasterapi.responses import StreamingResponse
+
+    async def chunks():
+        for i in range(n):
+            await asyncio.sleep(0.01)
+            yield f"chunk {i}\n"
+    return StreamingResponse(chunks(), media_type="text/plain")
+
+
+@app.get("/file")
+def file():
+    from fasterapi.responses import FileResponse
+    return FileResponse(__file__, filename="server_app.py")
+
+
+if __name__ == "__main__":
+    cfg = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    app.run(host=cfg.pop("host", "127.0.0.1"), port=cfg.pop("port", 8000),
+            workers=cfg.pop("num_pinned_workers", 2), pooled_workers=cfg.pop("num_pooled_workers", 2),
+            pooled_interpreters=cfg.pop("num_pooled_interpreters", 1), log_level="warning", **cfg)

@@ -1,0 +1,207 @@
+"""The application layer on the real server: HTTP/1.1 and h2c (prior
+knowledge) with two worker interpreters, startup and shutdown in every
+interpreter that served, pooled and async endpoints, and the command line
+``python -m fasterapi``."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import helpers
+
+APP_DIR = Path(__file__).resolve().parent / "apps"
+
+MODES = ["h1", "h2"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_json_endpoint_with_path_and_query(app_server, mode):
+    r = helpers.curl(f"{app_server.url}/items/42?q=hello%20you", mode=mode)
+    assert r.status == 200 and r.http_version == ("2" if mode == "h2" else "1.1")
+    assert r.headers["content-type"] == "application/json"
+    assert json.loads(r.body) == {"item_id": 42, "q": "hello you"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_validation_errors(app_server, mode):
+    r = helpers.curl(f"{app_server.url}/items/abc", mode=mode)
+    assert r.status == 422
+    assert json.loads(r.body) == {"detail": [
+        {"type": "int_parsing", "loc": ["path", "item_id"],
+         "msg": "Input should be a valid integer, unable to parse string as an integer", "input": "abc"}]}
+    r = helpers.curl(f"{app_server.url}/items", mode=mode, method="POST", data=b'{"name": "x"}',
+                     headers=["Content-Type: application/json"])
+    assert r.status == 422 and json.loads(r.body)["detail"][0]["loc"] == ["body", "price"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_async_body_dependency_and_errors(app_server, mode):
+    r = helpers.curl(f"{app_server.url}/items", mode=mode, method="POST",
+                     data=json.dumps({"name": "n", "price": 2, "tags": ["a"]}).encode(),
+                     headers=["Content-Type: application/json", "X-Token: t"])
+    assert r.status == 201
+    assert json.loads(r.body) == {"item": {"name": "n", "price": 2.0, "tags": ["a"]}, "token": "t"}
+    r = helpers.curl(f"{app_server.url}/items", mode=mode, method="POST", data=b'{"name":"n","price":1}',
+                     headers=["Content-Type: application/json", "X-Token: bad"])
+    assert r.status == 401 and json.loads(r.body) == {"detail": "bad token"}
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_not_found_method_not_allowed_redirect(app_server, mode):
+    r = helpers.curl(f"{app_server.url}/nowhere", mode=mode)
+    assert r.status == 404 and json.loads(r.body) == {"detail": "Not Found"}
+    r = helpers.curl(f"{app_server.url}/items/1", mode=mode, method="DELETE")
+    assert r.status == 405 and json.loads(r.body) == {"detail": "Method Not Allowed"}
+    assert r.headers["allow"] == "GET, HEAD"
+    r = helpers.curl(f"{app_server.url}/items/1/", mode=mode)
+    assert r.status == 307 and r.headers["location"].endswith("/items/1")
+    r = helpers.curl(f"{app_server.url}/", mode=mode)
+    assert r.status == 404 and json.loads(r.body) == {"detail": "Not Found"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_head_and_cookies(app_server, mode):
+    r = helpers.curl(f"{app_server.url}/items/1", mode=mode, method="HEAD")
+    assert r.status == 200 and r.body == b"" and r.headers["content-type"] == "application/json"
+    r = helpers.curl(f"{app_server.url}/cookies?session=s", mode=mode)
+    assert r.status == 200
+    cookies = [line.split(":", 1)[1].strip() for line in r.all_head.splitlines()
+               if line.lower().startswith("set-cookie:")]
+    assert cookies == ["a=1; Path=/; SameSite=lax", "b=s; HttpOnly; Path=/; SameSite=lax"]
+
+
+def test_docs_and_openapi(app_server):
+    r = helpers.curl(f"{app_server.url}/openapi.json", mode="h2")
+    assert r.status == 200 and json.loads(r.body)["info"]["title"] == "server test app"
+    r = helpers.curl(f"{app_server.url}/docs")
+    assert r.status == 200 and b"swagger-ui-bundle.js" in r.body
+
+
+def _interps_seen(url, want=2, tries=200):
+    seen = {}
+    for _ in range(tries):
+        # a new connection each time: the kernel spreads them over the workers' listeners
+        r = helpers.h1_request(int(url.rsplit(":", 1)[1]), "GET", "/interp", timeout=10)
+        d = r.json()
+        seen[d["interp"]] = d
+        if len(seen) >= want:
+            break
+    return seen
+
+
+def test_both_worker_interpreters_serve_and_started(app_server):
+    seen = _interps_seen(app_server.url)
+    assert len(seen) == 2, seen
+    assert all(d["started"] for d in seen.values())
+    text = app_server.wait_stderr(lambda t: t.count("FA-APP-STARTUP") >= 2)
+    starts = [line for line in text.splitlines() if "FA-APP-STARTUP" in line]
+    assert {int(line.split("interp=")[1].split()[0]) for line in starts} >= set(seen)
+    assert all("module=__mp_main__" in line for line in starts)  # imported again, main block not run
+
+
+def test_h2_multiplexed_requests(app_server):
+    with helpers.H2Client(app_server.port) as c:
+        sids = [c.request("GET", f"/items/{i}?q=m") for i in range(20)]
+        for i, sid in enumerate(sids):
+            st = c.response(sid)
+            assert st.status == 200 and json.loads(bytes(st.body)) == {"item_id": i, "q": "m"}
+
+
+@pytest.mark.timing
+def test_pooled_and_async_endpoints_do_not_block_each_other(app_server):
+    t0 = time.monotonic()
+    results = helpers.run_threads(
+        [lambda: helpers.curl(f"{app_server.url}/pooled/sleep?t=0.5"),
+         lambda: helpers.curl(f"{app_server.url}/async/sleep?t=0.5", mode="h2"),
+         lambda: helpers.curl(f"{app_server.url}/items/1")])
+    elapsed = time.monotonic() - t0
+    assert [r.status for r in results] == [200, 200, 200]
+    assert elapsed < 1.5 * helpers.SLACK + 0.5, elapsed
+    assert json.loads(results[0].body)["end"] - json.loads(results[0].body)["start"] >= 0.5
+
+
+def test_shutdown_runs_in_each_started_interpreter(start_server):
+    srv = start_server(str(APP_DIR / "server_app.py"))
+    seen = _interps_seen(srv.url)
+    assert srv.stop() == 0
+    text = srv.stderr()
+    shut = {int(line.split("interp=")[1]) for line in text.splitlines() if "FA-APP-SHUTDOWN" in line}
+    assert shut == set(seen), text[-3000:]
+
+
+def _wait_port(port, proc, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def test_command_line(tmp_path):
+    port = helpers.free_port()
+    err = open(tmp_path / "stderr", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fasterapi", "server_app:app", "--app-dir", str(APP_DIR), "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "2", "--pooled-workers", "1", "--pooled-interpreters", "1",
+         "--log-level", "info"], stdout=subprocess.DEVNULL, stderr=err, env=helpers.native_env(),
+        cwd=str(tmp_path), start_new_session=True)
+    try:
+        assert _wait_port(port, proc), (tmp_path / "stderr").read_text()
+        r = helpers.curl(f"http://127.0.0.1:{port}/items/7?q=cli", mode="h2")
+        assert json.loads(r.body) == {"item_id": 7, "q": "cli"}
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        err.close()
+    text = (tmp_path / "stderr").read_text()
+    helpers.assert_no_sanitizer_reports(text, "python -m fasterapi")
+    assert "serving server_app:app" in text and "FA-APP-STARTUP" in text and "module=server_app" in text
+
+
+def test_command_line_errors(tmp_path):
+    p = helpers.run_native("import runpy, sys; sys.argv=['fasterapi', 'no_such_module:app']; "
+                           "runpy.run_module('fasterapi', run_name='__main__')")
+    assert p.returncode == 1 and "cannot import no_such_module:app" in p.stderr
+    p = helpers.run_native("import runpy, sys; sys.argv=['fasterapi', 'json:dumps']; "
+                           "runpy.run_module('fasterapi', run_name='__main__')")
+    assert p.returncode == 1 and "is not a FasterAPI application" in p.stderr
+
+
+@pytest.mark.parametrize("mode", ["sub", "auto", "main"])
+def test_app_that_cannot_load_in_subinterpreters_is_refused(mode):
+    p = helpers.run_native("import runpy, sys; sys.argv = ['fasterapi', 'refuse_app:app', '--app-dir', sys.argv[1], "
+                           "'--port', '0', '--workers', '1', '--interpreters', sys.argv[2]]; "
+                           "runpy.run_module('fasterapi', run_name='__main__')", str(APP_DIR), mode)
+    assert p.returncode == 1, p.stderr
+    if mode == "main":
+        assert "main-interpreter mode" in p.stderr
+    else:
+        assert "extension module 'readline'" in p.stderr
+        assert ("no main-interpreter mode yet" in p.stderr) == (mode == "auto")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_streaming_and_file_responses(app_server, mode):
+    r = helpers.curl(f"{app_server.url}/stream?n=4", mode=mode)
+    assert r.status == 200 and r.body == b"chunk 0\nchunk 1\nchunk 2\nchunk 3\n"
+    assert r.headers["content-type"] == "text/plain; charset=utf-8"
+    if mode == "h1":
+        assert r.headers.get("transfer-encoding") == "chunked"
+    r = helpers.curl(f"{app_server.url}/file", mode=mode)
+    assert r.status == 200 and r.body == (APP_DIR / "server_app.py").read_bytes()
+    assert r.headers["content-disposition"] == 'attachment; filename="server_app.py"'
