@@ -79,3 +79,7 @@ include mk/h2.mk
 
 .PHONY: check-c
 check-c: ctest ctest-asan ctest-h2 ctest-h2-asan fuzz-replay fuzz-h2-replay
+
+# Benchmarks against h2o, Granian, Uvicorn, FastAPI and Hypercorn
+# (mk/bench.mk): `make bench`, `make bench QUICK=1`.
+include mk/bench.mk
