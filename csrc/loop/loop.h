@@ -14,6 +14,8 @@ enum {
     FA_EV_READ = 1,
     FA_EV_WRITE = 2,
     FA_EV_ERROR = 4, /* hang-up or error; reported with READ too */
+    FA_EV_HUP = 8,   /* interest: the peer shut down (without reading data);
+                        reported with READ when the peer shut down or reset */
 };
 
 typedef struct fa_loop fa_loop;

@@ -39,6 +39,8 @@ static uint32_t fa_epoll_mask(uint32_t events)
         m |= EPOLLIN | EPOLLRDHUP;
     if (events & FA_EV_WRITE)
         m |= EPOLLOUT;
+    if (events & FA_EV_HUP)
+        m |= EPOLLRDHUP;
     return m;
 }
 
@@ -77,6 +79,8 @@ int fa_loop_poll(fa_loop *loop, fa_event *out, int max, int timeout_ms)
             m |= FA_EV_WRITE;
         if (e & (EPOLLERR | EPOLLHUP))
             m |= FA_EV_ERROR | FA_EV_READ;
+        if (e & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+            m |= FA_EV_HUP;
         out[i].data = loop->evs[i].data.ptr;
         out[i].events = m;
     }

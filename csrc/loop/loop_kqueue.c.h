@@ -37,6 +37,10 @@ void fa_loop_destroy(fa_loop *loop)
 
 static int fa_kq_change(fa_loop *loop, int fd, uint32_t old_events, uint32_t events, void *data)
 {
+    /* kqueue reports a peer's shutdown only as EV_EOF on the read filter,
+     * which would also fire for unread data: HUP-only interest is not
+     * watched here (a paused connection notices the peer when it reads
+     * again) */
     struct kevent ch[2];
     int n = 0;
     if ((events & FA_EV_READ) && !(old_events & FA_EV_READ))
@@ -87,7 +91,7 @@ int fa_loop_poll(fa_loop *loop, fa_event *out, int max, int timeout_ms)
     for (int i = 0; i < n; i++) {
         uint32_t m = loop->evs[i].filter == EVFILT_WRITE ? FA_EV_WRITE : FA_EV_READ;
         if (loop->evs[i].flags & (EV_EOF | EV_ERROR))
-            m |= FA_EV_ERROR | FA_EV_READ;
+            m |= FA_EV_ERROR | FA_EV_READ | FA_EV_HUP;
         out[i].data = loop->evs[i].udata;
         out[i].events = m;
     }

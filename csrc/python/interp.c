@@ -46,6 +46,7 @@ struct fa_pythread {
     PyObject *loop;
     PyObject *step;     /* loop.step */
     PyObject *resume;   /* fasterapi._worker.resume */
+    PyObject *start_task; /* fasterapi._worker.start_task */
     PyObject *run_coro; /* fasterapi._worker.run_coroutine */
     PyObject *make_body; /* fasterapi._worker.make_body */
     int blocking;
@@ -857,15 +858,16 @@ static PyObject *fa_task_done(PyObject *capsule, PyObject *task)
 
 static PyMethodDef fa_task_done_def = {"_fasterapi_task_done", fa_task_done, METH_O, NULL};
 
-/* A coroutine handler suspended, having yielded `yielded`: hand it to the
- * worker's asyncio loop.  Returns FA_CALL_DEFERRED, or FA_CALL_DONE with
- * `out` filled when that failed. */
-static int fa_defer(fa_pythread *pt, int handler_id, PyObject *coro, PyObject *yielded, PyObject *res,
+/* A coroutine handler's Task suspended: its done callback answers later.
+ * Takes the reference to `task`.  Returns FA_CALL_DEFERRED, or FA_CALL_DONE
+ * with `out` filled when that failed. */
+static int fa_defer(fa_pythread *pt, int handler_id, PyObject *task, PyObject *res,
                     fa_response *out, void *token, void **handle)
 {
     fa_interp *in = pt->in;
     fa_deferred *d = PyMem_Malloc(sizeof(*d));
     if (d == NULL) {
+        Py_DECREF(task);
         PyErr_NoMemory();
         fa_handler_failed(in, handler_id, out);
         return FA_CALL_DONE;
@@ -878,17 +880,22 @@ static int fa_defer(fa_pythread *pt, int handler_id, PyObject *coro, PyObject *y
     if (capsule == NULL) {
         Py_DECREF(d->res);
         PyMem_Free(d);
+        Py_DECREF(task);
         fa_handler_failed(in, handler_id, out);
         return FA_CALL_DONE;
     }
     PyObject *cb = PyCFunction_New(&fa_task_done_def, capsule);
     Py_DECREF(capsule);
-    PyObject *task = cb ? PyObject_CallFunctionObjArgs(pt->resume, pt->loop, coro, yielded, cb, NULL) : NULL;
+    PyObject *r = cb ? PyObject_CallMethod(task, "add_done_callback", "O", cb) : NULL;
     Py_XDECREF(cb);
-    if (task == NULL) {
+    if (r == NULL) {
+        PyObject *c = PyObject_CallMethod(task, "cancel", NULL);
+        Py_XDECREF(c);
+        Py_DECREF(task);
         fa_handler_failed(in, handler_id, out);
         return FA_CALL_DONE;
     }
+    Py_DECREF(r);
     *handle = task;
     return FA_CALL_DEFERRED;
 }
@@ -933,18 +940,29 @@ int fa_pythread_call(fa_pythread *pt, int handler_id, const fa_request *rq, fa_r
             }
             Py_DECREF(r);
         } else {
-            /* Run inline until the first suspension: a handler that never
-             * awaits anything slow costs no Task and no loop iteration. */
-            PyObject *yielded = NULL;
-            PySendResult sr = PyIter_Send(ret, Py_None, &yielded);
-            if (sr == PYGEN_ERROR)
+            /* An eager Task: the first step runs now, inside the Task, so a
+             * handler that never suspends is answered at once, with no loop
+             * iteration. */
+            PyObject *task = PyObject_CallFunctionObjArgs(pt->start_task, pt->loop, ret, NULL);
+            if (task == NULL)
                 goto error;
-            if (sr == PYGEN_NEXT) {
-                outcome = fa_defer(pt, handler_id, ret, yielded, res, out, token, handle);
-                Py_DECREF(yielded);
+            PyObject *is_done = PyObject_CallMethod(task, "done", NULL);
+            int finished = is_done ? PyObject_IsTrue(is_done) : -1;
+            Py_XDECREF(is_done);
+            if (finished < 0) {
+                Py_DECREF(task);
+                goto error;
+            }
+            if (!finished) {
+                outcome = fa_defer(pt, handler_id, task, res, out, token, handle);
                 goto done;
             }
-            Py_XDECREF(yielded); /* the coroutine's return value */
+            /* result() re-raises the handler's exception (or CancelledError) */
+            PyObject *r = PyObject_CallMethod(task, "result", NULL);
+            Py_DECREF(task);
+            if (r == NULL)
+                goto error;
+            Py_DECREF(r);
         }
     }
     if (fa_convert_result(pt, handler_id, res, out) == -1)
@@ -972,6 +990,7 @@ int fa_pythread_aio_init(fa_pythread *pt, int blocking, fa_async_done_fn done,
     pt->resume = PyObject_GetAttrString(worker, "resume");
     pt->run_coro = pt->resume ? PyObject_GetAttrString(worker, "run_coroutine") : NULL;
     pt->make_body = pt->run_coro ? PyObject_GetAttrString(worker, "make_body") : NULL;
+    pt->start_task = pt->make_body ? PyObject_GetAttrString(worker, "start_task") : NULL;
     pt->loop = pt->run_coro ? PyObject_CallMethod(worker, blocking ? "make_blocking_loop" : "make_loop", NULL)
                             : NULL;
     Py_DECREF(worker);
@@ -996,6 +1015,7 @@ fail:
     Py_CLEAR(pt->resume);
     Py_CLEAR(pt->run_coro);
     Py_CLEAR(pt->make_body);
+    Py_CLEAR(pt->start_task);
     return -1;
 }
 
@@ -1045,6 +1065,7 @@ void fa_pythread_aio_close(fa_pythread *pt)
     Py_CLEAR(pt->resume);
     Py_CLEAR(pt->run_coro);
     Py_CLEAR(pt->make_body);
+    Py_CLEAR(pt->start_task);
 }
 
 /* ---------------------------------------------------------------------- */

@@ -295,6 +295,8 @@ static void fa_conn_update_events(fa_conn *c)
     uint32_t ev = 0;
     if (!c->read_paused && !c->read_eof)
         ev |= FA_EV_READ;
+    else if (!c->read_eof)
+        ev |= FA_EV_HUP; /* not reading, but a client that leaves is noticed */
     if (c->wpos < c->wbuf.len || c->want_file)
         ev |= FA_EV_WRITE;
     fa_conn_set_events(c, ev);
@@ -368,10 +370,12 @@ void fa_conn_flush(fa_conn *c)
                 c->want_file = 1;
                 break;
             }
-            if (!c->h1.in_flight && c->rbuf.len > 0 && !c->close_after_write) {
-                fa_conn_pause_reading(c, 0);
-                fa_h1_process(c); /* pipelined requests waiting behind it */
-                continue;
+            if (!c->h1.in_flight && !c->close_after_write) {
+                fa_conn_pause_reading(c, 0); /* the exchange is over: read again */
+                if (c->rbuf.len > 0) {
+                    fa_h1_process(c); /* pipelined requests waiting behind it */
+                    continue;
+                }
             }
         }
         c->want_file = 0;
@@ -435,6 +439,7 @@ static void fa_stream_out_free(fa_stream_out *so)
     if (so->producer) {
         fa_worker_attach(w);
         fa_pythread_stream_close(w->py, so->producer);
+        w->aio_due = 1; /* an async generator closes (or a chunk Task ends) on the loop */
     }
     free(so);
 }
@@ -1090,6 +1095,21 @@ void *fa_worker_main(void *arg)
                 }
                 if (evs[i].events & FA_EV_WRITE)
                     fa_conn_flush(c);
+                if (!c->dead && c->read_paused && (evs[i].events & FA_EV_HUP)) {
+                    /* the client hung up while we were not reading */
+                    c->read_eof = 1;
+                    if (c->async_reqs != NULL) {
+                        fa_conn_close(c); /* cancels its coroutine handlers */
+                        break;
+                    }
+                    if (c->proto != FA_PROTO_H2 && !c->h1.in_flight) {
+                        fa_conn_close(c);
+                        break;
+                    }
+                    c->close_after_write = 1;
+                    fa_conn_update_events(c);
+                    break;
+                }
                 if (!c->dead && (evs[i].events & FA_EV_READ))
                     fa_conn_on_readable(c);
                 break;

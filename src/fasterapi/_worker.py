@@ -98,7 +98,14 @@ class WorkerLoop(asyncio.SelectorEventLoop):
 
     def __init__(self):
         self._fa_selector = _NonBlockingSelector()
+        self._fa_inline = False
         super().__init__(self._fa_selector)
+
+    def is_running(self):
+        # True while the native worker runs a handler's first step: the loop
+        # is "running" in the sense that matters (it owns the thread and
+        # will step), and asyncio.Task only starts eagerly on a running loop.
+        return self._fa_inline or super().is_running()
 
     def fileno(self):
         """The descriptor that becomes readable when asyncio has I/O to handle."""
@@ -168,6 +175,17 @@ def _continue(coro, yielded):
 
 async def _resume(coro, yielded):
     return await _continue(coro, yielded)
+
+
+def start_task(loop, coro):
+    """Runs a coroutine handler as an eager Task: its first step runs now,
+    inside the Task (so asyncio.timeout, wait_for and TaskGroup work from the
+    first line), and a handler that never suspends is done on return."""
+    loop._fa_inline = True
+    try:
+        return asyncio.Task(coro, loop=loop, eager_start=True)
+    finally:
+        loop._fa_inline = False
 
 
 def resume(loop, coro, yielded, done):
