@@ -47,6 +47,7 @@ struct fa_pythread {
     PyObject *step;     /* loop.step */
     PyObject *resume;   /* fasterapi._worker.resume */
     PyObject *start_task; /* fasterapi._worker.start_task */
+    PyObject *run_hook;   /* fasterapi._worker.run_hook */
     PyObject *run_coro; /* fasterapi._worker.run_coroutine */
     PyObject *make_body; /* fasterapi._worker.make_body */
     int blocking;
@@ -991,6 +992,7 @@ int fa_pythread_aio_init(fa_pythread *pt, int blocking, fa_async_done_fn done,
     pt->run_coro = pt->resume ? PyObject_GetAttrString(worker, "run_coroutine") : NULL;
     pt->make_body = pt->run_coro ? PyObject_GetAttrString(worker, "make_body") : NULL;
     pt->start_task = pt->make_body ? PyObject_GetAttrString(worker, "start_task") : NULL;
+    pt->run_hook = pt->start_task ? PyObject_GetAttrString(worker, "run_hook") : NULL;
     pt->loop = pt->run_coro ? PyObject_CallMethod(worker, blocking ? "make_blocking_loop" : "make_loop", NULL)
                             : NULL;
     Py_DECREF(worker);
@@ -1016,6 +1018,7 @@ fail:
     Py_CLEAR(pt->run_coro);
     Py_CLEAR(pt->make_body);
     Py_CLEAR(pt->start_task);
+    Py_CLEAR(pt->run_hook);
     return -1;
 }
 
@@ -1066,6 +1069,7 @@ void fa_pythread_aio_close(fa_pythread *pt)
     Py_CLEAR(pt->run_coro);
     Py_CLEAR(pt->make_body);
     Py_CLEAR(pt->start_task);
+    Py_CLEAR(pt->run_hook);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1340,3 +1344,22 @@ long fa_pythread_body_buffered(fa_pythread *pt, void *body)
 }
 
 void fa_pythread_body_release(void *body) { Py_XDECREF((PyObject *)body); }
+
+int fa_pythread_run_hook(fa_pythread *pt, int handler_id)
+{
+    fa_interp *in = pt->in;
+    if (handler_id < 0 || (size_t)handler_id >= in->num_handlers || pt->run_hook == NULL) {
+        fprintf(stderr, "fasterapi: hook %d cannot run (no asyncio loop in this thread)\n", handler_id);
+        return -1;
+    }
+    PyObject *r = PyObject_CallFunctionObjArgs(pt->run_hook, pt->loop ? pt->loop : Py_None,
+                                               in->handlers[handler_id], NULL);
+    if (r == NULL) {
+        fprintf(stderr, "fasterapi: %s failed:\n", in->labels[handler_id] ? in->labels[handler_id] : "hook");
+        fflush(stderr);
+        PyErr_PrintEx(0);
+        return -1;
+    }
+    Py_DECREF(r);
+    return 0;
+}

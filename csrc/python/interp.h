@@ -100,6 +100,11 @@ int fa_pythread_pull(fa_pythread *pt, void *stream, fa_buf *out, size_t max, voi
 /* Closes and frees a producer (the generator gets GeneratorExit).  Attached. */
 void fa_pythread_stream_close(fa_pythread *pt, void *stream);
 
+/* Runs a startup/shutdown hook (a handler id that takes no arguments; a
+ * coroutine runs to its end).  Attached.  Returns 0, or -1 after printing
+ * the traceback. */
+int fa_pythread_run_hook(fa_pythread *pt, int handler_id);
+
 /* asyncio.  All attached.  For an event-loop thread (blocking = 0) returns
  * the descriptor to poll for asyncio I/O; for a thread that may block
  * (pooled), returns 0.  -1 on failure (logged). */

@@ -366,6 +366,54 @@ static PyObject *PyHttp2Server_add_route(PyObject *op, PyObject *args, PyObject 
     return PyLong_FromLong(id);
 }
 
+static PyObject *fa_add_hook(PyHttp2Server *self, PyObject *func, int stop)
+{
+    if (fa_check_init(self) < 0)
+        return NULL;
+    if (fa_server_running(self->srv)) {
+        PyErr_SetString(PyExc_RuntimeError, "add hooks before start(), or stop() the server first");
+        return NULL;
+    }
+    PyObject *module, *qualname;
+    if (fa_handler_names(func, &module, &qualname) < 0)
+        return NULL;
+    char err[256];
+    int rc = fa_server_add_hook(self->srv, stop, PyUnicode_AsUTF8(module), PyUnicode_AsUTF8(qualname), err,
+                                sizeof(err));
+    Py_DECREF(module);
+    Py_DECREF(qualname);
+    if (rc < 0) {
+        PyErr_SetString(PyExc_MemoryError, err);
+        return NULL;
+    }
+    return Py_NewRef(func);
+}
+
+PyDoc_STRVAR(on_startup_doc,
+"on_startup(func)\n--\n\n"
+"Run `func()` once in every worker interpreter (each pinned worker and each\n"
+"pooled interpreter), on its own thread, before the server answers.  It may\n"
+"be a coroutine function: it runs on that worker's asyncio loop, so what it\n"
+"creates (clients, pools) belongs to the loop its handlers run on.  If it\n"
+"raises, start() raises.  Like handlers, it must be a module-level function.\n"
+"Returns func, so it works as a decorator.");
+
+static PyObject *PyHttp2Server_on_startup(PyObject *op, PyObject *func)
+{
+    return fa_add_hook((PyHttp2Server *)op, func, 0);
+}
+
+PyDoc_STRVAR(on_shutdown_doc,
+"on_shutdown(func)\n--\n\n"
+"Run `func()` once in every worker interpreter when the server stops, after\n"
+"in-flight requests finished and before its asyncio loop closes.  Errors are\n"
+"logged.  Returns func, so it works as a decorator.");
+
+static PyObject *PyHttp2Server_on_shutdown(PyObject *op, PyObject *func)
+{
+    return fa_add_hook((PyHttp2Server *)op, func, 1);
+}
+
 static void fa_release_gil(void *arg) { *(PyThreadState **)arg = PyEval_SaveThread(); }
 static void fa_reacquire_gil(void *arg) { PyEval_RestoreThread(*(PyThreadState **)arg); }
 
@@ -515,7 +563,9 @@ static PyObject *PyHttp2Server_start(PyObject *op, PyObject *args, PyObject *kwd
     char err[4096];
     int rc = -1;
     if (fa_app_paths(&main_path, &sys_path, &n) == 0) {
-        rc = fa_server_start(self->srv, main_path, sys_path, n, err, sizeof(err));
+        PyThreadState *ts = NULL;
+        rc = fa_server_start(self->srv, main_path, sys_path, n, err, sizeof(err), fa_release_gil,
+                             fa_reacquire_gil, &ts);
         if (rc < 0) {
             if (strncmp(err, "cannot listen", 13) == 0 || strncmp(err, "cannot resolve", 14) == 0)
                 PyErr_SetString(PyExc_OSError, err);
@@ -659,6 +709,8 @@ static PyMethodDef PyHttp2Server_methods[] = {
     {"start", (PyCFunction)(void (*)(void))PyHttp2Server_start, METH_VARARGS | METH_KEYWORDS, start_doc},
     {"stop", PyHttp2Server_stop, METH_NOARGS, stop_doc},
     {"is_running", PyHttp2Server_is_running, METH_NOARGS, is_running_doc},
+    {"on_startup", PyHttp2Server_on_startup, METH_O, on_startup_doc},
+    {"on_shutdown", PyHttp2Server_on_shutdown, METH_O, on_shutdown_doc},
     {NULL, NULL, 0, NULL},
 };
 

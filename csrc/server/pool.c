@@ -154,11 +154,18 @@ void *fa_pool_main(void *arg)
     fa_pythread *py = fa_pythread_new(p->interp);
     if (py == NULL) {
         fa_log("pooled thread %d: cannot create a Python thread state", p->id);
+        pthread_mutex_lock(&srv->mu);
+        srv->start_failed = 1;
+        pthread_cond_broadcast(&srv->cond);
+        pthread_mutex_unlock(&srv->mu);
         return NULL;
     }
-    /* coroutine handlers on a pooled route run to the end on this thread */
+    /* coroutine handlers on a pooled route run to the end on this thread;
+     * hooks run once per interpreter: on its first thread (p < I) */
+    int hooks = p->id < srv->num_pool_interps;
     fa_pythread_attach(py);
     fa_pythread_aio_init(py, 1, NULL, NULL);
+    fa_server_thread_started(srv, py, hooks);
     fa_pythread_detach(py);
     for (;;) {
         int did = 0;
@@ -186,6 +193,9 @@ void *fa_pool_main(void *arg)
         if (n < 0 && errno != EINTR && errno != EAGAIN)
             break;
     }
+    fa_pythread_attach(py);
+    fa_server_thread_stopping(srv, py, hooks);
+    fa_pythread_detach(py);
     fa_pythread_free(py);
     return NULL;
 }

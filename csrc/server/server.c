@@ -63,6 +63,8 @@ void fa_server_free(fa_server *srv)
         free(srv->handlers[i].route);
     }
     free(srv->handlers);
+    free(srv->start_hooks);
+    free(srv->stop_hooks);
     fa_router_free(&srv->router);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cond);
@@ -133,6 +135,65 @@ oom:
     return -1;
 }
 
+int fa_server_add_hook(fa_server *srv, int stop, const char *module, const char *qualname, char *err,
+                       size_t err_size)
+{
+    if (srv->num_handlers == srv->cap_handlers) {
+        size_t cap = srv->cap_handlers ? srv->cap_handlers * 2 : 8;
+        fa_handler_ref *p = realloc(srv->handlers, cap * sizeof(*p));
+        if (p == NULL)
+            goto oom;
+        srv->handlers = p;
+        srv->cap_handlers = cap;
+    }
+    int **ids = stop ? &srv->stop_hooks : &srv->start_hooks;
+    size_t *n = stop ? &srv->num_stop_hooks : &srv->num_start_hooks;
+    int *p = realloc(*ids, (*n + 1) * sizeof(int));
+    if (p == NULL)
+        goto oom;
+    *ids = p;
+    fa_handler_ref *h = &srv->handlers[srv->num_handlers];
+    memset(h, 0, sizeof(*h));
+    size_t label_len = strlen(qualname) + 16;
+    h->module = strdup(module);
+    h->qualname = strdup(qualname);
+    h->label = malloc(label_len);
+    h->route = strdup("");
+    if (h->module == NULL || h->qualname == NULL || h->label == NULL || h->route == NULL) {
+        free(h->module);
+        free(h->qualname);
+        free(h->label);
+        free(h->route);
+        goto oom;
+    }
+    snprintf(h->label, label_len, "%s:%s", stop ? "shutdown" : "startup", qualname);
+    p[(*n)++] = (int)srv->num_handlers++;
+    return 0;
+oom:
+    snprintf(err, err_size, "out of memory");
+    return -1;
+}
+
+void fa_server_thread_started(fa_server *srv, fa_pythread *py, int run_hooks)
+{
+    int ok = 1;
+    for (size_t i = 0; run_hooks && py && i < srv->num_start_hooks; i++)
+        if (fa_pythread_run_hook(py, srv->start_hooks[i]) < 0)
+            ok = 0;
+    pthread_mutex_lock(&srv->mu);
+    srv->threads_ready++;
+    if (!ok)
+        srv->start_failed = 1;
+    pthread_cond_broadcast(&srv->cond);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+void fa_server_thread_stopping(fa_server *srv, fa_pythread *py, int run_hooks)
+{
+    for (size_t i = 0; run_hooks && py && i < srv->num_stop_hooks; i++)
+        fa_pythread_run_hook(py, srv->stop_hooks[i]); /* a failure is logged; the stop goes on */
+}
+
 /* 10,000 connections need more descriptors than the usual soft limit. */
 static void fa_raise_nofile(void)
 {
@@ -173,7 +234,8 @@ static void fa_server_teardown(fa_server *srv)
 }
 
 int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size_t sys_path_len,
-                    char *err, size_t err_size)
+                    char *err, size_t err_size, void (*release)(void *), void (*reacquire)(void *),
+                    void *arg)
 {
     pthread_mutex_lock(&srv->mu);
     if (srv->state != FA_SRV_IDLE) {
@@ -255,6 +317,8 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
         srv->pool[i].interp = srv->pool_interps[i % srv->num_pool_interps];
 
     atomic_store(&srv->workers_alive, srv->num_workers);
+    srv->threads_ready = 0;
+    srv->start_failed = 0;
     for (int i = 0; i < srv->num_pool; i++) {
         if (pthread_create(&srv->pool[i].thread, NULL, fa_pool_main, &srv->pool[i]) != 0) {
             snprintf(err, err_size, "cannot start a pooled thread: %s", strerror(errno));
@@ -271,9 +335,29 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
         srv->workers[i].thread_started = 1;
     }
 
-    for (size_t i = 0; i < srv->num_handlers; i++)
-        fa_log("Registered handler %s (ID: %zu)%s", srv->handlers[i].label, i,
-               srv->router.routes[i].pooled ? " [pooled]" : "");
+    /* Every thread runs its startup hooks before the server counts as
+     * started; one that fails makes start() fail.  The caller's GIL is
+     * released meanwhile: a sub-interpreter may need the main interpreter
+     * for a moment (CPython interns some process-wide strings there). */
+    if (release)
+        release(arg);
+    pthread_mutex_lock(&srv->mu);
+    while (srv->threads_ready < srv->num_workers + srv->num_pool && !srv->start_failed)
+        pthread_cond_wait(&srv->cond, &srv->mu);
+    int failed = srv->start_failed;
+    pthread_mutex_unlock(&srv->mu);
+    if (reacquire)
+        reacquire(arg);
+    if (failed) {
+        snprintf(err, err_size, "a startup hook raised in a worker interpreter (traceback above)");
+        goto fail_threads;
+    }
+
+    for (size_t i = 0; i < srv->router.count; i++) {
+        const fa_route *rt = &srv->router.routes[i];
+        fa_log("Registered handler %s (ID: %d)%s", srv->handlers[rt->handler_id].label, rt->handler_id,
+               rt->pooled ? " [pooled]" : "");
+    }
     fa_log("Listening on %s:%d (HTTP/1.1, h2c prior knowledge, h2c upgrade)", cfg->host, cfg->port);
     fa_log("Event-loop workers: %d (poller: %s, SO_REUSEPORT listener each)", srv->num_workers,
            fa_loop_backend());
@@ -285,7 +369,7 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
 fail_threads:
     /* threads that did start need a stop and a join before teardown */
     fa_server_request_stop(srv);
-    fa_server_finish(srv, NULL, NULL, NULL);
+    fa_server_finish(srv, release, reacquire, arg);
     cfg->port = requested_port;
     return -1;
 fail:

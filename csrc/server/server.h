@@ -21,10 +21,18 @@ fa_config *fa_server_config(fa_server *srv);
 int fa_server_add_route(fa_server *srv, const char *method, const char *path, const char *module,
                         const char *qualname, int pooled, int stream_body, char *err,
                         size_t err_size);
-/* Starts every thread.  GIL held.  Returns 0, or -1 with err set (nothing
- * left running). */
+/* Registers a function every worker interpreter runs once when its thread
+ * starts (stop = 0: before the server answers) or stops (stop = 1).
+ * Returns 0, or -1 with err set. */
+int fa_server_add_hook(fa_server *srv, int stop, const char *module, const char *qualname, char *err,
+                       size_t err_size);
+/* Starts every thread and waits until each ran its startup hooks.  GIL
+ * held; `release`/`reacquire` let the binding drop it while waiting (the
+ * worker threads may need the main interpreter briefly).  Returns 0, or -1
+ * with err set (nothing left running). */
 int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size_t sys_path_len,
-                    char *err, size_t err_size);
+                    char *err, size_t err_size, void (*release)(void *), void (*reacquire)(void *),
+                    void *arg);
 /* Asks for a graceful stop; returns at once.  Any thread, GIL or not. */
 void fa_server_request_stop(fa_server *srv);
 /* Waits up to timeout_ms for every worker to exit.  Returns 1 when they

@@ -142,8 +142,12 @@ typedef struct fa_server {
     _Atomic int stop_requested;
     _Atomic int pool_stop;
     _Atomic int workers_alive;
+    int *start_hooks, *stop_hooks; /* handler ids of on_startup / on_shutdown */
+    size_t num_start_hooks, num_stop_hooks;
+    int threads_ready;   /* threads past their startup hooks */
+    int start_failed;    /* a startup hook raised */
     pthread_mutex_t mu;
-    pthread_cond_t cond; /* signalled when a worker exits */
+    pthread_cond_t cond; /* signalled when a worker exits or gets ready */
     fa_srv_state state;
 } fa_server;
 
@@ -178,6 +182,11 @@ void fa_h1_stream_end(fa_conn *c, int ok);
  * exchange is complete), 0 when the socket is full, -1 on error. */
 int fa_h1_send_file(fa_conn *c);
 int fa_h1_idle(fa_conn *c);
+
+/* hooks (server.c): run the startup hooks and report readiness; run the
+ * shutdown hooks.  Attached to the thread's interpreter. */
+void fa_server_thread_started(fa_server *srv, fa_pythread *py, int run_hooks);
+void fa_server_thread_stopping(fa_server *srv, fa_pythread *py, int run_hooks);
 
 /* small helpers */
 uint64_t fa_now_ms(void);

@@ -1037,6 +1037,10 @@ void *fa_worker_main(void *arg)
     w->py = fa_pythread_new(w->interp);
     if (w->py == NULL) {
         fa_log("worker %d: cannot create a Python thread state", w->id);
+        fa_server_thread_started(w->srv, NULL, 0);
+        pthread_mutex_lock(&w->srv->mu);
+        w->srv->start_failed = 1;
+        pthread_mutex_unlock(&w->srv->mu);
         goto out;
     }
     w->aio_deadline_ms = UINT64_MAX;
@@ -1047,6 +1051,7 @@ void *fa_worker_main(void *arg)
         w->aio.events = FA_EV_READ;
     else
         fa_log("worker %d: coroutine handlers will not be able to suspend", w->id);
+    fa_server_thread_started(w->srv, w->py, 1);
     for (;;) {
         if (!w->stopping && atomic_load(&w->srv->stop_requested))
             fa_worker_begin_stop(w);
@@ -1130,6 +1135,7 @@ out:
         fa_conn_close(w->conns);
     if (w->py) {
         fa_worker_attach(w);
+        fa_server_thread_stopping(w->srv, w->py, 1);
         if (w->aio.events)
             fa_loop_del(w->loop, w->aio.fd, w->aio.events);
         w->aio.events = 0;

@@ -82,15 +82,19 @@ def load_handlers(main_path, refs):
 # suspends does it become a Task here.
 
 import asyncio
+import inspect
 import selectors
 import types
 
 
 class _NonBlockingSelector(selectors.DefaultSelector):
-    """The native loop does the waiting; asyncio's own poll never blocks."""
+    """The native loop does the waiting; asyncio's own poll never blocks
+    (except while a startup/shutdown hook runs the loop by itself)."""
+
+    blocking = False
 
     def select(self, timeout=None):
-        return super().select(0)
+        return super().select(timeout if self.blocking else 0)
 
 
 class WorkerLoop(asyncio.SelectorEventLoop):
@@ -281,3 +285,25 @@ class BodyStream:
 
 def make_body(loop):
     return BodyStream(loop)
+
+
+def run_hook(loop, fn):
+    """Runs a startup or shutdown hook in this interpreter; a coroutine runs
+    to the end on the worker's loop (which owns the thread meanwhile)."""
+    result = fn()
+    if not inspect.isawaitable(result):
+        return
+    if loop is None:
+        asyncio.run(result)
+        return
+    selector = getattr(loop, "_fa_selector", None)
+    running = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)
+    if selector is not None:
+        selector.blocking = True
+    try:
+        loop.run_until_complete(result)
+    finally:
+        if selector is not None:
+            selector.blocking = False
+        asyncio.events._set_running_loop(running)
