@@ -178,7 +178,8 @@ static void fa_h1_to_request(const fa_h1_request *rq, const char *body, size_t b
 
 /* "Upgrade: h2c": answer 101, then the request continues as stream 1 of an
  * HTTP/2 session. */
-static void fa_h1_upgrade(fa_conn *c, fa_h1_request *rq, size_t head_len)
+static void fa_h1_upgrade(fa_conn *c, fa_h1_request *rq, const char *body, size_t body_len,
+                          size_t req_len)
 {
     uint8_t settings[1024];
     long n = fa_b64url_decode(c->h1.info.http2_settings, c->h1.info.http2_settings_len,
@@ -194,7 +195,7 @@ static void fa_h1_upgrade(fa_conn *c, fa_h1_request *rq, size_t head_len)
     }
     fa_h1_lower_names(rq);
     fa_request req;
-    fa_h1_to_request(rq, "", 0, &req);
+    fa_h1_to_request(rq, body, body_len, &req);
     c->proto = FA_PROTO_H2;
     fa_h1_reset(&c->h1);
     if (fa_h2_start(c, settings, (size_t)n, &req) < 0) {
@@ -204,8 +205,8 @@ static void fa_h1_upgrade(fa_conn *c, fa_h1_request *rq, size_t head_len)
     }
     /* Whatever followed the request (the client preface, normally after it
      * saw the 101) belongs to the HTTP/2 session. */
-    size_t rest = c->rbuf.len - head_len;
-    if (rest > 0 && fa_h2_recv(c, (const uint8_t *)c->rbuf.data + head_len, rest) < 0)
+    size_t rest = c->rbuf.len - req_len;
+    if (rest > 0 && fa_h2_recv(c, (const uint8_t *)c->rbuf.data + req_len, rest) < 0)
         c->close_after_write = 1;
     fa_buf_reset(&c->rbuf);
 }
@@ -318,7 +319,7 @@ void fa_h1_process(fa_conn *c)
             h->keep_alive = h->info.keep_alive;
             h->is_head = rq.method_len == 4 && memcmp(rq.method, "HEAD", 4) == 0;
             if (h->info.upgrade_h2c && !h->info.chunked && h->info.content_length == 0) {
-                fa_h1_upgrade(c, &rq, (size_t)r);
+                fa_h1_upgrade(c, &rq, "", 0, (size_t)r);
                 return;
             }
             if (h->info.chunked) {
@@ -419,6 +420,12 @@ void fa_h1_process(fa_conn *c)
         if (fa_h1_parse_request(c->rbuf.data, c->rbuf.len, &rq, cfg->max_header_size,
                                 cfg->max_target_size) != h->head_len) {
             fa_h1_fail(c, 500, "Internal Server Error");
+            return;
+        }
+        if (h->info.upgrade_h2c) {
+            /* an upgrade that carried a body (RFC 7540 3.2: sent whole
+             * before the switch); stream 1 gets it */
+            fa_h1_upgrade(c, &rq, c->rbuf.data + h->head_len, body_len, h->req_len);
             return;
         }
         fa_h1_lower_names(&rq);

@@ -101,6 +101,7 @@ struct fa_h2 {
     unsigned goaway_sent : 1;   /* fa_h2_shutdown() already ran */
     unsigned calm : 1;          /* glitch budget exhausted */
     unsigned calm_sent : 1;     /* ENHANCE_YOUR_CALM submitted */
+    unsigned await_preface : 1; /* upgraded: hold our frames until the client's preface */
     uint64_t glitch_start_ms;
     unsigned glitches;
     fa_header *scratch; /* header slices rebuilt for each dispatch */
@@ -864,6 +865,9 @@ int fa_h2_start(fa_conn *c, const uint8_t *settings, size_t settings_len,
         }
         if (up < 0)
             goto out;
+        /* Our frames wait for the client's preface: some clients (curl
+         * 7.88) cannot take more than 32 KiB arriving with the 101. */
+        h2->await_preface = 1;
     }
     if (fa_worker_stopping(c->worker))
         fa_h2_shutdown(c);
@@ -885,6 +889,8 @@ int fa_h2_recv(fa_conn *c, const uint8_t *data, size_t len)
         return -1;
     ssize_t n = 0;
     size_t off = 0;
+    if (len > 0)
+        h2->await_preface = 0; /* the client speaks HTTP/2 now */
     h2->nest++;
     while (off < len) {
         n = nghttp2_session_mem_recv(h2->session, data + off, len - off);
@@ -1072,8 +1078,9 @@ int fa_h2_flush(fa_conn *c)
     fa_h2 *h2 = c->h2;
     if (h2 == NULL)
         return -1;
-    if (h2->nest > 0)
-        return 0; /* the library is busy below us; the outer call flushes */
+    if (h2->nest > 0 || h2->await_preface)
+        return 0; /* the library is busy below us (the outer call flushes),
+                     or an upgraded client has not sent its preface yet */
     int rc = 0;
     h2_check_calm(h2);
     h2->nest++;
