@@ -8,6 +8,7 @@ concurrency numbers are per worker.
 """
 import asyncio
 import json
+import os
 import re
 import socket
 import subprocess
@@ -19,6 +20,10 @@ import pytest
 
 import helpers
 from helpers import H1Reader, H2Client, build_request, connect, curl, h1_request
+
+#: environment for curl and h2load: without the sanitizer runtimes the ASan pass
+#: preloads (curl hangs at exit with them)
+TOOL_ENV = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
 
 SLACK = helpers.SLACK
 
@@ -163,7 +168,8 @@ def test_h2_streams_of_one_connection_interleave(asrv):
 # --------------------------------------------------------------------------
 
 def _h2load(args, timeout=60):
-    p = subprocess.run(["h2load", *args], capture_output=True, text=True, timeout=timeout)
+    p = subprocess.run(["h2load", *args], capture_output=True, text=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL, env=TOOL_ENV)
     out = p.stdout
     m = re.search(r"finished in ([\d.]+)(ms|s)", out)
     assert m, out + p.stderr
@@ -224,19 +230,14 @@ def test_gather(asrv, proto):
     assert status == 200, body
     info = json.loads(body)
     assert info["results"] == [0, 1, 4, 9, 16]
-    assert info["elapsed"] < 1.2, f"5 gathered 0.3 s sleeps took {info['elapsed']:.2f}s: not concurrent"
+    # one after the other they would take 2.0 s
+    assert info["elapsed"] < 1.5, f"5 gathered 0.4 s sleeps took {info['elapsed']:.2f}s: not concurrent"
 
 
-INLINE_NO_TASK = pytest.mark.xfail(
-    strict=True,
-    reason="server bug: the part of a coroutine handler before its first suspension runs "
-           "outside any Task (asyncio.current_task() is None), so asyncio.timeout / wait_for "
-           "('Timeout should be used inside a task') and TaskGroup ('cannot determine the "
-           "parent task') raise RuntimeError when they are the handler's first await -> 500")
-
-
-@pytest.mark.parametrize("when", [pytest.param("first", marks=INLINE_NO_TASK), "later"])
+@pytest.mark.parametrize("when", ["first", "later"])
 def test_wait_for_and_timeout(asrv, when):
+    """asyncio.wait_for / asyncio.timeout as the handler's first await (it
+    starts as an eager Task, so they have a current task) and later on."""
     r = h1_request(asrv.port, "GET", f"/async/wait_for?{when}")
     assert r.status == 200, r.body
     info = r.json()
@@ -246,7 +247,7 @@ def test_wait_for_and_timeout(asrv, when):
     assert info["value"] == "v"
 
 
-@pytest.mark.parametrize("when", [pytest.param("first", marks=INLINE_NO_TASK), "later"])
+@pytest.mark.parametrize("when", ["first", "later"])
 def test_task_group(asrv, when):
     r = h1_request(asrv.port, "GET", f"/async/task_group?{when}")
     assert r.status == 200, r.body
@@ -258,7 +259,9 @@ def test_to_thread(asrv):
     assert r.status == 200, r.body
     info = r.json()
     assert info["handler_thread"] not in info["threads"], "to_thread ran on the worker thread"
-    assert info["elapsed"] < 0.85, f"3 parallel 0.3 s to_thread calls took {info['elapsed']:.2f}s"
+    assert len(set(info["threads"])) > 1
+    # one after the other they would take 1.6 s
+    assert info["elapsed"] < 1.2, f"4 parallel 0.4 s to_thread calls took {info['elapsed']:.2f}s"
 
 
 def test_task_outlives_request(asrv, tmp_path):
@@ -266,9 +269,9 @@ def test_task_outlives_request(asrv, tmp_path):
     out = tmp_path / "bg.txt"
     since = asrv.stderr_len()
     t0 = time.monotonic()
-    r = h1_request(asrv.port, "GET", f"/async/spawn?key={key}&file={out}&delay=0.4")
+    r = h1_request(asrv.port, "GET", f"/async/spawn?key={key}&file={out}&delay=1.0")
     assert r.status == 200 and r.json()["spawned"] == key
-    assert time.monotonic() - t0 < 0.35, "the answer waited for the background task"
+    assert time.monotonic() - t0 < 0.9, "the answer waited for the background task"
     assert key not in h1_request(asrv.port, "GET", "/async/bg").json()["done"]
     log = asrv.wait_stderr(lambda t: f"FA-ASYNC-BG-DONE {key}" in t, since, timeout=5)
     assert f"FA-ASYNC-BG-DONE {key}" in log
@@ -376,7 +379,7 @@ def test_async_handler_raises_500_with_traceback(asrv, proto, route, exc):
 # cancellation when the client goes away
 # --------------------------------------------------------------------------
 
-def _wait_marker(srv, marker, since, timeout=2.0):
+def _wait_marker(srv, marker, since, timeout=5.0):
     log = srv.wait_stderr(lambda t: marker in t, since, timeout)
     assert marker in log, f"{marker!r} not on stderr:\n{log[-3000:]}"
 
@@ -396,14 +399,6 @@ def _tasks_settle(srv, baseline, timeout=5.0):
         time.sleep(0.05)
 
 
-H1_CANCEL_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="server bug: while an HTTP/1.1 request is in flight the connection's fd is removed "
-           "from epoll (fa_conn_pause_reading(c, 1) -> events 0), so the client's FIN/RST is "
-           "never seen and the suspended coroutine handler is not cancelled (it runs to the end)")
-
-
-
 def test_h1_disconnect_cancels_handler(asrv):
     base = _tasks(asrv)
     tag = "h1-" + _tag()
@@ -420,7 +415,6 @@ def test_h1_disconnect_cancels_handler(asrv):
     helpers.assert_serving(asrv.port)
 
 
-
 def test_h1_half_close_cancels_handler(asrv):
     """shutdown(SHUT_WR) is a disconnect too, for a handler still waiting."""
     tag = "h1half-" + _tag()
@@ -432,7 +426,6 @@ def test_h1_half_close_cancels_handler(asrv):
         _wait_marker(asrv, f"FA-ASYNC-CANCELLED {tag}", since)
         closed, _ = helpers.wait_closed(s, 5)
         assert closed
-
 
 
 def test_h1_many_disconnects_cancel_all(asrv):
@@ -447,7 +440,7 @@ def test_h1_many_disconnects_cancel_all(asrv):
     asrv.wait_stderr(lambda txt: all(f"STARTED {t}" in txt for t in tags), since)
     for s in socks:
         s.close()
-    log = asrv.wait_stderr(lambda txt: all(f"CANCELLED {t}" in txt for t in tags), since, timeout=2.0)
+    log = asrv.wait_stderr(lambda txt: all(f"CANCELLED {t}" in txt for t in tags), since)
     missing = [t for t in tags if f"FA-ASYNC-CANCELLED {t}" not in log]
     assert not missing, missing
     assert _tasks_settle(asrv, base) <= base
@@ -504,20 +497,20 @@ def test_pooled_async_handler(asrv, proto):
 def test_pooled_async_gather(asrv):
     r = h1_request(asrv.port, "GET", "/pooled/async/gather")
     assert r.status == 200 and r.json()["results"] == [0, 1, 4, 9, 16]
-    assert r.json()["elapsed"] < 1.2
+    assert r.json()["elapsed"] < 1.5
 
 
 def test_pooled_async_does_not_block_pinned_worker(asrv):
-    """While pooled coroutines sleep, the pinned worker answers at once."""
+    """While a pooled coroutine sleeps, the pinned worker answers."""
     results = {}
 
     def pooled():
-        results["pooled"] = h1_request(asrv.port, "GET", "/pooled/async/sleep").status
+        results["pooled"] = h1_request(asrv.port, "GET", "/pooled/async/gather").status
 
     th = threading.Thread(target=pooled)
     th.start()
-    t0 = time.monotonic()
+    time.sleep(0.1)
     assert h1_request(asrv.port, "GET", "/async/noawait").status == 200
-    assert time.monotonic() - t0 < 0.5
+    assert th.is_alive(), "the pinned answer waited for the pooled coroutine"
     th.join(10)
     assert results["pooled"] == 200
