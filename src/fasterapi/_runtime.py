@@ -11,9 +11,11 @@ process sets before ``start()`` (they are process-wide):
 ``FASTERAPI_LOG_LEVEL``  logging level for the workers
 
 so an import error stops the server at start, naming the module.  The
-startup handlers (or lifespan) run on the first request each interpreter
-handles, on that worker's thread and event loop; shutdown runs when the
-interpreter ends (atexit).
+startup handlers (or lifespan) run through the server's on_startup hook in
+every worker interpreter, on that worker's thread and event loop, before the
+server answers (a failure stops start()); shutdown runs through on_shutdown
+when the server stops (atexit as a last resort).  Outside the server (e.g.
+an app served without hooks) startup runs on the first request.
 """
 import atexit
 import importlib
@@ -87,6 +89,29 @@ def _shutdown(app):
         logging.getLogger("fasterapi.error").exception("Application shutdown failed")
     finally:
         _aio.close_loop()
+
+
+async def startup():
+    """on_startup hook: the app's startup (or lifespan entry) in this
+    worker interpreter, on the loop its handlers will run on."""
+    app = _app if _app is not None else _boot()
+    if app._startup_state != "todo":
+        return
+    app._startup_state = "running"
+    try:
+        await app.startup_async()
+    except BaseException:
+        app._startup_state = "failed"
+        raise
+    app._startup_state = None
+
+
+async def shutdown():
+    """on_shutdown hook: the app's shutdown (or lifespan exit)."""
+    app = _app
+    if app is None or app._startup_state is not None:
+        return  # never started here: nothing to undo
+    await app.shutdown_async()
 
 
 def handle(req, res):

@@ -79,6 +79,9 @@ def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, work
                            num_pooled_interpreters=pooled_interpreters, **server_options)
     for method, path, pooled in app.native_routes():
         server.add_route(method, path, _runtime.handle, pooled=pooled)
+    # startup/lifespan in every worker interpreter before the first request
+    server.on_startup(_runtime.startup)
+    server.on_shutdown(_runtime.shutdown)
     return server
 
 

@@ -5,6 +5,7 @@ interpreter that served, pooled and async endpoints, and the command line
 import json
 import os
 import signal
+import re
 import socket
 import subprocess
 import sys
@@ -128,12 +129,21 @@ def test_pooled_and_async_endpoints_do_not_block_each_other(app_server):
 
 
 def test_shutdown_runs_in_each_started_interpreter(start_server):
+    # startup runs in every worker interpreter (2 pinned + 1 pooled) before
+    # the server answers, and shutdown in each of them at stop
     srv = start_server(str(APP_DIR / "server_app.py"))
     seen = _interps_seen(srv.url)
     assert srv.stop() == 0
     text = srv.stderr()
-    shut = {int(line.split("interp=")[1]) for line in text.splitlines() if "FA-APP-SHUTDOWN" in line}
-    assert shut == set(seen), text[-3000:]
+
+    def interps(marker):
+        # lines from different interpreters may interleave: match anywhere
+        return {int(n) for n in re.findall(marker + r" interp=(\d+)", text)}
+
+    started, shut = interps("FA-APP-STARTUP"), interps("FA-APP-SHUTDOWN")
+    assert len(started) == 3, text[-3000:]
+    assert set(seen) <= started
+    assert shut == started, text[-3000:]
 
 
 def _wait_port(port, proc, timeout=30):
