@@ -6,70 +6,104 @@
 #      ctest-h2-asan ctest-h2-noopt fuzz-h2-replay (those it defines);
 #   3. pytest over tests/python with .venv's python (the whole suite);
 #   4. the ASan/UBSan pass: the extension is built again with FA_SANITIZE=1
-#      into build/asan (a copy of the fasterapi package with the sanitized
-#      extension in it), put first on PYTHONPATH, and pytest runs the suite
-#      minus the tests marked slow or timing; the conftest preloads gcc's
-#      libasan and libubsan into every process that loads the extension
-#      (FA_TEST_PRELOAD) and fails a test whose server printed a sanitizer
-#      report.
+#      into build/asan-ext, copied with the package's Python files into
+#      build/asan/fasterapi, build/asan goes first on PYTHONPATH, and pytest
+#      runs the suite minus the tests marked slow or timing, with gcc's
+#      libasan and libubsan preloaded (LD_PRELOAD) into pytest and, through
+#      FA_TEST_PRELOAD and tests/python/helpers.native_env(), into every
+#      server and helper script it starts (curl and h2load run without
+#      them); a test fails when its server printed a sanitizer report.
 #
-# Any failure fails the script.  Skip a step with FA_SKIP_CTEST=1,
-# FA_SKIP_PYTEST=1 or FA_SKIP_ASAN=1 (local use only; CI sets none).  Extra
-# arguments are passed to both pytest runs.
+# Every step runs even when an earlier one failed (so one CI log shows all
+# failures); the script exits non-zero if any step failed.  Skip a step with
+# FA_SKIP_CTEST=1, FA_SKIP_PYTEST=1 or FA_SKIP_ASAN=1 (local use only; CI
+# sets none).  Extra arguments are passed to both pytest runs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/bootstrap.sh
 source scripts/bootstrap.sh
 
 T0=$SECONDS
+FAILED=()
+# Wall-clock bounds (seconds) per step, so that a hang cannot eat CI's 90
+# minutes; pytest-timeout bounds single tests, these bound the whole run.
+MAKE_LIMIT=${FA_MAKE_LIMIT:-1200}
+PYTEST_LIMIT=${FA_PYTEST_LIMIT:-1800}
+ASAN_LIMIT=${FA_ASAN_LIMIT:-1500}
+bounded() {
+    local secs=$1 rc=0
+    shift
+    # On a terminal, --foreground keeps Ctrl-C working (the bound then reaches
+    # only the command itself); without one (CI) the whole process group,
+    # test servers included, is stopped.
+    local fg=()
+    [ -t 0 ] && fg=(--foreground)
+    timeout "${fg[@]}" -k 30 "$secs" "$@" || rc=$?
+    if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+        echo "test.sh: '$*' ran out of its ${secs}s and was stopped" >&2
+    fi
+    return "$rc"
+}
 step() { printf '\n=== test.sh: %s (t=%ds)\n' "$*" "$((SECONDS - T0))"; }
+# run NAME FUNCTION [ARGS...]: runs the function in a subshell with errexit
+# on; a failure is recorded, not fatal.  (The subshell must not be an if/||
+# condition: bash ignores errexit inside those, even when set again.)
+run() {
+    local name=$1 rc
+    shift
+    step "$name"
+    set +e
+    (set -euo pipefail; "$@")
+    rc=$?
+    set -e
+    if [ "$rc" -ne 0 ]; then
+        FAILED+=("$name")
+        echo "test.sh: step FAILED ($rc): $name" >&2
+    fi
+}
 
 # --- 2. C unit tests, sanitizers and fuzz corpus replay ------------------------
-if [ "${FA_SKIP_CTEST:-0}" != 1 ]; then
-    step "C tests (make)"
-    [ -f Makefile ] || { echo "test.sh: no Makefile at the repo root" >&2; exit 1; }
-    make ctest ctest-asan fuzz-replay
+c_tests() {
+    [ -f Makefile ] || { echo "test.sh: no Makefile at the repo root" >&2; return 1; }
+    bounded "$MAKE_LIMIT" make ctest ctest-asan fuzz-replay
     # HTTP/2 session tests and corpus replay (mk/h2.mk): through the root
     # Makefile when it includes h2.mk, else with -f mk/h2.mk.
-    if [ -f mk/h2.mk ]; then
-        h2_db=$(make -qp -f mk/h2.mk 2>/dev/null || true)
-        root_db=$(make -qp 2>/dev/null || true)
-        h2_targets=()
-        for t in ctest-h2 ctest-h2-asan ctest-h2-noopt fuzz-h2-replay; do
-            if grep -q "^$t:" <<<"$h2_db"; then h2_targets+=("$t"); fi
-        done
-        if [ "${#h2_targets[@]}" -gt 0 ]; then
-            if grep -q "^ctest-h2:" <<<"$root_db"; then
-                make "${h2_targets[@]}"
-            else
-                make -f mk/h2.mk "${h2_targets[@]}"
-            fi
-        fi
+    [ -f mk/h2.mk ] || return 0
+    local h2_db root_db t h2_targets=()
+    h2_db=$(make -qp -f mk/h2.mk 2>/dev/null || true)
+    root_db=$(make -qp 2>/dev/null || true)
+    for t in ctest-h2 ctest-h2-asan ctest-h2-noopt fuzz-h2-replay; do
+        if grep -q "^$t:" <<<"$h2_db"; then h2_targets+=("$t"); fi
+    done
+    [ "${#h2_targets[@]}" -gt 0 ] || return 0
+    if grep -q "^ctest-h2:" <<<"$root_db"; then
+        bounded "$MAKE_LIMIT" make "${h2_targets[@]}"
+    else
+        bounded "$MAKE_LIMIT" make -f mk/h2.mk "${h2_targets[@]}"
     fi
-fi
+}
 
 # --- 3. the Python suite --------------------------------------------------------
-if [ "${FA_SKIP_PYTEST:-0}" != 1 ]; then
-    step "pytest tests/python"
-    "$FA_PY" -m pytest tests/python -ra --durations=10 "$@"
-fi
+py_tests() {
+    bounded "$PYTEST_LIMIT" "$FA_PY" -m pytest tests/python -ra --durations=10 "$@"
+}
 
 # --- 4. ASan + UBSan pass ---------------------------------------------------------
-if [ "${FA_SKIP_ASAN:-0}" != 1 ]; then
-    step "ASan/UBSan build (FA_SANITIZE=1 into build/asan)"
-    ASAN_EXT=$FA_ROOT/build/asan-ext
-    ASAN_PKG=$FA_ROOT/build/asan
+asan_tests() {
+    local ext=$FA_ROOT/build/asan-ext pkg=$FA_ROOT/build/asan want
     want=$(FA_SANITIZE=1 _fa_hash_build_inputs)
-    if [ "$(cat "$ASAN_EXT/.fa-build" 2>/dev/null || true)" != "$want" ] \
-        || ! ls "$ASAN_EXT"/fasterapi/_native/http2*.so >/dev/null 2>&1; then
-        rm -rf "$ASAN_EXT"
+    if [ "$(cat "$ext/.fa-build" 2>/dev/null || true)" != "$want" ] \
+        || ! ls "$ext"/fasterapi/_native/http2*.so >/dev/null 2>&1; then
+        echo "test.sh: building the extension with FA_SANITIZE=1 (log: build/asan-build.log)"
+        rm -rf "$ext"
+        mkdir -p "$FA_ROOT/build"
         FA_SANITIZE=1 "$FA_PY" setup.py -q build_ext --force -j "$(nproc 2>/dev/null || echo 2)" \
-            --build-lib "$ASAN_EXT" --build-temp "$FA_ROOT/build/asan-tmp" >"$FA_ROOT/build/asan-build.log" 2>&1 \
-            || { tail -n 60 "$FA_ROOT/build/asan-build.log" >&2; echo "test.sh: ASan build failed" >&2; exit 1; }
-        echo "$want" >"$ASAN_EXT/.fa-build"
+            --build-lib "$ext" --build-temp "$FA_ROOT/build/asan-tmp" >"$FA_ROOT/build/asan-build.log" 2>&1 \
+            || { tail -n 60 "$FA_ROOT/build/asan-build.log" >&2; echo "test.sh: ASan build failed" >&2; return 1; }
+        echo "$want" >"$ext/.fa-build"
     fi
     # build/asan/fasterapi = the package's Python files + the sanitized extension
-    "$FA_PY" - "$FA_ROOT/src/fasterapi" "$ASAN_EXT/fasterapi" "$ASAN_PKG/fasterapi" <<'PY'
+    "$FA_PY" - "$FA_ROOT/src/fasterapi" "$ext/fasterapi" "$pkg/fasterapi" <<'PY'
 import shutil, sys
 from pathlib import Path
 src, ext, dst = map(Path, sys.argv[1:])
@@ -80,23 +114,34 @@ for so in ext.rglob("*.so"):
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(so, target)
 PY
+    local libasan libubsan lib where
     libasan=$(gcc -print-file-name=libasan.so)
     libubsan=$(gcc -print-file-name=libubsan.so)
     for lib in "$libasan" "$libubsan"; do
-        [ -e "$lib" ] || { echo "test.sh: sanitizer runtime $lib not found" >&2; exit 1; }
+        [ -e "$lib" ] || { echo "test.sh: sanitizer runtime $lib not found" >&2; return 1; }
     done
     export FA_TEST_PRELOAD="$libasan:$libubsan"
-    export PYTHONPATH="$ASAN_PKG${PYTHONPATH:+:$PYTHONPATH}"
+    export PYTHONPATH="$pkg${PYTHONPATH:+:$PYTHONPATH}"
     export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
     # The servers must load the sanitized extension, not src/'s.
     where=$(LD_PRELOAD="$FA_TEST_PRELOAD" "$FA_PY" -c 'import fasterapi._native.http2 as m; print(m.__file__)')
     case "$where" in
-        "$ASAN_PKG"/*) echo "test.sh: ASan extension: $where" ;;
-        *) echo "test.sh: expected the ASan build under $ASAN_PKG, got $where" >&2; exit 1 ;;
+        "$pkg"/*) echo "test.sh: sanitized extension: $where" ;;
+        *) echo "test.sh: expected the ASan build under $pkg, got $where" >&2; return 1 ;;
     esac
-    step "pytest under ASan/UBSan (-m 'not slow and not timing')"
-    "$FA_PY" -m pytest tests/python -ra -m "not slow and not timing" "$@"
-fi
+    # pytest itself runs with the runtimes preloaded too: some test modules
+    # import the package (hence the sanitized extension) in-process.
+    LD_PRELOAD="$FA_TEST_PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}" \
+        bounded "$ASAN_LIMIT" "$FA_PY" -m pytest tests/python -ra -m "not slow and not timing" "$@"
+}
 
+[ "${FA_SKIP_CTEST:-0}" = 1 ] || run "C tests (make)" c_tests
+[ "${FA_SKIP_PYTEST:-0}" = 1 ] || run "pytest tests/python" py_tests "$@"
+[ "${FA_SKIP_ASAN:-0}" = 1 ] || run "pytest under ASan/UBSan (-m 'not slow and not timing')" asan_tests "$@"
+
+if [ "${#FAILED[@]}" -gt 0 ]; then
+    step "FAILED: ${FAILED[*]}"
+    exit 1
+fi
 step "all passed"

@@ -562,6 +562,13 @@ static PyObject *PyHttp2Server_start(PyObject *op, PyObject *args, PyObject *kwd
     size_t n;
     char err[4096];
     int rc = -1;
+    /* CPython 3.12/3.13.0: ending isolated interpreters that imported
+     * datetime crashes the process unless the main interpreter imported it
+     * first (python/cpython#136423); workers very often do. */
+    PyObject *dt = PyImport_ImportModule("datetime");
+    if (dt == NULL)
+        PyErr_Clear();
+    Py_XDECREF(dt);
     if (fa_app_paths(&main_path, &sys_path, &n) == 0) {
         PyThreadState *ts = NULL;
         rc = fa_server_start(self->srv, main_path, sys_path, n, err, sizeof(err), fa_release_gil,

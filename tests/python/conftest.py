@@ -14,6 +14,21 @@ import pytest
 import helpers
 
 
+def pytest_collection_finish(session):
+    """scripts/test.sh's sanitizer pass starts pytest with libasan/libubsan
+    in LD_PRELOAD, because some tests import the extension in-process (test
+    modules may look at LD_PRELOAD when they are imported, so this waits for
+    the end of collection).  The programs the tests start must not inherit
+    it (curl under a preloaded ASan hangs): they get the runtimes back only
+    through helpers.native_env(), i.e. the processes that load the
+    extension."""
+    plain = helpers.plain_env()
+    if "LD_PRELOAD" in plain:
+        os.environ["LD_PRELOAD"] = plain["LD_PRELOAD"]
+    else:
+        os.environ.pop("LD_PRELOAD", None)
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: heavy or long test (10k connections, 8 MB bodies, "
                                        "start/stop x20); the ASan pass deselects these")

@@ -1,13 +1,15 @@
 """Test plumbing: server subprocesses, raw HTTP/1.1, curl, HTTP/2 clients.
 
-Nothing here imports fasterapi: the extension only ever runs in
-subprocesses (servers started from tests/python/apps/ and small scripts run
-by run_native), so a crash or a sanitizer report never takes pytest down and
-the ASan pass can preload the sanitizer runtimes into exactly those processes
-(FA_TEST_PRELOAD, set by scripts/test.sh).
+Nothing here imports fasterapi: the native core's tests run the extension
+only in subprocesses (servers started from tests/python/apps/ and small
+scripts run by run_native), so a crash or a sanitizer report never takes
+pytest down.  In the ASan pass (scripts/test.sh sets FA_TEST_PRELOAD)
+native_env() preloads the sanitizer runtimes into those processes, and
+plain_env() keeps them away from curl and h2load.
 """
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import json
@@ -57,11 +59,26 @@ def native_env(extra: dict | None = None) -> dict:
     env.pop("PYTHONSTARTUP", None)
     preload = os.environ.get("FA_TEST_PRELOAD")
     if preload:
-        env["LD_PRELOAD"] = preload + (":" + env["LD_PRELOAD"] if env.get("LD_PRELOAD") else "")
+        current = [lib for lib in env.get("LD_PRELOAD", "").split(":") if lib]
+        if not set(preload.split(":")) <= set(current):
+            env["LD_PRELOAD"] = ":".join([preload, *current])
         env.setdefault("ASAN_OPTIONS", "detect_leaks=0:halt_on_error=1")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
     if extra:
         env.update(extra)
+    return env
+
+
+def plain_env() -> dict:
+    """Environment for other programs (curl, h2load): without the sanitizer
+    runtimes, which scripts/test.sh also preloads into pytest itself."""
+    env = os.environ.copy()
+    preload = set(os.environ.get("FA_TEST_PRELOAD", "").split(":"))
+    libs = [lib for lib in env.get("LD_PRELOAD", "").split(":") if lib and lib not in preload]
+    if libs:
+        env["LD_PRELOAD"] = ":".join(libs)
+    else:
+        env.pop("LD_PRELOAD", None)
     return env
 
 
@@ -91,6 +108,17 @@ def run_native(code_or_script, *args, timeout: float = 60, env_extra: dict | Non
 # Server subprocesses
 # --------------------------------------------------------------------------
 
+_LIVE: "set[ServerProcess]" = set()
+
+
+@atexit.register
+def _kill_leftover_servers() -> None:
+    """No server outlives pytest (they share its process group too, so an
+    outer `timeout` reaches them)."""
+    for srv in list(_LIVE):
+        srv.kill()
+
+
 class ServerProcess:
     """A server app from tests/python/apps/ running in a subprocess.
 
@@ -119,7 +147,8 @@ class ServerProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, str(script), json.dumps(cfg)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                env=native_env(), cwd=str(ROOT), start_new_session=True)
+                env=native_env(), cwd=str(ROOT))
+        _LIVE.add(self)
         try:
             self.wait_ready(startup_timeout)
         except BaseException:
@@ -164,19 +193,26 @@ class ServerProcess:
             time.sleep(0.05)
 
     def wait_ready(self, timeout: float) -> None:
+        """Waits until the server answers HTTP: the port accepts and a request
+        for an unknown path gets a status line (404, answered by the C router
+        without Python).  A listening port alone is not enough: the server
+        may still be creating its interpreters."""
         deadline = time.monotonic() + timeout
+        probe = b"GET /__fa_test_ready HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(
-                    f"server {self.app} exited with {self.proc.returncode} before listening on "
+                    f"server {self.app} exited with {self.proc.returncode} before serving on "
                     f"{self.port}\n--- stderr ---\n{self.stderr()[-8000:]}\n--- stdout ---\n{self.stdout()[-2000:]}")
             try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
-                    return
+                with socket.create_connection((self.host, self.port), timeout=2.0) as s:
+                    s.sendall(probe)
+                    if s.recv(16).startswith(b"HTTP/1."):
+                        return
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"server {self.app} did not listen on {self.port} within {timeout}s\n"
+                raise RuntimeError(f"server {self.app} did not answer on {self.port} within {timeout}s\n"
                                    f"--- stderr ---\n{self.stderr()[-8000:]}")
             time.sleep(0.05)
 
@@ -188,10 +224,12 @@ class ServerProcess:
     def wait(self, timeout: float) -> int:
         try:
             self.returncode = self.proc.wait(timeout=timeout)
+            _LIVE.discard(self)
         except subprocess.TimeoutExpired:
             self.kill()
             raise AssertionError(
-                f"server {self.app} did not exit within {timeout}s; killed\n--- stderr ---\n{self.stderr()[-8000:]}")
+                f"server {self.app} did not exit within {timeout}s; killed\n--- stderr ---\n{self.stderr()[-8000:]}"
+            ) from None
         return self.returncode
 
     def stop(self, sig=signal.SIGINT, timeout: float | None = None) -> int:
@@ -206,7 +244,7 @@ class ServerProcess:
     def kill(self) -> None:
         if self.proc.poll() is None:
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.kill()
             except OSError:
                 pass
             try:
@@ -214,6 +252,7 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 pass
         self.returncode = self.proc.returncode
+        _LIVE.discard(self)
 
     def check_clean_exit(self) -> None:
         """Stops the server if needed; asserts exit code 0 and no sanitizer
@@ -485,7 +524,7 @@ def curl(url: str, mode: str = "h1", method: str = "GET", data: bytes | None = N
             cmd += ["-H", h]
         cmd += [*extra, url]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 15,
-                           stdin=subprocess.DEVNULL)
+                           stdin=subprocess.DEVNULL, env=plain_env())
         if p.returncode != 0:
             raise AssertionError(f"curl failed ({p.returncode}): {' '.join(cmd)}\n{p.stderr}")
         code, _, version = p.stdout.strip().partition(" ")

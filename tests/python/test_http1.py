@@ -369,7 +369,7 @@ def test_raising_pooled_handler(server):
 
 
 def test_many_connections_sequentially(server):
-    for i in range(200):
+    for _ in range(200):
         r = h1_request(server.port, "GET", "/")
         assert r.status == 200
 

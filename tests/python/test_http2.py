@@ -239,7 +239,7 @@ def test_h2load_prior_knowledge(server):
         pytest.skip("h2load not installed")
     import subprocess
     p = subprocess.run(["h2load", "-n", "2000", "-c", "10", "-m", "10", f"{server.url}/"],
-                       capture_output=True, text=True, timeout=60)
+                       capture_output=True, text=True, timeout=60, env=helpers.plain_env())
     assert p.returncode == 0, p.stdout + p.stderr
     assert "2000 succeeded" in p.stdout, p.stdout
     assert "h2c" in p.stdout, p.stdout
