@@ -698,8 +698,9 @@ static ssize_t read_response_body(nghttp2_session *session, int32_t stream_id, u
             *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     } else if (st->resp_off == st->resp_body.len) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
-        /* Everything is copied out: no reason to hold it until close. */
-        fa_buf_free(&st->resp_body);
+        /* Everything is copied out: keep a small buffer for the stream's
+         * next life (streams are recycled), drop a large one. */
+        h2_buf_recycle(&st->resp_body);
         st->resp_off = 0;
     }
     return (ssize_t)n;
@@ -1083,6 +1084,7 @@ int fa_h2_flush(fa_conn *c)
                      or an upgraded client has not sent its preface yet */
     int rc = 0;
     h2_check_calm(h2);
+    fa_conn_buf_take(c, &c->wbuf); /* a pooled block, not a fresh malloc */
     h2->nest++;
     while (c->wbuf.len - c->wpos < FA_H2_WBUF_HIGH) {
         const uint8_t *data;

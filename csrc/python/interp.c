@@ -218,6 +218,16 @@ done:
     return rc;
 }
 
+/* Frees the C side of an interpreter record (its Python objects are gone). */
+static void fa_interp_free_record(fa_interp *in)
+{
+    free(in->handlers);
+    free(in->labels);
+    free(in->routes);
+    free(in->stream_body);
+    free(in);
+}
+
 fa_interp *fa_interp_new(const fa_app_spec *spec, char *err, size_t err_size)
 {
     fa_interp *in = calloc(1, sizeof(*in));
@@ -225,31 +235,21 @@ fa_interp *fa_interp_new(const fa_app_spec *spec, char *err, size_t err_size)
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
+    size_t n = spec->num_handlers ? spec->num_handlers : 1;
     in->num_handlers = spec->num_handlers;
-    in->handlers = calloc(spec->num_handlers ? spec->num_handlers : 1, sizeof(PyObject *));
-    in->labels = calloc(spec->num_handlers ? spec->num_handlers : 1, sizeof(char *));
-    in->routes = calloc(spec->num_handlers ? spec->num_handlers : 1, sizeof(PyObject *));
-    if (in->handlers == NULL || in->labels == NULL || in->routes == NULL) {
-        free(in->handlers);
-        free(in->labels);
-        free(in->routes);
-        free(in);
+    in->handlers = calloc(n, sizeof(PyObject *));
+    in->labels = calloc(n, sizeof(char *));
+    in->routes = calloc(n, sizeof(PyObject *));
+    in->stream_body = calloc(n, sizeof(int));
+    if (in->handlers == NULL || in->labels == NULL || in->routes == NULL || in->stream_body == NULL) {
+        fa_interp_free_record(in);
         snprintf(err, err_size, "out of memory");
         return NULL;
     }
-    for (size_t i = 0; i < spec->num_handlers; i++)
+    for (size_t i = 0; i < spec->num_handlers; i++) {
         in->labels[i] = spec->handlers[i].label;
-    in->stream_body = calloc(spec->num_handlers ? spec->num_handlers : 1, sizeof(int));
-    if (in->stream_body == NULL) {
-        free(in->handlers);
-        free(in->labels);
-        free(in->routes);
-        free(in);
-        snprintf(err, err_size, "out of memory");
-        return NULL;
-    }
-    for (size_t i = 0; i < spec->num_handlers; i++)
         in->stream_body[i] = spec->handlers[i].stream_body;
+    }
 
     PyInterpreterConfig config = {
         .use_main_obmalloc = 0,
@@ -267,11 +267,7 @@ fa_interp *fa_interp_new(const fa_app_spec *spec, char *err, size_t err_size)
         PyThreadState_Swap(main_ts);
         snprintf(err, err_size, "cannot create a sub-interpreter: %s",
                  status.err_msg ? status.err_msg : "unknown error");
-        free(in->handlers);
-        free(in->labels);
-        free(in->routes);
-        free(in->stream_body);
-        free(in);
+        fa_interp_free_record(in);
         return NULL;
     }
     in->state = PyThreadState_GetInterpreter(ts);
@@ -281,11 +277,7 @@ fa_interp *fa_interp_new(const fa_app_spec *spec, char *err, size_t err_size)
         fa_interp_clear_objects(in);
         Py_EndInterpreter(ts);
         PyThreadState_Swap(main_ts);
-        free(in->handlers);
-        free(in->labels);
-        free(in->routes);
-        free(in->stream_body);
-        free(in);
+        fa_interp_free_record(in);
         return NULL;
     }
     /* The creation thread state belongs to this thread; workers make their
@@ -305,11 +297,7 @@ void fa_interp_end(fa_interp *in)
     fa_interp_clear_objects(in);
     Py_EndInterpreter(ts);
     PyThreadState_Swap(save);
-    free(in->handlers);
-    free(in->labels);
-    free(in->routes);
-    free(in->stream_body);
-    free(in);
+    fa_interp_free_record(in);
 }
 
 fa_pythread *fa_pythread_new(fa_interp *in)

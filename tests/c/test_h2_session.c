@@ -204,6 +204,18 @@ struct fa_slab *fa_worker_slab(struct fa_worker *w)
     return &g_slab;
 }
 
+void fa_conn_buf_take(fa_conn *c, fa_buf *b)
+{
+    (void)c;
+    (void)b; /* plain growable buffers here */
+}
+
+void fa_conn_buf_release(fa_conn *c, fa_buf *b)
+{
+    (void)c;
+    (void)b;
+}
+
 void fa_conn_set_timer(fa_conn *c, fa_timer_kind kind)
 {
     c->timer = kind;
