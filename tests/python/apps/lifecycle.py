@@ -88,15 +88,34 @@ def mode_stop_inflight(cfg):
     get(cfg["port"])
     result = {}
 
-    def client(path):
+    def client(path, ready):
+        # A keep-alive connection that already carried a request: the
+        # server has accepted it, so the slow request on it is in flight
+        # from the server's side too.  (A connection still in a listener's
+        # queue when stop() closes it is refused, as stopping promises; with
+        # SO_REUSEPORT that happens when the worker that owns the queue is
+        # blocked in a sleeping pinned handler.)
+        conn = http.client.HTTPConnection("127.0.0.1", cfg["port"], timeout=20)
         try:
-            result[path] = get(cfg["port"], path)
+            conn.request("GET", "/")
+            conn.getresponse().read()
+            ready.set()
+            conn.request("GET", path)
+            r = conn.getresponse()
+            result[path] = (r.status, r.read().decode())
         except Exception as e:  # noqa: BLE001
+            ready.set()
             result[path] = repr(e)
+        finally:
+            conn.close()
 
-    threads = [threading.Thread(target=client, args=(p,)) for p in ("/slow?1.5", "/pooled/slow?1.5")]
-    for t in threads:
+    events = [threading.Event(), threading.Event()]
+    # the pooled one first: the pinned sleep then cannot hold up its accept
+    paths = ("/pooled/slow?1.5", "/slow?1.5")
+    threads = [threading.Thread(target=client, args=(p, e)) for p, e in zip(paths, events)]
+    for t, e in zip(threads, events):
         t.start()
+        e.wait(10)
     time.sleep(0.5)
     t0 = time.monotonic()
     server.stop()
