@@ -11,7 +11,7 @@ from .datastructures import Default, MutableHeaders, State
 from .dependencies import RequestContext
 from .exception_handlers import http_exception_handler, request_validation_exception_handler
 from .exceptions import FasterAPIError, HTTPException, RequestValidationError
-from .responses import FileResponse, JSONResponse, Response, StreamingResponse
+from .responses import FileResponse, JSONResponse, Response, StreamingResponse, apply_file_conditions
 from .routing import APIRouter, _emit, generate_unique_id, response_tuple
 
 __all__ = ["FastAPI"]
@@ -322,6 +322,19 @@ class FastAPI:
     def _handle(self, req: dict, res: dict):
         """Handles one request (the native handler's body): fills res.
         Returns None, or a coroutine to run to finish it."""
+        r = self._handle_route(req, res)
+        if r is None:
+            if "file" in res:
+                apply_file_conditions(req, res)
+            return None
+        return self._finish_file_conditions(r, req, res)
+
+    async def _finish_file_conditions(self, r, req, res):
+        await r
+        if "file" in res:
+            apply_file_conditions(req, res)
+
+    def _handle_route(self, req: dict, res: dict):
         if self._startup_state is not None:
             return self._handle_starting(req, res)
         if self._table_version != self.router._version:
@@ -554,7 +567,7 @@ class FastAPI:
                             self._startup_state = None
                         except Exception as exc:  # noqa: BLE001
                             self._startup_failed(exc)
-                return self._handle(req, res) if self._startup_state is None else self._handle_starting(req, res)
+                return self._handle_route(req, res) if self._startup_state is None else self._handle_starting(req, res)
             self._startup_state = "running"
             return self._startup_then_handle(req, res)
         if state == "running":
@@ -573,14 +586,14 @@ class FastAPI:
             self._startup_state = None
         except Exception as exc:  # noqa: BLE001
             self._startup_failed(exc)
-        r = self._handle(req, res)
+        r = self._handle_route(req, res)
         if r is not None:
             await r
 
     async def _wait_startup_then_handle(self, req, res):
         while self._startup_state == "running":
             await asyncio.sleep(0.001)
-        r = self._handle(req, res)
+        r = self._handle_route(req, res)
         if r is not None:
             await r
 

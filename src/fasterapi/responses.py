@@ -181,3 +181,79 @@ class FileResponse(Response):
         st = stat_result or os.stat(path)
         self.headers.setdefault("last-modified", email.utils.formatdate(st.st_mtime, usegmt=True))
         self.headers.setdefault("etag", f'"{st.st_mtime_ns:x}-{st.st_size:x}"')
+
+
+def apply_file_conditions(req: dict, res: dict) -> None:
+    """Conditional and range requests for a file answer (res['file']), as
+    Starlette's FileResponse does: If-None-Match / If-Modified-Since give
+    304, a single ``Range: bytes=`` range gives 206 with Content-Range (the
+    native server then sends just that slice with sendfile), an
+    unsatisfiable one 416.  Multiple ranges get the whole file (200)."""
+    if res.get("status", 200) != 200 or req["method"] not in ("GET", "HEAD"):
+        return
+    headers = list(res.get("headers") or [])
+    etag = last_modified = None
+    for k, v in headers:
+        lk = k.lower()
+        if lk == "etag":
+            etag = v
+        elif lk == "last-modified":
+            last_modified = v
+    h = req["headers"]
+    inm = h.get("if-none-match")
+    if inm is not None:
+        tags = [t.strip() for t in inm.split(",")]
+        if etag is not None and ("*" in tags or etag in tags or f"W/{etag}" in tags):
+            _not_modified(res, headers)
+            return
+    elif last_modified is not None:
+        ims = h.get("if-modified-since")
+        if ims:
+            try:
+                since = email.utils.parsedate_to_datetime(ims)
+                modified = email.utils.parsedate_to_datetime(last_modified)
+            except (TypeError, ValueError, IndexError):
+                since = modified = None
+            if since is not None and modified is not None and modified <= since:
+                _not_modified(res, headers)
+                return
+    headers.append(("accept-ranges", "bytes"))
+    res["headers"] = headers
+    rng = h.get("range")
+    if not rng or not rng.startswith("bytes=") or "," in rng:
+        return
+    size = os.stat(res["file"]).st_size
+    start_s, sep, end_s = rng[6:].strip().partition("-")
+    try:
+        if not sep:
+            raise ValueError
+        if start_s == "":  # the last N bytes
+            n = int(end_s)
+            start, end = max(size - n, 0), size - 1
+            if n <= 0:
+                raise ValueError
+        else:
+            start = int(start_s)
+            end = int(end_s) if end_s else size - 1
+            end = min(end, size - 1)
+        if start < 0 or start > end or start >= size:
+            raise ValueError
+    except ValueError:
+        res["status"] = 416
+        res.pop("file", None)
+        res.pop("file_range", None)
+        res["body"] = b""
+        headers.append(("content-range", f"bytes */{size}"))
+        return
+    res["status"] = 206
+    res["file_range"] = (start, end - start + 1)
+    headers.append(("content-range", f"bytes {start}-{end}/{size}"))
+
+
+def _not_modified(res, headers):
+    res["status"] = 304
+    res.pop("file", None)
+    res.pop("file_range", None)
+    res["body"] = b""
+    keep = ("etag", "last-modified", "cache-control", "expires", "vary", "content-location", "date")
+    res["headers"] = [(k, v) for k, v in headers if k.lower() in keep]

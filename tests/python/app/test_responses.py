@@ -290,3 +290,44 @@ def test_response_model_filters_and_validates():
 def test_head_answers_without_body():
     r = client.head("/str")
     assert r.status_code == 200 and r.content == b"" and r.headers["content-length"] == "7"
+
+
+def test_file_response_conditional_and_range(tmp_path):
+    from fasterapi import FastAPI
+    from fasterapi.responses import FileResponse
+    from fasterapi.testclient import TestClient
+
+    data = bytes(range(256)) * 40
+    path = tmp_path / "data.bin"
+    path.write_bytes(data)
+    app = FastAPI()
+
+    @app.get("/sync")
+    def sync_file():
+        return FileResponse(path)
+
+    @app.get("/async")
+    async def async_file():
+        return FileResponse(path)
+
+    c = TestClient(app)
+    for url in ("/sync", "/async"):
+        r = c.get(url)
+        assert r.status_code == 200 and r.content == data
+        assert r.headers["accept-ranges"] == "bytes"
+        etag, modified = r.headers["etag"], r.headers["last-modified"]
+        r = c.get(url, headers={"if-none-match": etag})
+        assert r.status_code == 304 and r.content == b"" and r.headers["etag"] == etag
+        assert c.get(url, headers={"if-none-match": '"other"'}).status_code == 200
+        assert c.get(url, headers={"if-modified-since": modified}).status_code == 304
+        r = c.get(url, headers={"range": "bytes=10-19"})
+        assert r.status_code == 206 and r.content == data[10:20]
+        assert r.headers["content-range"] == f"bytes 10-19/{len(data)}"
+        r = c.get(url, headers={"range": "bytes=-5"})
+        assert r.status_code == 206 and r.content == data[-5:]
+        r = c.get(url, headers={"range": "bytes=100-"})
+        assert r.status_code == 206 and r.content == data[100:]
+        r = c.get(url, headers={"range": f"bytes={len(data)}-"})
+        assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{len(data)}"
+        # several ranges: the whole file
+        assert c.get(url, headers={"range": "bytes=0-1,5-6"}).status_code == 200
