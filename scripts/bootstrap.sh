@@ -64,7 +64,8 @@ _fa_system_packages() {
         _fa_log "not a Debian system: skipping apt; need gcc make pkg-config libnghttp2 curl h2load clang"
         return 0
     fi
-    _fa_apt_install gcc make pkg-config libnghttp2-dev nghttp2-client curl clang ca-certificates || return 1
+    # libc6-dev is only a Recommends of gcc, and apt runs with --no-install-recommends
+    _fa_apt_install gcc libc6-dev make pkg-config libnghttp2-dev nghttp2-client curl clang ca-certificates || return 1
     # libFuzzer and the sanitizer runtimes of clang live in libclang-rt-N-dev,
     # N being clang's major version (14 on Debian 12, 19 on Debian 13).
     local major rt
