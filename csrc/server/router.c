@@ -172,6 +172,9 @@ int fa_router_seal(fa_router *r)
     free(r->table);
     r->table = t;
     r->table_mask = size - 1;
+    r->any_stream_body = 0;
+    for (size_t i = 0; i < r->count; i++)
+        r->any_stream_body |= r->routes[i].stream_body;
     return 0;
 }
 

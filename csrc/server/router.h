@@ -41,6 +41,7 @@ typedef struct fa_router {
      * fa_router_seal() */
     int *table;
     size_t table_mask;
+    int any_stream_body; /* some route has stream_body: set by fa_router_seal() */
 } fa_router;
 
 typedef enum { FA_ROUTE_FOUND = 0, FA_ROUTE_NOT_FOUND = 404, FA_ROUTE_BAD_METHOD = 405 } fa_route_result;

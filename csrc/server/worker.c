@@ -834,6 +834,9 @@ int fa_conn_route_streams_body(fa_conn *c, const char *method, size_t method_len
     const fa_route *rt;
     fa_header params[FA_MAX_PATH_PARAMS];
     size_t np;
+    /* asked for every request with a body: no lookup unless a route streams */
+    if (!c->worker->srv->router.any_stream_body)
+        return 0;
     const char *q = memchr(path, '?', path_len);
     if (q)
         path_len = (size_t)(q - path);
