@@ -25,6 +25,7 @@
 
 struct fa_interp {
     PyInterpreterState *state;
+    int is_main; /* a record on the main interpreter: nothing to create or end */
     /* objects owned by this interpreter; only touched with its GIL held */
     PyObject **handlers;
     size_t num_handlers;
@@ -142,17 +143,19 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
 
     /* The package itself must be importable before sys.path is replaced:
      * the main interpreter's sys.path, copied, makes sure of that. */
-    path = PyList_New((Py_ssize_t)spec->sys_path_len);
-    if (path == NULL)
-        goto done;
-    for (size_t i = 0; i < spec->sys_path_len; i++) {
-        PyObject *s = PyUnicode_DecodeFSDefault(spec->sys_path[i]);
-        if (s == NULL)
+    if (!spec->main_interp) {
+        path = PyList_New((Py_ssize_t)spec->sys_path_len);
+        if (path == NULL)
             goto done;
-        PyList_SET_ITEM(path, (Py_ssize_t)i, s);
+        for (size_t i = 0; i < spec->sys_path_len; i++) {
+            PyObject *s = PyUnicode_DecodeFSDefault(spec->sys_path[i]);
+            if (s == NULL)
+                goto done;
+            PyList_SET_ITEM(path, (Py_ssize_t)i, s);
+        }
+        if (PySys_SetObject("path", path) < 0)
+            goto done;
     }
-    if (PySys_SetObject("path", path) < 0)
-        goto done;
 
     worker = PyImport_ImportModule("fasterapi._worker");
     if (worker == NULL)
@@ -166,8 +169,8 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
             goto done;
         PyList_SET_ITEM(refs, (Py_ssize_t)i, t);
     }
-    loaded = PyObject_CallMethod(worker, "load_handlers", "zO",
-                                 spec->main_path, refs);
+    loaded = PyObject_CallMethod(worker, "load_handlers", "zOi",
+                                 spec->main_path, refs, spec->main_interp);
     if (loaded == NULL)
         goto done;
     if (!PyList_Check(loaded) || (size_t)PyList_GET_SIZE(loaded) != spec->num_handlers) {
@@ -251,6 +254,19 @@ fa_interp *fa_interp_new(const fa_app_spec *spec, char *err, size_t err_size)
         in->stream_body[i] = spec->handlers[i].stream_body;
     }
 
+    if (spec->main_interp) {
+        /* the caller holds the main interpreter's GIL: load right here */
+        in->is_main = 1;
+        in->state = PyInterpreterState_Main();
+        if (fa_interp_load(in, spec) < 0) {
+            fa_format_exception(err, err_size);
+            fa_interp_clear_objects(in);
+            fa_interp_free_record(in);
+            return NULL;
+        }
+        return in;
+    }
+
     PyInterpreterConfig config = {
         .use_main_obmalloc = 0,
         .allow_fork = 0,
@@ -292,6 +308,11 @@ void fa_interp_end(fa_interp *in)
 {
     if (in == NULL)
         return;
+    if (in->is_main) {
+        fa_interp_clear_objects(in);
+        fa_interp_free_record(in);
+        return;
+    }
     PyThreadState *ts = PyThreadState_New(in->state);
     PyThreadState *save = PyThreadState_Swap(ts);
     fa_interp_clear_objects(in);

@@ -33,6 +33,7 @@ typedef struct fa_app_spec {
     const char *main_path;   /* __main__.__file__, or NULL */
     char **sys_path;         /* the main interpreter's sys.path */
     size_t sys_path_len;
+    int main_interp;         /* load into the main interpreter instead */
 } fa_app_spec;
 
 typedef struct fa_interp fa_interp;
@@ -41,11 +42,19 @@ typedef struct fa_pythread fa_pythread;
 /* Creates an own-GIL interpreter and loads every handler in it.  Call with
  * the main interpreter's GIL held; it is held again on return.  On failure
  * returns NULL and writes the reason (the Python traceback when there is one)
- * into err. */
+ * into err.  With spec->main_interp set, no interpreter is created: the
+ * record refers to the main interpreter (the caller's), whose GIL every
+ * thread then shares; the main script is the real __main__ module and
+ * sys.path is left alone. */
 fa_interp *fa_interp_new(const fa_app_spec *spec, char *err, size_t err_size);
-/* Ends the interpreter.  Call with the main interpreter's GIL held, after
- * every fa_pythread of it was freed. */
+/* Ends the interpreter (for a main-interpreter record: drops its
+ * references).  Call with the main interpreter's GIL held, after every
+ * fa_pythread of it was freed. */
 void fa_interp_end(fa_interp *in);
+/* The text CPython's import error carries when an extension module cannot
+ * load in an own-GIL sub-interpreter. */
+#define FA_NOT_SUBINTERP_MSG "does not support loading in subinterpreters"
+
 
 /* A thread's state in an interpreter.  new/free run on the thread that uses
  * it, detached (not holding any GIL). */

@@ -96,17 +96,17 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
                              "num_pooled_interpreters", "max_header_size", "max_headers",
                              "max_target_size", "max_body_size", "max_concurrent_streams",
                              "header_timeout", "body_timeout", "keepalive_timeout",
-                             "graceful_timeout", "backlog", "max_inflight", NULL};
+                             "graceful_timeout", "backlog", "max_inflight", "interpreters", NULL};
     PyObject *port = NULL, *host = NULL, *pinned = NULL, *pooled = NULL, *pooled_interps = NULL,
              *max_header_size = NULL, *max_headers = NULL, *max_target = NULL, *max_body = NULL,
              *max_streams = NULL, *header_timeout = NULL, *body_timeout = NULL,
              *keepalive_timeout = NULL, *graceful_timeout = NULL, *backlog = NULL,
-             *max_inflight = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOOO:PyHttp2Server", kwlist, &port,
+             *max_inflight = NULL, *interpreters = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOOOO:PyHttp2Server", kwlist, &port,
                                      &host, &pinned, &pooled, &pooled_interps, &max_header_size,
                                      &max_headers, &max_target, &max_body, &max_streams,
                                      &header_timeout, &body_timeout, &keepalive_timeout,
-                                     &graceful_timeout, &backlog, &max_inflight))
+                                     &graceful_timeout, &backlog, &max_inflight, &interpreters))
         return -1;
     if (self->srv != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "PyHttp2Server.__init__ called twice");
@@ -128,6 +128,22 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
             return -1;
         }
         memcpy(cfg.host, h, (size_t)n + 1);
+    }
+    if (interpreters != NULL) {
+        const char *m = PyUnicode_Check(interpreters) ? PyUnicode_AsUTF8(interpreters) : NULL;
+        if (m != NULL && strcmp(m, "sub") == 0)
+            cfg.interpreters = FA_INTERP_SUB;
+        else if (m != NULL && strcmp(m, "main") == 0)
+            cfg.interpreters = FA_INTERP_MAIN;
+        else if (m != NULL && strcmp(m, "auto") == 0)
+            cfg.interpreters = FA_INTERP_AUTO;
+        else {
+            PyErr_Clear();
+            PyErr_Format(PyExc_ValueError,
+                         "interpreters must be 'sub' (own-GIL sub-interpreters), 'main' (the main "
+                         "interpreter, one GIL) or 'auto' (sub, else main), not %R", interpreters);
+            return -1;
+        }
     }
     size_t streams = cfg.max_concurrent_streams;
     if (fa_parse_int(port, "port", 0, 65535, &cfg.port) < 0 ||
@@ -680,6 +696,19 @@ static PyObject *PyHttp2Server_get_port(PyObject *op, void *Py_UNUSED(closure))
     return PyLong_FromLong(fa_server_port(self->srv));
 }
 
+static PyObject *PyHttp2Server_get_interpreters(PyObject *op, void *Py_UNUSED(closure))
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    const fa_config *cfg = fa_server_config(self->srv);
+    if (cfg->interpreters == FA_INTERP_AUTO && !fa_server_running(self->srv))
+        return PyUnicode_FromString("auto");
+    int main = cfg->interpreters == FA_INTERP_MAIN ||
+               (cfg->interpreters == FA_INTERP_AUTO && fa_server_main_interp(self->srv));
+    return PyUnicode_FromString(main ? "main" : "sub");
+}
+
 static int PyHttp2Server_traverse(PyObject *op, visitproc visit, void *arg)
 {
     PyHttp2Server *self = (PyHttp2Server *)op;
@@ -723,6 +752,8 @@ static PyMethodDef PyHttp2Server_methods[] = {
 
 static PyGetSetDef PyHttp2Server_getset[] = {
     {"port", PyHttp2Server_get_port, NULL, "The TCP port: the one bound once started (useful with port=0).", NULL},
+    {"interpreters", PyHttp2Server_get_interpreters, NULL,
+     "Where handlers run: 'sub' or 'main' ('auto' before start(); once started, what auto chose).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -735,6 +766,11 @@ PyDoc_STRVAR(PyHttp2Server_doc,
 "per CPU).  num_pooled_workers threads share num_pooled_interpreters\n"
 "interpreters and run routes added with pooled=True (0: two threads and one\n"
 "interpreter when a pooled route exists).\n\n"
+"interpreters='sub' runs handlers in own-GIL sub-interpreters; 'main' runs\n"
+"them in the main interpreter, every thread sharing its one GIL (for apps\n"
+"that import extension modules which cannot load in sub-interpreters:\n"
+"pydantic-core, numpy...); 'auto' tries 'sub' and falls back to 'main',\n"
+"logging the module that could not load.\n\n"
 "Limits: max_header_size=16384 bytes, max_headers=100,\n"
 "max_target_size=8192, max_body_size=16 MiB, max_concurrent_streams=100,\n"
 "header_timeout=10.0 s, body_timeout=30.0 s, keepalive_timeout=5.0 s,\n"

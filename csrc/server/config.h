@@ -25,7 +25,15 @@ typedef struct fa_config {
     double graceful_timeout;     /* seconds in-flight requests get at stop */
     size_t max_inflight;         /* per worker: requests awaiting a coroutine or a
                                     pooled thread; beyond it 503 / REFUSED_STREAM */
+    int interpreters;            /* FA_INTERP_SUB / _MAIN / _AUTO: where handlers run */
 } fa_config;
+
+/* Where handlers run.  SUB: one own-GIL sub-interpreter per pinned worker
+ * (and the pooled ones).  MAIN: every thread uses the main interpreter (one
+ * GIL shared by all; for apps importing extensions that cannot load in
+ * sub-interpreters).  AUTO: SUB, falling back to MAIN when a handler module
+ * cannot be imported in a sub-interpreter. */
+enum { FA_INTERP_SUB = 0, FA_INTERP_MAIN = 1, FA_INTERP_AUTO = 2 };
 
 void fa_config_defaults(fa_config *cfg);
 

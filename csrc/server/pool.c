@@ -161,8 +161,9 @@ void *fa_pool_main(void *arg)
         return NULL;
     }
     /* coroutine handlers on a pooled route run to the end on this thread;
-     * hooks run once per interpreter: on its first thread (p < I) */
-    int hooks = p->id < srv->num_pool_interps;
+     * hooks run once per interpreter: on its first thread (p < I); never
+     * in main-interpreter mode, where pinned worker 0 runs them */
+    int hooks = !srv->main_interp && p->id < srv->num_pool_interps;
     fa_pythread_attach(py);
     fa_pythread_aio_init(py, 1, NULL, NULL);
     fa_server_thread_started(srv, py, hooks);

@@ -83,6 +83,8 @@ int fa_server_running(fa_server *srv)
 
 int fa_server_port(fa_server *srv) { return srv->cfg.port; }
 
+int fa_server_main_interp(fa_server *srv) { return srv->main_interp; }
+
 int fa_server_add_route(fa_server *srv, const char *method, const char *path, const char *module,
                         const char *qualname, int pooled, int stream_body, char *err,
                         size_t err_size)
@@ -212,15 +214,66 @@ static int fa_any_pooled(const fa_server *srv)
     return 0;
 }
 
-/* Releases what a failed or finished start created.  GIL held. */
-static void fa_server_teardown(fa_server *srv)
+/* Ends every interpreter start created.  GIL held. */
+static void fa_server_end_interps(fa_server *srv)
 {
     for (int i = 0; srv->workers && i < srv->num_workers; i++) {
         fa_interp_end(srv->workers[i].interp);
         srv->workers[i].interp = NULL;
     }
-    for (int i = 0; srv->pool_interps && i < srv->num_pool_interps; i++)
+    for (int i = 0; srv->pool_interps && i < srv->num_pool_interps; i++) {
         fa_interp_end(srv->pool_interps[i]);
+        srv->pool_interps[i] = NULL;
+    }
+}
+
+/* One interpreter per pinned worker and num_pool_interps for the pooled
+ * threads (or, in main-interpreter mode, as many records on the main
+ * interpreter).  GIL held.  Returns 0, or -1 with err set. */
+static int fa_server_make_interps(fa_server *srv, const char *main_path, char **sys_path,
+                                  size_t sys_path_len, char *err, size_t err_size)
+{
+    fa_app_spec spec = {
+        .handlers = srv->handlers,
+        .num_handlers = srv->num_handlers,
+        .main_path = main_path,
+        .sys_path = sys_path,
+        .sys_path_len = sys_path_len,
+        .main_interp = srv->main_interp,
+    };
+    /* One at a time: concurrent creation of own-GIL interpreters races in
+     * CPython 3.12/3.13 (python/cpython#105699, #123134). */
+    for (int i = 0; i < srv->num_workers; i++) {
+        srv->workers[i].interp = fa_interp_new(&spec, err, err_size);
+        if (srv->workers[i].interp == NULL)
+            return -1;
+    }
+    for (int i = 0; i < srv->num_pool_interps; i++) {
+        srv->pool_interps[i] = fa_interp_new(&spec, err, err_size);
+        if (srv->pool_interps[i] == NULL)
+            return -1;
+    }
+    return 0;
+}
+
+/* The last non-empty line of a traceback: the exception itself. */
+static const char *fa_last_line(const char *text)
+{
+    const char *end = text + strlen(text);
+    while (end > text && (end[-1] == '\n' || end[-1] == ' '))
+        end--;
+    const char *p = end;
+    while (p > text && p[-1] != '\n')
+        p--;
+    static __thread char line[512];
+    snprintf(line, sizeof(line), "%.*s", (int)(end - p), p);
+    return line;
+}
+
+/* Releases what a failed or finished start created.  GIL held. */
+static void fa_server_teardown(fa_server *srv)
+{
+    fa_server_end_interps(srv);
     for (int i = 0; srv->pool && i < srv->num_pool; i++)
         fa_pool_destroy(&srv->pool[i]);
     for (int i = 0; srv->workers && i < srv->num_workers; i++)
@@ -294,23 +347,16 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
             goto fail;
         }
 
-    fa_app_spec spec = {
-        .handlers = srv->handlers,
-        .num_handlers = srv->num_handlers,
-        .main_path = main_path,
-        .sys_path = sys_path,
-        .sys_path_len = sys_path_len,
-    };
-    /* One at a time: concurrent creation of own-GIL interpreters races in
-     * CPython 3.12/3.13 (python/cpython#105699, #123134). */
-    for (int i = 0; i < srv->num_workers; i++) {
-        srv->workers[i].interp = fa_interp_new(&spec, err, err_size);
-        if (srv->workers[i].interp == NULL)
+    srv->main_interp = cfg->interpreters == FA_INTERP_MAIN;
+    if (fa_server_make_interps(srv, main_path, sys_path, sys_path_len, err, err_size) < 0) {
+        if (cfg->interpreters != FA_INTERP_AUTO || strstr(err, FA_NOT_SUBINTERP_MSG) == NULL)
             goto fail;
-    }
-    for (int i = 0; i < srv->num_pool_interps; i++) {
-        srv->pool_interps[i] = fa_interp_new(&spec, err, err_size);
-        if (srv->pool_interps[i] == NULL)
+        fa_log("%s", fa_last_line(err));
+        fa_log("a handler's module cannot load in a sub-interpreter: serving from the main "
+               "interpreter instead (one GIL for every thread)");
+        fa_server_end_interps(srv);
+        srv->main_interp = 1;
+        if (fa_server_make_interps(srv, main_path, sys_path, sys_path_len, err, err_size) < 0)
             goto fail;
     }
     for (int i = 0; i < srv->num_pool; i++)
@@ -361,9 +407,13 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
     fa_log("Listening on %s:%d (HTTP/1.1, h2c prior knowledge, h2c upgrade)", cfg->host, cfg->port);
     fa_log("Event-loop workers: %d (poller: %s, SO_REUSEPORT listener each)", srv->num_workers,
            fa_loop_backend());
-    fa_log("Pinned sub-interpreters: %d (own GIL)", srv->num_workers);
+    if (srv->main_interp)
+        fa_log("Handlers run in the main interpreter (one GIL shared by every thread)");
+    else
+        fa_log("Pinned sub-interpreters: %d (own GIL)", srv->num_workers);
     fa_log("Pooled workers: %d", srv->num_pool);
-    fa_log("Pooled sub-interpreters: %d (own GIL)", srv->num_pool_interps);
+    if (!srv->main_interp)
+        fa_log("Pooled sub-interpreters: %d (own GIL)", srv->num_pool_interps);
     return 0;
 
 fail_threads:

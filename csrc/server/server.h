@@ -45,5 +45,7 @@ void fa_server_finish(fa_server *srv, void (*release)(void *), void (*reacquire)
 int fa_server_running(fa_server *srv);
 /* The port actually bound (differs from the config when it asked for 0). */
 int fa_server_port(fa_server *srv);
+/* 1 when the last start() serves from the main interpreter. */
+int fa_server_main_interp(fa_server *srv);
 
 #endif

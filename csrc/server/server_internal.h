@@ -139,6 +139,7 @@ typedef struct fa_server {
     int num_pool;
     fa_interp **pool_interps;
     int num_pool_interps;
+    int main_interp; /* this run serves from the main interpreter (config MAIN, or AUTO fell back) */
     _Atomic int stop_requested;
     _Atomic int pool_stop;
     _Atomic int workers_alive;

@@ -1036,6 +1036,9 @@ void *fa_worker_main(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL); /* signals belong to the main thread */
 
     fa_event evs[FA_MAX_EVENTS];
+    /* hooks run once per interpreter: on every pinned worker, or only on
+     * the first when they all share the main interpreter */
+    int hooks = !w->srv->main_interp || w->id == 0;
     fa_worker_update_clock(w);
     w->py = fa_pythread_new(w->interp);
     if (w->py == NULL) {
@@ -1054,7 +1057,7 @@ void *fa_worker_main(void *arg)
         w->aio.events = FA_EV_READ;
     else
         fa_log("worker %d: coroutine handlers will not be able to suspend", w->id);
-    fa_server_thread_started(w->srv, w->py, 1);
+    fa_server_thread_started(w->srv, w->py, hooks);
     for (;;) {
         if (!w->stopping && atomic_load(&w->srv->stop_requested))
             fa_worker_begin_stop(w);
@@ -1138,7 +1141,7 @@ out:
         fa_conn_close(w->conns);
     if (w->py) {
         fa_worker_attach(w);
-        fa_server_thread_stopping(w->srv, w->py, 1);
+        fa_server_thread_stopping(w->srv, w->py, hooks);
         if (w->aio.events)
             fa_loop_del(w->loop, w->aio.fd, w->aio.events);
         w->aio.events = 0;

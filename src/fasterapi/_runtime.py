@@ -79,6 +79,18 @@ def _boot():
     return app
 
 
+def adopt(app):
+    """Main-interpreter mode: the worker threads share this interpreter, so
+    they serve the app object the main process already holds instead of
+    importing it again.  Startup and shutdown run once, through the
+    server's hooks (on its first worker)."""
+    global _app
+    app._build()
+    app._startup_state = "todo"
+    _app = app
+    return app
+
+
 def _shutdown(app):
     if app._startup_state is not None:
         return  # never started here: nothing to undo

@@ -21,13 +21,9 @@ class SubinterpreterImportError(RuntimeError):
         msg = (f"{spec} cannot be served from own-GIL sub-interpreters: it imports the extension module "
                f"{module!r}, which does not support loading in subinterpreters (single-phase init, PyO3, "
                f"or an extension built without per-interpreter GIL support).")
-        if interpreters == "auto":
-            msg += (" --interpreters auto would serve it from the main interpreter (one GIL), but the native "
-                    "server has no main-interpreter mode yet.")
-        else:
-            msg += (" Remove that import from the app's import chain (import it lazily where it is needed "
-                    "only in the main process), or use --interpreters auto/main once the native server's "
-                    "main-interpreter mode exists.")
+        msg += (" Serve it from the main interpreter (one GIL for every worker thread) with "
+                "--interpreters main or auto (the default), or remove that import from the app's import "
+                "chain (import it lazily where only the main process needs it).")
         super().__init__(msg)
 
 
@@ -61,9 +57,15 @@ def app_spec(app) -> tuple:
 
 
 def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, workers=0, pooled_workers=0,
-                 pooled_interpreters=0, log_level="info", **server_options):
+                 pooled_interpreters=0, log_level="info", interpreters="sub", **server_options):
     """Creates the native server with one route per (method, path) of app,
-    and sets the environment the worker interpreters read."""
+    and sets the environment the worker interpreters read.  interpreters:
+    'sub' (own-GIL sub-interpreters, each importing the app), 'main' (the
+    worker threads share the main interpreter and this very app object) or
+    'auto' (sub, falling back to main when the app imports a module that
+    cannot load in a sub-interpreter)."""
+    if interpreters not in ("sub", "auto", "main"):
+        raise ValueError(f"interpreters must be 'sub', 'main' or 'auto', not {interpreters!r}")
     from ._native.http2 import PyHttp2Server
     level = (log_level or "info").lower()
     if level == "trace":
@@ -76,7 +78,10 @@ def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, work
         os.environ.pop(_runtime.ENV_MAIN_PATH, None)
     os.environ[_runtime.ENV_LOG_LEVEL] = level
     server = PyHttp2Server(port=port, host=host, num_pinned_workers=workers, num_pooled_workers=pooled_workers,
-                           num_pooled_interpreters=pooled_interpreters, **server_options)
+                           num_pooled_interpreters=pooled_interpreters, interpreters=interpreters,
+                           **server_options)
+    if interpreters != "sub":
+        _runtime.adopt(app)  # what main-interpreter workers serve
     for method, path, pooled in app.native_routes():
         server.add_route(method, path, _runtime.handle, pooled=pooled)
     # startup/lifespan in every worker interpreter before the first request
@@ -89,14 +94,11 @@ def serve(app, *, host="127.0.0.1", port=8000, workers=0, pooled_workers=0, pool
           log_level="info", interpreters="auto", app_spec_override=None, **server_options):
     """Builds the server for app and serves until SIGINT/SIGTERM."""
     if interpreters not in ("sub", "auto", "main"):
-        raise ValueError("interpreters must be 'sub', 'main' or 'auto'")
-    if interpreters == "main":
-        raise RuntimeError("--interpreters main needs a main-interpreter mode in the native server, which "
-                           "does not exist yet (see docs/migration.md)")
+        raise ValueError(f"interpreters must be 'sub', 'main' or 'auto', not {interpreters!r}")
     spec, main_path = app_spec_override or app_spec(app)
     server = build_server(app, spec, main_path, host=host, port=port, workers=workers,
                           pooled_workers=pooled_workers, pooled_interpreters=pooled_interpreters,
-                          log_level=log_level, **server_options)
+                          log_level=log_level, interpreters=interpreters, **server_options)
     logger.info("FasterAPI serving %s on http://%s:%s", spec, host, port)
     try:
         server.start()

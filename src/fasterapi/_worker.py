@@ -56,12 +56,14 @@ def _load_main(path):
     return mod
 
 
-def load_handlers(main_path, refs):
-    """Imports each (module, qualname) pair and returns the objects, in order."""
+def load_handlers(main_path, refs, main_interp=False):
+    """Imports each (module, qualname) pair and returns the objects, in order.
+    In the main interpreter (main_interp), ``__main__`` is the running
+    script itself."""
     out = []
     for module, qualname in refs:
         if module == "__main__":
-            mod = _load_main(main_path)
+            mod = sys.modules["__main__"] if main_interp else _load_main(main_path)
         else:
             mod = importlib.import_module(module)
         obj = mod

@@ -34,13 +34,15 @@ def test_default_worker_counts(start_server):
     srv = start_server(num_pinned_workers=0, num_pooled_workers=0, num_pooled_interpreters=0)
     helpers.assert_serving(srv.port)
     assert helpers.h1_request(srv.port, "GET", "/pooled/interp").status == 200
-    assert "epoll" in srv.stderr()
+    # the start-up log is printed once every thread is ready, which can be
+    # just after the first request was served
+    assert "epoll" in srv.wait_stderr(lambda t: "epoll" in t)
 
 
 def test_host_keyword_default_listens_on_all(start_server):
     srv = start_server(host="0.0.0.0")
     helpers.assert_serving(srv.port)
-    assert f"0.0.0.0:{srv.port}" in srv.stderr()
+    assert f"0.0.0.0:{srv.port}" in srv.wait_stderr(lambda t: f"0.0.0.0:{srv.port}" in t)
 
 
 # -- signals ------------------------------------------------------------------

@@ -1,0 +1,56 @@
+"""Handlers for the interpreter-mode tests (test_interpreters.py).
+
+Run as `python interp_modes.py '<json of PyHttp2Server keywords>'`; the
+extra key "unloadable" (a module name) adds a route whose handler module
+imports that extension, which cannot load in an own-GIL sub-interpreter.
+"""
+import asyncio
+import json
+import os
+import sys
+import threading
+
+from fasterapi._native.http2 import PyHttp2Server
+
+STARTS = []  # appended to by the startup hook, in whichever interpreter runs it
+
+
+def interp_id():
+    import _interpreters  # 3.13; 3.12 has _xxsubinterpreters
+    return _interpreters.get_current()[0]
+
+
+def where(req, res):
+    res['json'] = {"interp": interp_id(), "pid": os.getpid(), "thread": threading.get_ident(),
+                   "starts": len(STARTS), "module": __name__}
+
+
+async def where_async(req, res):
+    await asyncio.sleep(0.01)
+    where(req, res)
+
+
+def on_start():
+    STARTS.append(threading.get_ident())
+    print(f"FA-TEST-STARTUP interp={interp_id()}", file=sys.stderr, flush=True)
+
+
+def on_stop():
+    print(f"FA-TEST-SHUTDOWN interp={interp_id()}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    config = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    unloadable = config.pop("unloadable", None)
+    server = PyHttp2Server(**config)
+    server.add_route("GET", "/where", where)
+    server.add_route("GET", "/where/async", where_async)
+    server.add_route("GET", "/where/pooled", where, pooled=True)
+    if unloadable:
+        os.environ["FA_TEST_UNLOADABLE"] = unloadable
+        import interp_unloadable
+        server.add_route("GET", "/unloadable", interp_unloadable.handler)
+    server.on_startup(on_start)
+    server.on_shutdown(on_stop)
+    print(f"FA-TEST-MODE {server.interpreters}", file=sys.stderr, flush=True)
+    server.start()
