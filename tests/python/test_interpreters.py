@@ -14,7 +14,7 @@ APP = "interp_modes.py"
 
 def _unloadable_module():
     """An installed extension that refuses own-GIL sub-interpreters."""
-    for name in ("_testsinglephase", "pydantic_core._pydantic_core"):
+    for name in ("readline", "_testsinglephase", "pydantic_core._pydantic_core"):
         try:
             if importlib.util.find_spec(name) is not None:
                 return name

@@ -1,15 +1,19 @@
 """The application layer on the real server: HTTP/1.1 and h2c (prior
 knowledge) with two worker interpreters, startup and shutdown in every
-interpreter that served, pooled and async endpoints, and the command line
-``python -m fasterapi``."""
+interpreter that served, pooled and async endpoints, FileResponse ranges,
+and the command line ``python -m fasterapi``."""
+import email
+import email.policy
 import json
 import os
-import signal
+import random
 import re
+import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -194,19 +198,6 @@ def test_command_line_errors(tmp_path):
     assert p.returncode == 1 and "is not a FasterAPI application" in p.stderr
 
 
-@pytest.mark.parametrize("mode", ["sub", "auto", "main"])
-def test_app_that_cannot_load_in_subinterpreters_is_refused(mode):
-    p = helpers.run_native("import runpy, sys; sys.argv = ['fasterapi', 'refuse_app:app', '--app-dir', sys.argv[1], "
-                           "'--port', '0', '--workers', '1', '--interpreters', sys.argv[2]]; "
-                           "runpy.run_module('fasterapi', run_name='__main__')", str(APP_DIR), mode)
-    assert p.returncode == 1, p.stderr
-    if mode == "main":
-        assert "main-interpreter mode" in p.stderr
-    else:
-        assert "extension module 'readline'" in p.stderr
-        assert ("no main-interpreter mode yet" in p.stderr) == (mode == "auto")
-
-
 @pytest.mark.parametrize("mode", MODES)
 def test_streaming_and_file_responses(app_server, mode):
     r = helpers.curl(f"{app_server.url}/stream?n=4", mode=mode)
@@ -217,3 +208,112 @@ def test_streaming_and_file_responses(app_server, mode):
     r = helpers.curl(f"{app_server.url}/file", mode=mode)
     assert r.status == 200 and r.body == (APP_DIR / "server_app.py").read_bytes()
     assert r.headers["content-disposition"] == 'attachment; filename="server_app.py"'
+
+
+@pytest.fixture(scope="module")
+def range_files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ranges")
+    rnd = random.Random(7)
+    out = {}
+    for name, size in (("small.bin", 10_000), ("big.bin", 3 * 2**20 + 11)):
+        data = rnd.randbytes(size)
+        (d / name).write_bytes(data)
+        old = time.time() - 86400  # a Last-Modified older than a second is a strong validator
+        os.utime(d / name, (old, old))
+        out[name] = (str(d / name), data)
+    return out
+
+
+def _files_url(srv, path, kind="sync", **query):
+    return f"{srv.url}/files/{kind}?" + urllib.parse.urlencode({"path": path, **query})
+
+
+def _expected_byteranges(content_type, data, ranges, part_type="application/octet-stream"):
+    boundary = content_type.removeprefix("multipart/byteranges; boundary=")
+    assert re.fullmatch(r"[0-9a-f]{24}", boundary), content_type
+    out = b""
+    for i, (a, b) in enumerate(ranges):
+        out += (b"\r\n" if i else b"") + (f"--{boundary}\r\nContent-Type: {part_type}\r\n"
+                                          f"Content-Range: bytes {a}-{b}/{len(data)}\r\n\r\n").encode()
+        out += data[a:b + 1]
+    return out + f"\r\n--{boundary}--\r\n".encode()
+
+
+def _parts(content_type, body):
+    msg = email.message_from_bytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body,
+                                   policy=email.policy.HTTP)
+    return [(p["content-range"], p.get_payload(decode=True)) for p in msg.iter_parts()]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_file_ranges_with_curl(app_server, range_files, mode, kind):
+    path, data = range_files["small.bin"]
+    size = len(data)
+    url = _files_url(app_server, path, kind)
+    r = helpers.curl(url, mode=mode, extra=["-r", "10-19"])
+    assert r.status == 206 and r.body == data[10:20] and r.headers["content-range"] == f"bytes 10-19/{size}"
+    assert r.headers["content-length"] == "10"
+    # several ranges: multipart/byteranges, parts in the client's order
+    r = helpers.curl(url, mode=mode, extra=["-r", "100-199,0-9,-5"])
+    assert r.status == 206 and r.headers["content-type"].startswith("multipart/byteranges; boundary=")
+    want = [(100, 199), (0, 9), (size - 5, size - 1)]
+    assert r.body == _expected_byteranges(r.headers["content-type"], data, want)
+    assert _parts(r.headers["content-type"], r.body) == [(f"bytes {a}-{b}/{size}", data[a:b + 1]) for a, b in want]
+    assert r.headers["content-length"] == str(len(r.body))
+    # overlapping ranges merge; one satisfiable range among unsatisfiable ones
+    r = helpers.curl(url, mode=mode, extra=["-r", "0-9,5-19"])
+    assert r.status == 206 and r.body == data[:20] and r.headers["content-range"] == f"bytes 0-19/{size}"
+    r = helpers.curl(url, mode=mode, extra=["-r", f"{size}-,0-4"])
+    assert r.status == 206 and r.body == data[:5]
+    r = helpers.curl(url, mode=mode, extra=["-r", f"{size}-,{size + 5}-"])
+    assert r.status == 416 and r.body == b"" and r.headers["content-range"] == f"bytes */{size}"
+    # too many ranges, or overlaps adding up to more than the file: the whole file
+    r = helpers.curl(url, mode=mode, extra=["-r", ",".join(f"{i * 10}-{i * 10 + 1}" for i in range(17))])
+    assert r.status == 200 and r.body == data
+    r = helpers.curl(url, mode=mode, extra=["-r", "0-,0-"])
+    assert r.status == 200 and r.body == data
+    # If-Range: our ETag or our Last-Modified keep the range, anything else gets the whole file
+    full = helpers.curl(url, mode=mode)
+    etag, modified = full.headers["etag"], full.headers["last-modified"]
+    for if_range in (etag, modified):
+        r = helpers.curl(url, mode=mode, extra=["-r", "0-9,20-29"], headers=[f"If-Range: {if_range}"])
+        assert r.status == 206 and _parts(r.headers["content-type"], r.body) == [
+            (f"bytes 0-9/{size}", data[:10]), (f"bytes 20-29/{size}", data[20:30])]
+    for if_range in ('"other"', "W/" + etag, "Mon, 01 Jan 2024 00:00:00 GMT"):
+        r = helpers.curl(url, mode=mode, extra=["-r", "0-9"], headers=[f"If-Range: {if_range}"])
+        assert r.status == 200 and r.body == data and "content-range" not in r.headers
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_file_multiple_ranges_streamed_from_big_file(app_server, range_files, mode):
+    # more than MULTIPART_INLINE_MAX bytes of parts: streamed from the file
+    path, data = range_files["big.bin"]
+    size = len(data)
+    url = _files_url(app_server, path, "async", media_type="video/mp4")
+    r = helpers.curl(url, mode=mode, extra=["-r", "2000000-,5-1500004"])
+    assert r.status == 206
+    want = [(2000000, size - 1), (5, 1500004)]
+    assert r.body == _expected_byteranges(r.headers["content-type"], data, want, "video/mp4")
+    if mode == "h1":
+        assert r.headers["transfer-encoding"] == "chunked"
+
+
+def test_file_ranges_raw_http1(app_server, range_files):
+    path, data = range_files["small.bin"]
+    target = "/files/sync?" + urllib.parse.urlencode({"path": path})
+    full = helpers.h1_request(app_server.port, "GET", target)
+    assert full.status == 200 and full.body == data and full.header("accept-ranges") == "bytes"
+    hdrs = {"Range": "bytes=0-0, 9999-, 500-509", "If-Range": full.header("last-modified")}
+    r = helpers.h1_request(app_server.port, "GET", target, headers=hdrs)
+    assert r.status == 206 and r.header("content-length") == str(len(r.body))
+    assert r.body == _expected_byteranges(r.header("content-type"), data, [(0, 0), (9999, 9999), (500, 509)])
+    head = helpers.h1_request(app_server.port, "HEAD", target, headers=hdrs)
+    assert head.status == 206 and head.body == b"" and head.header("content-length") == r.header("content-length")
+    assert head.header("content-type").startswith("multipart/byteranges; boundary=")
+    # a Range that is not valid is ignored; 304 wins over Range
+    r = helpers.h1_request(app_server.port, "GET", target, headers={"Range": "bytes=9-1,0-1"})
+    assert r.status == 200 and r.body == data
+    r = helpers.h1_request(app_server.port, "GET", target,
+                           headers={"Range": "bytes=0-1,4-5", "If-None-Match": full.header("etag")})
+    assert r.status == 304 and r.body == b""
