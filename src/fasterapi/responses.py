@@ -23,6 +23,8 @@ import email.utils
 import http.cookies
 import mimetypes
 import os
+import re
+import time
 from urllib.parse import quote
 
 from . import _json
@@ -183,12 +185,30 @@ class FileResponse(Response):
         self.headers.setdefault("etag", f'"{st.st_mtime_ns:x}-{st.st_size:x}"')
 
 
+#: a Range with more parts than this gets the whole file (200), as servers
+#: do against range abuse (RFC 9110 14.2 lets a server ignore Range)
+MAX_RANGES = 16
+#: multipart/byteranges bodies up to this size are built in memory (and
+#: sent with a content-length); larger ones are streamed from the file
+MULTIPART_INLINE_MAX = 1 << 20
+_CHUNK = 1 << 16
+_RANGE_SPEC = re.compile(r"[ \t]*(?:([0-9]+)-([0-9]*)|-([0-9]+))[ \t]*")
+
+
 def apply_file_conditions(req: dict, res: dict) -> None:
-    """Conditional and range requests for a file answer (res['file']), as
-    Starlette's FileResponse does: If-None-Match / If-Modified-Since give
-    304, a single ``Range: bytes=`` range gives 206 with Content-Range (the
-    native server then sends just that slice with sendfile), an
-    unsatisfiable one 416.  Multiple ranges get the whole file (200)."""
+    """Conditional and range requests for a file answer (res['file']):
+
+    * If-None-Match / If-Modified-Since give 304;
+    * ``Range: bytes=`` with one satisfiable range gives 206 with
+      Content-Range (the native server sends just that slice with
+      sendfile); several give 206 ``multipart/byteranges``, one part per
+      range (overlapping or adjacent ranges are merged), read from the
+      file here; none satisfiable gives 416;
+    * If-Range (RFC 9110 13.1.5) keeps the Range only if it is our strong
+      ETag or exactly our Last-Modified date, else the whole file goes out;
+    * a Range that is not a valid ``bytes`` range set, has more than
+      MAX_RANGES parts, or whose parts add up to more than the file
+      (overlaps) is ignored: 200 with the whole file."""
     if res.get("status", 200) != 200 or req["method"] not in ("GET", "HEAD"):
         return
     headers = list(res.get("headers") or [])
@@ -209,45 +229,157 @@ def apply_file_conditions(req: dict, res: dict) -> None:
     elif last_modified is not None:
         ims = h.get("if-modified-since")
         if ims:
-            try:
-                since = email.utils.parsedate_to_datetime(ims)
-                modified = email.utils.parsedate_to_datetime(last_modified)
-            except (TypeError, ValueError, IndexError):
-                since = modified = None
+            since, modified = _http_date(ims), _http_date(last_modified)
             if since is not None and modified is not None and modified <= since:
                 _not_modified(res, headers)
                 return
     headers.append(("accept-ranges", "bytes"))
     res["headers"] = headers
     rng = h.get("range")
-    if not rng or not rng.startswith("bytes=") or "," in rng:
+    if not rng:
         return
-    size = os.stat(res["file"]).st_size
-    start_s, sep, end_s = rng[6:].strip().partition("-")
+    if_range = h.get("if-range")
+    if if_range is not None and not _if_range_holds(if_range.strip(), etag, last_modified):
+        return
     try:
-        if not sep:
-            raise ValueError
-        if start_s == "":  # the last N bytes
-            n = int(end_s)
-            start, end = max(size - n, 0), size - 1
-            if n <= 0:
-                raise ValueError
-        else:
-            start = int(start_s)
-            end = int(end_s) if end_s else size - 1
-            end = min(end, size - 1)
-        if start < 0 or start > end or start >= size:
-            raise ValueError
-    except ValueError:
+        size = os.stat(res["file"]).st_size
+    except OSError:
+        return  # the native layer answers 404
+    ranges = _parse_ranges(rng, size)
+    if ranges is None:
+        return
+    if not ranges:
         res["status"] = 416
         res.pop("file", None)
         res.pop("file_range", None)
         res["body"] = b""
         headers.append(("content-range", f"bytes */{size}"))
         return
+    if len(ranges) == 1:
+        start, end = ranges[0]
+        res["status"] = 206
+        res["file_range"] = (start, end - start + 1)
+        headers.append(("content-range", f"bytes {start}-{end}/{size}"))
+        return
+    _multipart_byteranges(res, ranges, size)
+
+
+def _http_date(value):
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _if_range_holds(value: str, etag, last_modified) -> bool:
+    """RFC 9110 13.1.5: an entity tag must be strong and equal to ours (a
+    weak one never matches); a date must equal our Last-Modified, which
+    counts as a strong validator only once a second has passed since."""
+    if value.startswith(('"', "W/")):
+        return etag is not None and not etag.startswith("W/") and value == etag
+    if last_modified is None:
+        return False
+    date, modified = _http_date(value), _http_date(last_modified)
+    if date is None or modified is None or date != modified:
+        return False
+    return modified.timestamp() <= time.time() - 1
+
+
+def _parse_ranges(value: str, size: int):
+    """A ``bytes=`` range set -> the satisfiable ranges as inclusive
+    (first, last) pairs: overlapping and adjacent ones merged, in the order
+    the client listed them.  [] when none is satisfiable, None when the
+    Range is to be ignored (another unit, invalid syntax, too many parts,
+    parts adding up to more than the file)."""
+    unit, eq, spec = value.partition("=")
+    if not eq or unit.strip().lower() != "bytes":
+        return None
+    items = [s for s in spec.split(",") if s.strip()]
+    if not items or len(items) > MAX_RANGES:
+        return None
+    ranges = []
+    total = 0
+    for i, item in enumerate(items):
+        m = _RANGE_SPEC.fullmatch(item)
+        if m is None:
+            return None
+        first, last, suffix = m.groups()
+        if suffix is not None:
+            n = int(suffix)
+            if n == 0 or size == 0:
+                continue
+            start, end = max(size - n, 0), size - 1
+        else:
+            start = int(first)
+            if last != "" and int(last) < start:
+                return None  # invalid (RFC 9110 14.1.1): the whole Range is ignored
+            if start >= size:
+                continue
+            end = size - 1 if last == "" else min(int(last), size - 1)
+        total += end - start + 1
+        ranges.append((start, end, i))
+    if total > size:
+        return None
+    ranges.sort()
+    merged = []
+    for start, end, i in ranges:
+        if merged and start <= merged[-1][1] + 1:
+            m_start, m_end, m_i = merged[-1]
+            merged[-1] = (m_start, max(m_end, end), min(m_i, i))
+        else:
+            merged.append((start, end, i))
+    merged.sort(key=lambda r: r[2])
+    return [(start, end) for start, end, _ in merged]
+
+
+def _multipart_byteranges(res: dict, ranges, size: int) -> None:
+    """206 multipart/byteranges (RFC 9110 14.6): one part per range, each
+    with the file's Content-Type and its Content-Range."""
+    boundary = os.urandom(12).hex()
+    ctype = res.get("content_type")
+    ctype_line = f"Content-Type: {ctype}\r\n" if ctype else ""
+    # the CRLF before a boundary belongs to it (RFC 2046 5.1.1)
+    heads = [((b"\r\n" if i else b"") + f"--{boundary}\r\n{ctype_line}"
+              f"Content-Range: bytes {start}-{end}/{size}\r\n\r\n".encode("latin-1"))
+             for i, (start, end) in enumerate(ranges)]
+    tail = f"\r\n--{boundary}--\r\n".encode("latin-1")
+    path = res["file"]
+    if sum(end - start + 1 for start, end in ranges) <= MULTIPART_INLINE_MAX:
+        out = []
+        try:
+            with open(path, "rb") as f:
+                for head, (start, end) in zip(heads, ranges):
+                    f.seek(start)
+                    data = f.read(end - start + 1)
+                    if len(data) != end - start + 1:
+                        return  # the file shrank meanwhile: the whole (current) file, 200
+                    out += (head, data)
+        except OSError:
+            return  # the native layer answers (404...)
+        out.append(tail)
+        body = b"".join(out)
+    else:
+        body = _multipart_chunks(path, heads, ranges, tail)
     res["status"] = 206
-    res["file_range"] = (start, end - start + 1)
-    headers.append(("content-range", f"bytes {start}-{end}/{size}"))
+    res["content_type"] = f"multipart/byteranges; boundary={boundary}"
+    res.pop("file", None)
+    res.pop("file_range", None)
+    res["body"] = body
+
+
+def _multipart_chunks(path, heads, ranges, tail):
+    with open(path, "rb") as f:
+        for head, (start, end) in zip(heads, ranges):
+            yield head
+            f.seek(start)
+            left = end - start + 1
+            while left:
+                data = f.read(min(left, _CHUNK))
+                if not data:
+                    raise OSError(f"{path}: the file shrank while its ranges were sent")
+                left -= len(data)
+                yield data
+    yield tail
 
 
 def _not_modified(res, headers):

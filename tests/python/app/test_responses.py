@@ -1,7 +1,16 @@
 """Results and responses: serialization of every supported type, the
-response classes, headers and cookies, status codes, response_model."""
+response classes, headers and cookies, status codes, response_model,
+FileResponse conditional and range requests."""
+import asyncio
 import datetime
+import email
+import email.policy
+import email.utils
 import enum
+import os
+import random
+import re
+import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -329,5 +338,204 @@ def test_file_response_conditional_and_range(tmp_path):
         assert r.status_code == 206 and r.content == data[100:]
         r = c.get(url, headers={"range": f"bytes={len(data)}-"})
         assert r.status_code == 416 and r.headers["content-range"] == f"bytes */{len(data)}"
-        # several ranges: the whole file
-        assert c.get(url, headers={"range": "bytes=0-1,5-6"}).status_code == 200
+        # several ranges: multipart/byteranges (test_file_multiple_ranges)
+        assert c.get(url, headers={"range": "bytes=0-1,5-6"}).status_code == 206
+
+
+def _byteranges(content_type: str, body: bytes) -> list:
+    """The parts of a multipart/byteranges body, read by the email package:
+    [(media type, content-range, bytes)]."""
+    msg = email.message_from_bytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body,
+                                   policy=email.policy.HTTP)
+    assert msg.is_multipart() and msg.get_content_type() == "multipart/byteranges"
+    return [(p.get_content_type(), p["content-range"], p.get_payload(decode=True)) for p in msg.iter_parts()]
+
+
+def _expected_byteranges(boundary: str, ctype: str, data: bytes, ranges) -> bytes:
+    """The exact body we send for inclusive (first, last) ranges."""
+    out = b""
+    for i, (a, b) in enumerate(ranges):
+        out += (b"\r\n" if i else b"") + (f"--{boundary}\r\nContent-Type: {ctype}\r\n"
+                                          f"Content-Range: bytes {a}-{b}/{len(data)}\r\n\r\n").encode()
+        out += data[a:b + 1]
+    return out + f"\r\n--{boundary}--\r\n".encode()
+
+
+def _file_app(path):
+    app = FastAPI()
+
+    @app.get("/sync")
+    def sync_file():
+        return FileResponse(path)
+
+    @app.get("/async")
+    async def async_file():
+        await asyncio.sleep(0)
+        return FileResponse(path)
+
+    @app.get("/text")
+    def text_file():
+        return FileResponse(path, media_type="text/plain")
+
+    return app
+
+
+def test_file_if_range(tmp_path):
+    data = bytes(range(256)) * 40
+    path = tmp_path / "data.bin"
+    path.write_bytes(data)
+    old = time.time() - 86400
+    os.utime(path, (old, old))
+    c = TestClient(_file_app(path))
+    for url in ("/sync", "/async"):
+        r = c.get(url)
+        etag, modified = r.headers["etag"], r.headers["last-modified"]
+        rng = {"range": "bytes=10-19"}
+        for if_range in (etag, modified):
+            r = c.get(url, headers={**rng, "if-range": if_range})
+            assert r.status_code == 206 and r.content == data[10:20], if_range
+            assert r.headers["content-range"] == f"bytes 10-19/{len(data)}"
+        for if_range in ('"other"', "W/" + etag, etag.strip('"'), "Mon, 01 Jan 2024 00:00:00 GMT", "garbage", ""):
+            r = c.get(url, headers={**rng, "if-range": if_range})
+            assert r.status_code == 200 and r.content == data, if_range
+            assert "content-range" not in r.headers
+        # the same date in another HTTP-date format is the same date
+        rfc850 = email.utils.parsedate_to_datetime(modified).strftime("%A, %d-%b-%y %H:%M:%S GMT")
+        assert c.get(url, headers={**rng, "if-range": rfc850}).status_code == 206
+        # multiple ranges honor If-Range too; If-Range without Range changes nothing
+        r = c.get(url, headers={"range": "bytes=0-1,5-6", "if-range": etag})
+        assert r.status_code == 206 and r.headers["content-type"].startswith("multipart/byteranges")
+        assert c.get(url, headers={"range": "bytes=0-1,5-6", "if-range": '"x"'}).content == data
+        assert c.get(url, headers={"if-range": etag}).status_code == 200
+    # a Last-Modified less than a second old is a weak validator: a date never matches
+    now = time.time()
+    os.utime(path, (now, now))
+    r = c.get("/sync")
+    assert c.get("/sync", headers={"range": "bytes=0-0", "if-range": r.headers["last-modified"]}).status_code == 200
+    assert c.get("/sync", headers={"range": "bytes=0-0", "if-range": r.headers["etag"]}).status_code == 206
+    # a weak ETag of the application's never matches (strong comparison)
+    app = FastAPI()
+
+    @app.get("/weak")
+    def weak():
+        return FileResponse(path, headers={"etag": 'W/"v1"'})
+    c2 = TestClient(app)
+    assert c2.get("/weak", headers={"range": "bytes=0-0", "if-range": 'W/"v1"'}).status_code == 200
+    assert c2.get("/weak", headers={"range": "bytes=0-0"}).status_code == 206
+
+
+def test_file_multiple_ranges(tmp_path, monkeypatch):
+    from fasterapi import responses
+
+    data = random.Random(3).randbytes(10240)
+    size = len(data)
+    path = tmp_path / "data.bin"
+    path.write_bytes(data)
+    c = TestClient(_file_app(path))
+
+    def get(url, rng, **headers):
+        return c.get(url, headers={"range": rng, **headers})
+
+    for inline_max in (responses.MULTIPART_INLINE_MAX, 16):  # built in memory, then streamed
+        monkeypatch.setattr(responses, "MULTIPART_INLINE_MAX", inline_max)
+        for url, ctype in (("/sync", "application/octet-stream"), ("/async", "application/octet-stream"),
+                           ("/text", "text/plain; charset=utf-8")):
+            # parts in the client's order; a suffix range
+            r = get(url, "bytes=50-59, 0-9,-3 ,9000-9099")
+            assert r.status_code == 206
+            boundary = r.headers["content-type"].removeprefix("multipart/byteranges; boundary=")
+            assert re.fullmatch(r"[0-9a-f]{24}", boundary), r.headers["content-type"]
+            want = [(50, 59), (0, 9), (size - 3, size - 1), (9000, 9099)]
+            assert r.content == _expected_byteranges(boundary, ctype, data, want)
+            assert r.headers["content-length"] == str(len(r.content))
+            assert "content-range" not in r.headers and r.headers["accept-ranges"] == "bytes"
+            assert _byteranges(r.headers["content-type"], r.content) == [
+                (ctype.partition(";")[0], f"bytes {a}-{b}/{size}", data[a:b + 1]) for a, b in want]
+            # an end past the file is clipped, an open end goes to the end
+            r = get(url, "bytes=10000-99999,0-0,9000-9099")
+            assert [cr for _, cr, _ in _byteranges(r.headers["content-type"], r.content)] == [
+                f"bytes 10000-{size - 1}/{size}", f"bytes 0-0/{size}", f"bytes 9000-9099/{size}"]
+            r = get(url, "bytes=0-0,10000-")
+            assert [cr for _, cr, _ in _byteranges(r.headers["content-type"], r.content)] == [
+                f"bytes 0-0/{size}", f"bytes 10000-{size - 1}/{size}"]
+            # overlapping and adjacent ranges are merged (at the place of the first)
+            r = get(url, "bytes=100-109,0-9,5-14,15-19")
+            assert [cr for _, cr, _ in _byteranges(r.headers["content-type"], r.content)] == [
+                f"bytes 100-109/{size}", f"bytes 0-19/{size}"]
+            # merged into one range: a plain 206
+            r = get(url, "bytes=10-19,0-9")
+            assert r.status_code == 206 and r.content == data[:20]
+            assert r.headers["content-range"] == f"bytes 0-19/{size}"
+            # one satisfiable range among unsatisfiable ones
+            r = get(url, f"bytes={size}-,0-4,{size + 10}-{size + 20}")
+            assert r.status_code == 206 and r.content == data[:5]
+            assert r.headers["content-range"] == f"bytes 0-4/{size}"
+            r = get(url, f"bytes={size}-,{size + 10}-{size + 20},-0")
+            assert r.status_code == 416 and r.content == b"" and r.headers["content-range"] == f"bytes */{size}"
+            # at most 16 ranges
+            r = get(url, "bytes=" + ",".join(f"{i * 100}-{i * 100 + 9}" for i in range(16)))
+            assert r.status_code == 206 and len(_byteranges(r.headers["content-type"], r.content)) == 16
+            r = get(url, "bytes=" + ",".join(f"{i * 100}-{i * 100 + 9}" for i in range(17)))
+            assert r.status_code == 200 and r.content == data
+            # overlaps adding up to more than the file: the whole file
+            for rng in ("bytes=0-,0-", "bytes=-6000,0-5000", "bytes=" + ",".join(["0-9999"] * 2)):
+                r = get(url, rng)
+                assert r.status_code == 200 and r.content == data and "content-range" not in r.headers, rng
+            # not a valid bytes range set: ignored
+            for rng in ("bytes=5-2", "bytes=5-2,0-1", "bytes=a-b", "bytes=0-1,x", "bytes=", "bytes=,",
+                        "items=0-1", "0-1", "bytes=1+2-3", "bytes=٣-4", "bytes=0-1-2"):
+                r = get(url, rng)
+                assert r.status_code == 200 and r.content == data, rng
+            # unit and empty elements as RFC 9110 allows
+            r = get(url, "Bytes=0-1,,4-5")
+            assert [p for _, _, p in _byteranges(r.headers["content-type"], r.content)] == [data[0:2], data[4:6]]
+            # HEAD: the same head, no body
+            g, h = get(url, "bytes=0-1,4-5"), c.head(url, headers={"range": "bytes=0-1,4-5"})
+            assert h.status_code == 206 and h.content == b""
+            assert h.headers["content-type"].startswith("multipart/byteranges; boundary=")
+            if inline_max > 16:
+                assert h.headers["content-length"] == g.headers["content-length"]
+            # 304 wins over Range
+            assert get(url, "bytes=0-1,4-5", **{"if-none-match": g.headers["etag"]}).status_code == 304
+
+
+def test_file_ranges_through_middleware_and_exception_handler(tmp_path):
+    data = random.Random(4).randbytes(5000)
+    path = tmp_path / "data.bin"
+    path.write_bytes(data)
+    app = FastAPI()
+
+    class Gone(Exception):
+        pass
+
+    @app.exception_handler(Gone)
+    async def gone(request, exc):
+        return FileResponse(path)
+
+    @app.get("/file")
+    async def file_():
+        return FileResponse(path)
+
+    @app.get("/raise")
+    def raise_():
+        raise Gone()
+
+    seen = []
+
+    @app.middleware("http")
+    async def mw(request, call_next):
+        response = await call_next(request)
+        seen.append(response.status_code)  # the middleware sees the whole file
+        response.headers["x-mw"] = "1"
+        return response
+
+    c = TestClient(app)
+    for url in ("/file", "/raise"):
+        r = c.get(url, headers={"range": "bytes=1-2"})
+        assert r.status_code == 206 and r.content == data[1:3] and r.headers["x-mw"] == "1"
+        assert r.headers["content-range"] == "bytes 1-2/5000"
+        r = c.get(url, headers={"range": "bytes=1-2,10-19"})
+        assert r.status_code == 206 and r.headers["x-mw"] == "1"
+        assert [p for _, _, p in _byteranges(r.headers["content-type"], r.content)] == [data[1:3], data[10:20]]
+        assert c.get(url, headers={"if-none-match": r.headers["etag"]}).status_code == 304
+    assert seen == [200] * 6

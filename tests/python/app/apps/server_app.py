@@ -111,6 +111,19 @@ def file():
     return FileResponse(__file__, filename="server_app.py")
 
 
+@app.get("/files/sync")
+def any_file(path: str):
+    from fasterapi.responses import FileResponse
+    return FileResponse(path)
+
+
+@app.get("/files/async")
+async def any_file_async(path: str, media_type: str | None = None):
+    from fasterapi.responses import FileResponse
+    await asyncio.sleep(0.001)  # finishes as a Task
+    return FileResponse(path, media_type=media_type)
+
+
 if __name__ == "__main__":
     cfg = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
     app.run(host=cfg.pop("host", "127.0.0.1"), port=cfg.pop("port", 8000),
