@@ -202,7 +202,9 @@ def h2load_cmd(url, seconds=None, warmup=0, clients=64, streams=1, h1=False,
 
 
 def parse_h2load(out):
-    m = re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", out)
+    """h2load's summary: req/s, request counts, non-2xx answers; also
+    'seconds' (its "finished in" wall time) and 'ok2xx' (2xx answers)."""
+    m = re.search(r"finished in ([\d.]+)(m?s), ([\d.]+) req/s", out)
     req = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
                     r"(\d+) failed, (\d+) errored, (\d+) timeout", out)
     codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", out)
@@ -210,8 +212,10 @@ def parse_h2load(out):
         raise BenchError("h2load printed no result:\n" + out[-2000:])
     total, _, done, ok, failed, errored, timeout = map(int, req.groups())
     non2xx = sum(map(int, codes.groups()[1:])) if codes else 0
-    return {"rps": float(m.group(1)), "total": total, "done": done, "succeeded": ok,
-            "failed": failed, "errored": errored, "timeout": timeout, "non2xx": non2xx}
+    seconds = float(m.group(1)) / (1000.0 if m.group(2) == "ms" else 1.0)
+    return {"rps": float(m.group(3)), "total": total, "done": done, "succeeded": ok,
+            "failed": failed, "errored": errored, "timeout": timeout, "non2xx": non2xx,
+            "ok2xx": int(codes.group(1)) if codes else 0, "seconds": seconds}
 
 
 def run_h2load(url, **kw):
