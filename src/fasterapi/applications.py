@@ -11,8 +11,8 @@ from .datastructures import Default, MutableHeaders, State
 from .dependencies import RequestContext
 from .exception_handlers import http_exception_handler, request_validation_exception_handler
 from .exceptions import FasterAPIError, HTTPException, RequestValidationError
-from .responses import FileResponse, JSONResponse, Response, StreamingResponse, apply_file_conditions
-from .routing import APIRouter, _emit, generate_unique_id, response_tuple
+from .responses import FileResponse, JSONResponse, Response, StreamingResponse
+from .routing import APIRouter, CallNextRes, _emit, generate_unique_id, response_tuple
 
 __all__ = ["FastAPI"]
 
@@ -322,19 +322,6 @@ class FastAPI:
     def _handle(self, req: dict, res: dict):
         """Handles one request (the native handler's body): fills res.
         Returns None, or a coroutine to run to finish it."""
-        r = self._handle_route(req, res)
-        if r is None:
-            if "file" in res:
-                apply_file_conditions(req, res)
-            return None
-        return self._finish_file_conditions(r, req, res)
-
-    async def _finish_file_conditions(self, r, req, res):
-        await r
-        if "file" in res:
-            apply_file_conditions(req, res)
-
-    def _handle_route(self, req: dict, res: dict):
         if self._startup_state is not None:
             return self._handle_starting(req, res)
         if self._table_version != self.router._version:
@@ -359,7 +346,7 @@ class FastAPI:
             return route.handle(self, req, res)
         if self.user_middleware:
             return self._handle_middleware(None, req, res, params)
-        _emit(res, self._unmatched(req, params))
+        _emit(res, self._unmatched(req, params), req)
         return None
 
     def _unmatched(self, req, allowed):
@@ -408,7 +395,7 @@ class FastAPI:
             if handler is None:
                 handler = self.exception_handlers.get(500)
         if handler is None:
-            _emit(res, self._server_error(exc))
+            _emit(res, self._server_error(exc), ctx.req)
             return None
         try:
             r = handler(ctx.request, exc)
@@ -416,20 +403,20 @@ class FastAPI:
             if ctx.req.get("_raise_server_exceptions"):
                 raise
             self._log_unhandled(ctx, e2)
-            _emit(res, self._server_error(e2))
+            _emit(res, self._server_error(e2), ctx.req)
             return None
         if not isinstance(r, Response) and inspect.isawaitable(r):
             return self._finish_error(ctx, r, res)
-        _emit(res, response_tuple(r))
+        _emit(res, response_tuple(r), ctx.req)
         return None
 
     async def _finish_error(self, ctx, awaitable, res):
         try:
             r = await awaitable
-            _emit(res, response_tuple(r))
+            _emit(res, response_tuple(r), ctx.req)
         except Exception as e2:  # noqa: BLE001
             self._log_unhandled(ctx, e2)
-            _emit(res, self._server_error(e2))
+            _emit(res, self._server_error(e2), ctx.req)
 
     def _server_error(self, exc):
         if self.debug:
@@ -472,11 +459,11 @@ class FastAPI:
         app = self
 
         async def endpoint(request):
-            inner = {"status": 200}
+            inner = CallNextRes(status=200)
             if route is not None:
                 r = route.handle(app, req, inner)
             else:
-                _emit(inner, app._unmatched(req, allowed or []))
+                _emit(inner, app._unmatched(req, allowed or []), req)
                 r = None
             if r is not None:
                 await r
@@ -488,7 +475,7 @@ class FastAPI:
         ctx = RequestContext(req, self, route)
         try:
             response = await call(ctx.request)
-            _emit(res, response_tuple(response))
+            _emit(res, response_tuple(response), req)
         except Exception as exc:  # noqa: BLE001
             r = self._error_response(ctx, exc, res)
             if r is not None:
@@ -567,12 +554,12 @@ class FastAPI:
                             self._startup_state = None
                         except Exception as exc:  # noqa: BLE001
                             self._startup_failed(exc)
-                return self._handle_route(req, res) if self._startup_state is None else self._handle_starting(req, res)
+                return self._handle(req, res) if self._startup_state is None else self._handle_starting(req, res)
             self._startup_state = "running"
             return self._startup_then_handle(req, res)
         if state == "running":
             return self._wait_startup_then_handle(req, res)
-        _emit(res, (500, "text/plain; charset=utf-8", b"Internal Server Error (application startup failed)", None))
+        _emit(res, (500, "text/plain; charset=utf-8", b"Internal Server Error (application startup failed)", None), req)
         return None
 
     def _startup_failed(self, exc):
@@ -586,14 +573,14 @@ class FastAPI:
             self._startup_state = None
         except Exception as exc:  # noqa: BLE001
             self._startup_failed(exc)
-        r = self._handle_route(req, res)
+        r = self._handle(req, res)
         if r is not None:
             await r
 
     async def _wait_startup_then_handle(self, req, res):
         while self._startup_state == "running":
             await asyncio.sleep(0.001)
-        r = self._handle_route(req, res)
+        r = self._handle(req, res)
         if r is not None:
             await r
 

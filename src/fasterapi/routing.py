@@ -20,7 +20,7 @@ from .dependencies import (Dependant, RequestContext, get_dependant, read_body, 
                            unwind_async, unwind_sync)
 from .encoders import jsonable_encoder
 from .exceptions import FasterAPIError, RequestValidationError, ResponseValidationError
-from .responses import FileResponse, JSONResponse, Response, StreamingResponse
+from .responses import FileResponse, JSONResponse, Response, StreamingResponse, apply_file_conditions
 
 __all__ = ["APIRouter", "APIRoute", "BaseRoute", "Route", "generate_unique_id"]
 
@@ -93,18 +93,32 @@ class FileBody:
         self.path = path
 
 
-def _emit(res: dict, out) -> None:
+class CallNextRes(dict):
+    """The res a middleware's call_next has the route fill; it becomes the
+    Response the middleware gets.  FileResponse conditions wait for the res
+    the server sends (after the middleware, as before it in Starlette's
+    FileResponse, which handles them when it is sent)."""
+
+    __slots__ = ()
+
+
+def _emit(res: dict, out, req: dict) -> None:
+    """Fills res from a response tuple.  A file body gets its conditional
+    and range handling here, where it becomes res['file']: 304, 206 or 416
+    (apply_file_conditions), which needs the request."""
     status, ct, body, headers = out
     res["status"] = status
     if ct is not None:
         res["content_type"] = ct
+    if headers:
+        res["headers"] = headers
     if body:
         if type(body) is FileBody:
             res["file"] = body.path
+            if type(res) is not CallNextRes:
+                apply_file_conditions(req, res)
         else:
             res["body"] = body
-    if headers:
-        res["headers"] = headers
 
 
 def response_tuple(resp: Response):
@@ -314,7 +328,7 @@ class APIRoute(BaseRoute):
             out = self.build_response(result, ctx)
         except Exception as exc:  # noqa: BLE001
             return app._error_response(ctx, exc, res)
-        _emit(res, out)
+        _emit(res, out, req)
         bg = ctx.background
         if bg is not None and bg.tasks:
             return app._run_background(bg)
@@ -368,7 +382,7 @@ class APIRoute(BaseRoute):
             exc = unwind_sync(ctx.exits, None)
             if exc is not None:
                 return app._error_response(ctx, exc, res)
-        _emit(res, out)
+        _emit(res, out, req)
         bg = ctx.background
         if bg is not None and bg.tasks:
             return app._run_background(bg)
@@ -412,7 +426,7 @@ class APIRoute(BaseRoute):
                 if r is not None:
                     await r
                 return
-        _emit(res, out)
+        _emit(res, out, ctx.req)
         bg = ctx.background
         if bg is not None and bg.tasks:
             await bg()
@@ -496,7 +510,7 @@ class Route(BaseRoute):
             out = self.endpoint(ctx.request)
             if inspect.isawaitable(out):
                 return self._finish(app, ctx, out, res)
-            _emit(res, response_tuple(out))
+            _emit(res, response_tuple(out), ctx.req)
         except Exception as exc:  # noqa: BLE001
             return app._error_response(ctx, exc, res)
         return None
@@ -507,7 +521,7 @@ class Route(BaseRoute):
     async def _finish(self, app, ctx, awaitable, res):
         try:
             out = await awaitable
-            _emit(res, response_tuple(out))
+            _emit(res, response_tuple(out), ctx.req)
         except Exception as exc:  # noqa: BLE001
             r = app._error_response(ctx, exc, res)
             if r is not None:
