@@ -32,7 +32,7 @@ struct fa_interp {
     char **labels; /* borrowed from the spec's handler refs */
     PyObject *headers_type;
     PyObject **routes; /* req['route'] per handler id */
-    PyObject *k_path_params, *k_route, *k_file, *k_file_range, *k_stream, *k_json;
+    PyObject *k_path_params, *k_route, *k_file, *k_file_range, *k_stream, *k_json, *k_after;
     fa_json_cache json_cache;
     int *stream_body; /* per handler id */
     PyObject *k_method, *k_path, *k_query, *k_headers, *k_body, *k_status,
@@ -51,6 +51,9 @@ struct fa_pythread {
     PyObject *run_hook;   /* fasterapi._worker.run_hook */
     PyObject *run_coro; /* fasterapi._worker.run_coroutine */
     PyObject *make_body; /* fasterapi._worker.make_body */
+    PyObject *run_after_fn; /* fasterapi._worker.run_after */
+    PyObject *afters;   /* res['after'] callables waiting to run (list), */
+    int num_after;      /* and how many: read without the GIL */
     int blocking;
     fa_async_done_fn done;
     fa_stream_ready_fn ready;
@@ -63,6 +66,7 @@ typedef struct fa_pystream {
     PyObject *iter;  /* iterator or async iterator */
     int is_async;
     PyObject *task;  /* the Task awaiting the next async chunk */
+    PyObject *after; /* res['after']: runs when the stream is closed */
     PyObject *chunk; /* a chunk that arrived through the Task */
     int ended, failed;
     void *token;
@@ -119,6 +123,7 @@ static void fa_interp_clear_objects(fa_interp *in)
     Py_CLEAR(in->k_file_range);
     Py_CLEAR(in->k_stream);
     Py_CLEAR(in->k_json);
+    Py_CLEAR(in->k_after);
     fa_json_cache_clear(&in->json_cache);
     Py_CLEAR(in->k_method);
     Py_CLEAR(in->k_path);
@@ -204,6 +209,7 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
     FA_INTERN(k_file_range, "file_range");
     FA_INTERN(k_stream, "stream");
     FA_INTERN(k_json, "json");
+    FA_INTERN(k_after, "after");
     if (fa_json_cache_init(&in->json_cache) < 0)
         goto done;
     FA_INTERN(v_10, "1.0");
@@ -648,7 +654,56 @@ static int fa_open_file(fa_interp *in, int hid, PyObject *res, PyObject *file, f
     return 0;
 }
 
+/* Queues an `after` callable (reference stolen) to run once the answer is
+ * on its way. */
+static void fa_after_push(fa_pythread *pt, PyObject *after)
+{
+    if (pt->afters == NULL && (pt->afters = PyList_New(0)) == NULL) {
+        PyErr_Clear();
+        PyObject *r = PyObject_CallNoArgs(after); /* out of memory: run it now rather than drop it */
+        if (r == NULL)
+            PyErr_PrintEx(0);
+        Py_XDECREF(r);
+        Py_DECREF(after);
+        return;
+    }
+    if (PyList_Append(pt->afters, after) < 0)
+        PyErr_PrintEx(0);
+    else
+        pt->num_after++;
+    Py_DECREF(after);
+}
+
+static int fa_convert_body(fa_pythread *pt, int hid, PyObject *res, fa_response *out);
+
 static int fa_convert_result(fa_pythread *pt, int hid, PyObject *res, fa_response *out)
+{
+    /* res['after'] first: a cleanup promise holds even if the rest of res
+     * turns out to be wrong */
+    PyObject *after = PyDict_GetItemWithError(res, pt->in->k_after);
+    if (after == NULL && PyErr_Occurred())
+        return -1;
+    if (after == Py_None)
+        after = NULL;
+    if (after != NULL && !PyCallable_Check(after)) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "res['after'] must be a callable taking no arguments, got %.60s",
+                 Py_TYPE(after)->tp_name);
+        fa_bad_result(pt->in, hid, out, msg);
+        return -2;
+    }
+    Py_XINCREF(after);
+    int rc = fa_convert_body(pt, hid, res, out);
+    if (after != NULL) {
+        if (rc == 0 && out->stream != NULL)
+            ((fa_pystream *)out->stream)->after = after; /* over when the producer closes */
+        else
+            fa_after_push(pt, after);
+    }
+    return rc;
+}
+
+static int fa_convert_body(fa_pythread *pt, int hid, PyObject *res, fa_response *out)
 {
     fa_interp *in = pt->in;
     char msg[200];
@@ -810,6 +865,45 @@ static int fa_convert_result(fa_pythread *pt, int hid, PyObject *res, fa_respons
     if (stream_body != NULL && fa_stream_start(pt, stream_body, out) < 0)
         return -1;
     return 0;
+}
+
+/* Calls an `after` callable (reference stolen) through _worker.run_after:
+ * a coroutine it returns becomes a Task on this thread's loop (or runs to
+ * the end on a blocking thread); an exception is logged. */
+static void fa_run_after_obj(fa_pythread *pt, PyObject *after)
+{
+    PyObject *r = pt->run_after_fn
+                      ? PyObject_CallFunctionObjArgs(pt->run_after_fn, after, pt->loop ? pt->loop : Py_None,
+                                                     pt->blocking ? Py_True : Py_False, NULL)
+                      : PyObject_CallNoArgs(after);
+    if (r == NULL) {
+        fprintf(stderr, "fasterapi: res['after'] raised\n");
+        fflush(stderr);
+        PyErr_PrintEx(0);
+    }
+    Py_XDECREF(r);
+    Py_DECREF(after);
+}
+
+int fa_pythread_after_pending(const fa_pythread *pt) { return pt->num_after > 0; }
+
+void fa_pythread_run_after(fa_pythread *pt)
+{
+    if (pt->num_after == 0)
+        return;
+    /* one at a time from the front: an `after` may queue more */
+    while (pt->afters != NULL && PyList_GET_SIZE(pt->afters) > 0) {
+        PyObject *after = Py_NewRef(PyList_GET_ITEM(pt->afters, 0));
+        if (PyList_SetSlice(pt->afters, 0, 1, NULL) < 0) {
+            PyErr_Clear();
+            Py_DECREF(after);
+            break;
+        }
+        pt->num_after--;
+        fa_run_after_obj(pt, after);
+    }
+    pt->num_after = 0;
+    Py_CLEAR(pt->afters);
 }
 
 /* Logs a handler's exception (with traceback) and answers 500. */
@@ -1002,6 +1096,7 @@ int fa_pythread_aio_init(fa_pythread *pt, int blocking, fa_async_done_fn done,
     pt->make_body = pt->run_coro ? PyObject_GetAttrString(worker, "make_body") : NULL;
     pt->start_task = pt->make_body ? PyObject_GetAttrString(worker, "start_task") : NULL;
     pt->run_hook = pt->start_task ? PyObject_GetAttrString(worker, "run_hook") : NULL;
+    pt->run_after_fn = pt->run_hook ? PyObject_GetAttrString(worker, "run_after") : NULL;
     pt->loop = pt->run_coro ? PyObject_CallMethod(worker, blocking ? "make_blocking_loop" : "make_loop", NULL)
                             : NULL;
     Py_DECREF(worker);
@@ -1028,6 +1123,7 @@ fail:
     Py_CLEAR(pt->make_body);
     Py_CLEAR(pt->start_task);
     Py_CLEAR(pt->run_hook);
+    Py_CLEAR(pt->run_after_fn);
     return -1;
 }
 
@@ -1064,6 +1160,7 @@ void fa_pythread_release(void *handle) { Py_XDECREF((PyObject *)handle); }
 
 void fa_pythread_aio_close(fa_pythread *pt)
 {
+    fa_pythread_run_after(pt); /* nothing promised is dropped */
     if (pt->loop != NULL) {
         PyObject *r = PyObject_CallMethod(pt->loop, pt->blocking ? "close" : "close_all", NULL);
         if (r == NULL) {
@@ -1079,6 +1176,7 @@ void fa_pythread_aio_close(fa_pythread *pt)
     Py_CLEAR(pt->make_body);
     Py_CLEAR(pt->start_task);
     Py_CLEAR(pt->run_hook);
+    Py_CLEAR(pt->run_after_fn);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1304,6 +1402,10 @@ void fa_pythread_stream_close(fa_pythread *pt, void *stream)
         Py_XDECREF(r);
     }
     Py_CLEAR(ps->iter);
+    if (ps->after != NULL) {
+        fa_after_push(pt, ps->after); /* runs once the last bytes were written */
+        ps->after = NULL;
+    }
     if (ps->task != NULL) {
         /* its done callback frees ps once the cancellation lands */
         PyObject *r = PyObject_CallMethod(ps->task, "cancel", NULL);

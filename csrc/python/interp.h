@@ -84,6 +84,19 @@ typedef void (*fa_async_done_fn)(void *token, fa_response *resp);
 int fa_pythread_call(fa_pythread *pt, int handler_id, const fa_request *req, fa_response *out,
                      void *token, void **handle, void **body);
 
+/* res['after']: a callable the handler wants run once its answer has been
+ * handed to the connection (background work, cleanup).  Converting a
+ * result queues it on the thread; the caller runs the queue with
+ * fa_pythread_run_after() once the answers are written (the worker: at the
+ * end of each loop iteration; a pooled thread: after passing the response
+ * on).  For a streamed answer it is queued when the producer closes (the
+ * stream ended or the connection went away).  A coroutine it returns
+ * becomes a Task on the thread's loop (runs to the end on a blocking
+ * thread); exceptions are logged.  _pending needs no GIL; _run is
+ * attached. */
+int fa_pythread_after_pending(const fa_pythread *pt);
+void fa_pythread_run_after(fa_pythread *pt);
+
 /* Streamed request bodies.  For a stream_body handler, fa_pythread_call
  * stores in *body a handle on req['stream'] (NULL otherwise); the caller
  * feeds it the body as it arrives and releases it when done.  All attached.

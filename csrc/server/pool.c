@@ -183,6 +183,12 @@ void *fa_pool_main(void *arg)
                 /* cannot fail: see the comment at the top */
                 fa_ring_push(&dst->from_pool[p->id], job);
                 fa_worker_wake(dst);
+                if (fa_pythread_after_pending(py)) {
+                    /* res['after'], now that the answer is on its way */
+                    fa_pythread_attach(py);
+                    fa_pythread_run_after(py);
+                    fa_pythread_detach(py);
+                }
             }
         }
         if (did)

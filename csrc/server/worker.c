@@ -1132,6 +1132,12 @@ void *fa_worker_main(void *arg)
             fa_worker_aio_step(w);
         if (w->due)
             fa_worker_pump(w);
+        if (fa_pythread_after_pending(w->py)) {
+            /* res['after'] callables, now that this round's answers were written */
+            fa_worker_attach(w);
+            fa_pythread_run_after(w->py);
+            w->aio_due = 1; /* one may have started a Task */
+        }
     }
 out:
     /* Grace period over (or nothing left): close what remains.  Closing

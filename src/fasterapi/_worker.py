@@ -108,10 +108,13 @@ class WorkerLoop(asyncio.SelectorEventLoop):
         super().__init__(self._fa_selector)
 
     def is_running(self):
-        # True while the native worker runs a handler's first step: the loop
-        # is "running" in the sense that matters (it owns the thread and
-        # will step), and asyncio.Task only starts eagerly on a running loop.
-        return self._fa_inline or super().is_running()
+        # True while it is this thread's running loop: the native worker owns
+        # the thread and steps it (handlers see what they would under
+        # run_forever; asyncio.Task only starts eagerly on a running loop).
+        # Hooks and close_all unset the running loop before driving it with
+        # run_until_complete, which refuses a loop that is running.
+        return (self._fa_inline or asyncio.events._get_running_loop() is self
+                or super().is_running())
 
     def fileno(self):
         """The descriptor that becomes readable when asyncio has I/O to handle."""
@@ -287,6 +290,32 @@ class BodyStream:
 
 def make_body(loop):
     return BodyStream(loop)
+
+
+_AFTER_TASKS = set()
+
+
+def _after_task_done(task):
+    _AFTER_TASKS.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        import traceback
+        print("fasterapi: res['after'] raised", file=sys.stderr)
+        traceback.print_exception(task.exception(), file=sys.stderr)
+
+
+def run_after(fn, loop, blocking):
+    """Runs a handler's res['after'] once its answer was handed to the
+    connection.  A coroutine it returns runs as a Task on the worker's loop
+    (to the end, on a pooled thread)."""
+    result = fn()
+    if not inspect.isawaitable(result):
+        return
+    if blocking or loop is None:
+        run_coroutine(loop, result) if loop is not None else asyncio.run(result)
+        return
+    task = loop.create_task(result)
+    _AFTER_TASKS.add(task)  # the loop keeps only weak references to tasks
+    task.add_done_callback(_after_task_done)
 
 
 def run_hook(loop, fn):
