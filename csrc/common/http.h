@@ -41,6 +41,11 @@ typedef struct fa_request {
      * router, not by the protocol layer */
     const fa_header *params;
     size_t num_params;
+    /* the peer's address (numeric host, no brackets) and port; set by the
+     * worker from the connection; client_len 0 when unknown */
+    const char *client;
+    size_t client_len;
+    int client_port;
 } fa_request;
 
 /* A header of a response, as offsets into fa_response.strs (offsets, not

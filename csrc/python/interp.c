@@ -33,6 +33,7 @@ struct fa_interp {
     PyObject *headers_type;
     PyObject **routes; /* req['route'] per handler id */
     PyObject *k_path_params, *k_route, *k_file, *k_file_range, *k_stream, *k_json, *k_after;
+    PyObject *k_client, *k_scheme, *v_http;
     fa_json_cache json_cache;
     int *stream_body; /* per handler id */
     PyObject *k_method, *k_path, *k_query, *k_headers, *k_body, *k_status,
@@ -124,6 +125,9 @@ static void fa_interp_clear_objects(fa_interp *in)
     Py_CLEAR(in->k_stream);
     Py_CLEAR(in->k_json);
     Py_CLEAR(in->k_after);
+    Py_CLEAR(in->k_client);
+    Py_CLEAR(in->k_scheme);
+    Py_CLEAR(in->v_http);
     fa_json_cache_clear(&in->json_cache);
     Py_CLEAR(in->k_method);
     Py_CLEAR(in->k_path);
@@ -210,6 +214,9 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
     FA_INTERN(k_stream, "stream");
     FA_INTERN(k_json, "json");
     FA_INTERN(k_after, "after");
+    FA_INTERN(k_client, "client");
+    FA_INTERN(k_scheme, "scheme");
+    FA_INTERN(v_http, "http");
     if (fa_json_cache_init(&in->json_cache) < 0)
         goto done;
     FA_INTERN(v_10, "1.0");
@@ -490,6 +497,10 @@ static PyObject *fa_build_request(fa_interp *in, const fa_request *rq, int handl
     FA_SET(k_route, Py_NewRef(in->routes[handler_id]));
     FA_SET(k_http_version, Py_NewRef(rq->http_version == 20 ? in->v_20
                                       : rq->http_version == 10 ? in->v_10 : in->v_11));
+    FA_SET(k_scheme, Py_NewRef(in->v_http)); /* no TLS yet */
+    FA_SET(k_client, rq->client_len ? Py_BuildValue("(s#i)", rq->client, (Py_ssize_t)rq->client_len,
+                                                   rq->client_port)
+                                    : Py_NewRef(Py_None));
 #undef FA_SET
     return d;
 fail:

@@ -90,6 +90,10 @@ typedef struct fa_conn {
     struct fa_h2 *h2;
     struct fa_async_req *async_reqs; /* suspended coroutine handlers */
     struct fa_stream_out *outs;      /* streamed answers being pulled */
+    /* the peer, as accept() gave it: req['client'] */
+    char peer[46]; /* INET6_ADDRSTRLEN */
+    uint8_t peer_len;
+    uint16_t peer_port;
 } fa_conn;
 
 /* --- provided by server/worker.c ------------------------------------ */

@@ -23,7 +23,7 @@
 
 fa_job *fa_job_new(const fa_request *req)
 {
-    size_t bytes = req->method_len + req->path_len + req->query_len + req->body_len;
+    size_t bytes = req->method_len + req->path_len + req->query_len + req->body_len + req->client_len;
     for (size_t i = 0; i < req->num_headers; i++)
         bytes += req->headers[i].name_len + req->headers[i].value_len;
     for (size_t i = 0; i < req->num_params; i++)
@@ -48,6 +48,7 @@ fa_job *fa_job_new(const fa_request *req)
     FA_COPY(r->path, req->path, req->path_len);
     FA_COPY(r->query, req->query, req->query_len);
     FA_COPY(r->body, req->body, req->body_len);
+    FA_COPY(r->client, req->client, req->client_len);
     for (size_t i = 0; i < req->num_headers; i++) {
         fa_header *h = &job->headers[i];
         h->name_len = req->headers[i].name_len;

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -629,10 +630,30 @@ static void fa_conn_on_readable(fa_conn *c)
     fa_conn_flush(c);
 }
 
+/* The peer's numeric address and port, kept for req['client']. */
+static void fa_conn_set_peer(fa_conn *c, const struct sockaddr_storage *ss)
+{
+    const void *addr = NULL;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+        addr = &in->sin_addr;
+        c->peer_port = ntohs(in->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+        addr = &in6->sin6_addr;
+        c->peer_port = ntohs(in6->sin6_port);
+    }
+    c->peer_len = 0;
+    if (addr != NULL && inet_ntop(ss->ss_family, addr, c->peer, sizeof(c->peer)) != NULL)
+        c->peer_len = (uint8_t)strlen(c->peer);
+}
+
 static void fa_worker_accept(fa_worker *w)
 {
     for (int i = 0; i < 64; i++) {
-        int fd = accept4(w->listener.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage peer;
+        socklen_t peer_len = sizeof(peer);
+        int fd = accept4(w->listener.fd, (struct sockaddr *)&peer, &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;
@@ -652,6 +673,7 @@ static void fa_worker_accept(fa_worker *w)
         c->worker = w;
         c->proto = FA_PROTO_DETECT;
         c->timer = FA_TIMER_NONE;
+        fa_conn_set_peer(c, &peer);
         fa_h1_init(c);
         fa_conns_push(&w->conns, c);
         w->num_conns++;
@@ -739,6 +761,9 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
     char allow[256];
     fa_header params[FA_MAX_PATH_PARAMS];
     fa_request routed = *in, *req = &routed;
+    routed.client = c->peer;
+    routed.client_len = c->peer_len;
+    routed.client_port = c->peer_port;
     w->requests++;
     fa_route_result r = fa_router_find(&w->srv->router, req->method, req->method_len, req->path,
                                        req->path_len, &rt, params, &routed.num_params, allow,

@@ -103,3 +103,23 @@ def test_bad_interpreters_value_says_what_to_pass():
                            "PyHttp2Server(interpreters='threads')")
     assert p.returncode != 0
     assert "ValueError: interpreters must be 'sub'" in p.stderr and "'threads'" in p.stderr
+
+
+@pytest.mark.parametrize("path", ["/client", "/client/pooled"])
+@pytest.mark.parametrize("interpreters", ["sub", "main"])
+def test_request_carries_the_client_address_and_scheme(start_server, path, interpreters):
+    srv = start_server(APP, interpreters=interpreters)
+    # HTTP/1.1 on a socket whose local port we know
+    s = helpers.connect(srv.port)
+    try:
+        s.sendall(helpers.build_request("GET", path))
+        r = helpers.H1Reader(s).read_response()
+        assert r.status == 200
+        assert r.json() == {"client": ["127.0.0.1", s.getsockname()[1]], "scheme": "http"}
+    finally:
+        s.close()
+    # HTTP/2 (prior knowledge)
+    with helpers.H2Client(srv.port) as c:
+        r = c.response(c.request("GET", path))
+        assert r.status == 200
+        assert json.loads(r.body) == {"client": ["127.0.0.1", c.sock.getsockname()[1]], "scheme": "http"}

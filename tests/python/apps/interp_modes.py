@@ -25,6 +25,10 @@ def where(req, res):
                    "starts": len(STARTS), "module": __name__}
 
 
+def client(req, res):
+    res['json'] = {"client": req['client'], "scheme": req['scheme']}
+
+
 async def where_async(req, res):
     await asyncio.sleep(0.01)
     where(req, res)
@@ -46,6 +50,8 @@ if __name__ == "__main__":
     server.add_route("GET", "/where", where)
     server.add_route("GET", "/where/async", where_async)
     server.add_route("GET", "/where/pooled", where, pooled=True)
+    server.add_route("GET", "/client", client)
+    server.add_route("GET", "/client/pooled", client, pooled=True)
     if unloadable:
         os.environ["FA_TEST_UNLOADABLE"] = unloadable
         import interp_unloadable
