@@ -1630,7 +1630,8 @@ def target_rows(b):
             (fa.get("h1", {}).get("error") or fa.get("error") or "-")
         rows.append((f"{SLEEPERS:,} concurrent `await asyncio.sleep({SLEEP_SECONDS:g})` requests on ONE pinned "
                      f"worker all complete in well under {SLEEP_TARGET:g} s", measured,
-                     verdict(t, SLEEP_TARGET, higher=False)))
+                     # a run without 1,000 2xx answers fails the target
+                     "**not met**" if "error" in fa.get("h1", {}) else verdict(t, SLEEP_TARGET, higher=False)))
     if b.app_info:
         def app_fig(name, wk):
             f = b.app.get(name, {}).get(wk)
@@ -1728,7 +1729,7 @@ def write_chart(b, png_path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="one short run per figure (under 3 minutes)")
+    ap.add_argument("--quick", action="store_true", help="one short run per figure (about 4 minutes)")
     ap.add_argument("--no-install", action="store_true", help="do not install missing tools and packages")
     ap.add_argument("--servers", default="", help="comma-separated subset of: "
                     + ", ".join(s.key for s in SERVERS))

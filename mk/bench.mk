@@ -2,7 +2,7 @@
 #
 # Included by the root Makefile, or used alone from the repository root:
 #   make -f mk/bench.mk bench            full run (median of 3 runs per figure)
-#   make -f mk/bench.mk bench QUICK=1    one short run per figure, under 3 minutes
+#   make -f mk/bench.mk bench QUICK=1    one short run per figure, about 4 minutes
 #   make -f mk/bench.mk bench-c          only build the C microbenchmarks
 #
 # `bench` installs what is missing (Debian: h2o, wrk, nghttp2-client; PyPI
