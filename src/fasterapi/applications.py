@@ -467,6 +467,9 @@ class FastAPI:
                 r = None
             if r is not None:
                 await r
+            after = inner.get("after")
+            if after is not None:
+                res["after"] = after  # still once the final answer is written
             return _response_from_res(inner)
 
         call = endpoint

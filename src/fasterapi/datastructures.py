@@ -1,5 +1,6 @@
 """Small containers used by requests and responses: query parameters,
 headers, URL, State, UploadFile and the Default placeholder."""
+import typing
 from urllib.parse import parse_qsl, urlencode
 
 __all__ = ["QueryParams", "Headers", "MutableHeaders", "URL", "State", "Address",
@@ -297,17 +298,11 @@ class URL:
         return f"URL({str(self)!r})"
 
 
-class Address:
-    """A peer address (host, port)."""
+class Address(typing.NamedTuple):
+    """A peer address: ``request.client.host``, ``request.client.port``."""
 
-    __slots__ = ("host", "port")
-
-    def __init__(self, host, port):
-        self.host = host
-        self.port = port
-
-    def __iter__(self):
-        return iter((self.host, self.port))
+    host: str
+    port: int
 
 
 class State:

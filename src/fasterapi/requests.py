@@ -12,7 +12,7 @@ receive it::
 from http.cookies import _unquote as _cookie_unquote
 
 from . import _json
-from .datastructures import URL, FormData, Headers, QueryParams, State
+from .datastructures import URL, Address, FormData, Headers, QueryParams, State
 
 __all__ = ["Request", "HTTPConnection", "parse_cookies"]
 
@@ -39,8 +39,8 @@ class Request:
 
     ``method``, ``url`` (``.path``, ``.query``...), ``headers``
     (case-insensitive), ``query_params`` (multi-dict), ``path_params``,
-    ``cookies``, ``client`` (None: the native layer does not report peer
-    addresses yet), ``state`` (per request; the lifespan state is copied in),
+    ``cookies``, ``client`` (``Address(host, port)`` of the peer; None in
+    TestClient unless given), ``state`` (per request; the lifespan state is copied in),
     ``app``; ``await body()``, ``await json()``, ``await form()``.
     The synchronous ``body_bytes`` property is our addition.
     """
@@ -113,7 +113,8 @@ class Request:
 
     @property
     def client(self):
-        return None
+        c = self._req.get("client")
+        return Address(c[0], c[1]) if c else None
 
     @property
     def app(self):
@@ -198,7 +199,7 @@ class _Scope(dict):
             "type": "http",
             "http_version": req.get("http_version", "1.1"),
             "method": req["method"],
-            "scheme": "http",
+            "scheme": req.get("scheme") or "http",
             "path": req["path"],
             "raw_path": req["path"].encode("latin-1", "replace"),
             "query_string": req.get("query", "").encode("latin-1", "replace"),
@@ -207,7 +208,7 @@ class _Scope(dict):
             "path_params": req.get("path_params") or {},
             "route": req.get("route"),
             "app": r._app,
-            "client": None,
+            "client": tuple(req["client"]) if req.get("client") else None,
             "server": None,
         })
 

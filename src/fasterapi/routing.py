@@ -102,6 +102,50 @@ class CallNextRes(dict):
     __slots__ = ()
 
 
+def _after_sync(app, bg, exits):
+    """res['after'] of a route without async dependencies: once the answer
+    is written, the background tasks, then the exit code of the generator
+    dependencies (as FastAPI does since 0.118: its request-scoped exit stack
+    closes after the response was sent).  Returns None, or a coroutine for
+    the rest when a background task is async."""
+    pending = app._run_background(bg) if bg is not None and bg.tasks else None
+    if pending is not None:
+        return _after_async(app, None, exits, pending)
+    if exits:
+        exc = unwind_sync(exits, None)
+        if exc is not None:
+            _log_after_error(exc)
+    return None
+
+
+async def _after_async(app, bg, exits, pending=None):
+    """_after_sync for routes whose dependencies may be async generators."""
+    if pending is None and bg is not None and bg.tasks:
+        pending = app._run_background(bg)
+    if pending is not None:
+        await pending
+    if exits:
+        exc = await unwind_async(exits, None)
+        if exc is not None:
+            _log_after_error(exc)
+
+
+def _log_after_error(exc):
+    # the answer is gone: the error can only be logged
+    import logging
+    logging.getLogger("fasterapi.error").error("A dependency's exit code raised after the response was sent",
+                                               exc_info=(type(exc), exc, exc.__traceback__))
+
+
+def _set_after(res, app, ctx, is_async):
+    bg = ctx.background
+    if ctx.exits or (bg is not None and bg.tasks):
+        if is_async:
+            res["after"] = lambda: _after_async(app, bg, ctx.exits)
+        else:
+            res["after"] = lambda: _after_sync(app, bg, ctx.exits)
+
+
 def _emit(res: dict, out, req: dict) -> None:
     """Fills res from a response tuple.  A file body gets its conditional
     and range handling here, where it becomes res['file']: 304, 206 or 416
@@ -329,9 +373,7 @@ class APIRoute(BaseRoute):
         except Exception as exc:  # noqa: BLE001
             return app._error_response(ctx, exc, res)
         _emit(res, out, req)
-        bg = ctx.background
-        if bg is not None and bg.tasks:
-            return app._run_background(bg)
+        _set_after(res, app, ctx, False)
         return None
 
     def matches(self, path: str):
@@ -378,14 +420,8 @@ class APIRoute(BaseRoute):
                 if exc is None:
                     exc = RuntimeError("a dependency with yield caught the exception and did not re-raise it")
             return app._error_response(ctx, exc, res)
-        if ctx.exits:
-            exc = unwind_sync(ctx.exits, None)
-            if exc is not None:
-                return app._error_response(ctx, exc, res)
         _emit(res, out, req)
-        bg = ctx.background
-        if bg is not None and bg.tasks:
-            return app._run_background(bg)
+        _set_after(res, app, ctx, False)  # background tasks, then dependency exits
         return None
 
     async def handle_async(self, app, req: dict, res: dict):
@@ -419,17 +455,8 @@ class APIRoute(BaseRoute):
             if r is not None:
                 await r
             return
-        if ctx.exits:
-            exc = await unwind_async(ctx.exits, None)
-            if exc is not None:
-                r = app._error_response(ctx, exc, res)
-                if r is not None:
-                    await r
-                return
         _emit(res, out, ctx.req)
-        bg = ctx.background
-        if bg is not None and bg.tasks:
-            await bg()
+        _set_after(res, app, ctx, True)  # background tasks, then dependency exits
 
     def build_response(self, result, ctx):
         """The endpoint's return value -> response tuple."""

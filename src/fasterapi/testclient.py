@@ -16,6 +16,7 @@ first, HEAD answered by GET routes, FastAPI-shaped 404/405), the same
 handler.  Unhandled exceptions are re-raised in the test
 (``raise_server_exceptions=False`` to get the 500 instead).
 """
+import inspect
 import json as _jsonlib
 import threading
 import uuid
@@ -220,7 +221,8 @@ class TestClient:
         for k, v in hdrs.items():
             dict.__setitem__(native_headers, k, v)
         req = {"method": method, "path": path, "query": query, "headers": native_headers, "body": body,
-               "http_version": "1.1", "path_params": {}, "route": None}
+               "http_version": "1.1", "path_params": {}, "route": None,
+               "client": ("testclient", 50000), "scheme": parts.scheme or "http"}
         if self.raise_server_exceptions:
             req["_raise_server_exceptions"] = True
         res = {"status": 200}
@@ -231,6 +233,11 @@ class TestClient:
         out_headers = []
         ct = res.get("content_type")
         rbody = _collect_body(res)
+        after = res.get("after")
+        if after is not None:  # as the server does once the answer is written
+            r = after()
+            if inspect.isawaitable(r):
+                _run(r)
         if ct is None and rbody is not None:
             ct = "text/plain; charset=utf-8" if isinstance(rbody, str) else "application/octet-stream"
         if isinstance(rbody, str):

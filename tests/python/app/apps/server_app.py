@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Annotated
 
-from fasterapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fasterapi import BackgroundTasks, Depends, FastAPI, Header, HTTPException, Query, Request
 
 STATE = {"started": False, "requests": 0}
 
@@ -122,6 +122,50 @@ async def any_file_async(path: str, media_type: str | None = None):
     from fasterapi.responses import FileResponse
     await asyncio.sleep(0.001)  # finishes as a Task
     return FileResponse(path, media_type=media_type)
+
+
+def _wait_for_file(path, timeout=10.0):
+    import os
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _resource(flag: str):
+    """A generator dependency: its exit code runs after the response was
+    sent (FastAPI >= 0.118), after the background tasks."""
+    yield "res"
+    print(f"FA-APP-DEP-EXIT saw-client-flag={_wait_for_file(flag + '.bg-done', 10)}", file=sys.stderr, flush=True)
+
+
+@app.get("/after")
+def after_response(flag: str, background: BackgroundTasks, res: Annotated[str, Depends(_resource)]):
+    def task():
+        seen = _wait_for_file(flag)
+        open(flag + ".bg-done", "w").close()
+        print(f"FA-APP-BG saw-client-flag={seen}", file=sys.stderr, flush=True)
+    background.add_task(task)
+    return {"dep": res}
+
+
+@app.get("/after/async")
+async def after_response_async(flag: str, background: BackgroundTasks,
+                               res: Annotated[str, Depends(_resource)]):
+    async def task():
+        seen = await asyncio.to_thread(_wait_for_file, flag)
+        open(flag + ".bg-done", "w").close()
+        print(f"FA-APP-BG saw-client-flag={seen}", file=sys.stderr, flush=True)
+    await asyncio.sleep(0.001)  # finishes as a Task
+    background.add_task(task)
+    return {"dep": res}
+
+
+@app.get("/client")
+def client(request: Request):
+    return {"host": request.client.host, "port": request.client.port, "scheme": request.url.scheme}
 
 
 if __name__ == "__main__":
