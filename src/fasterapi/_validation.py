@@ -26,7 +26,7 @@ from collections import abc, deque
 from .params import FieldInfo, Undefined
 
 __all__ = ["BAD", "compile_validator", "unwrap_annotated", "is_scalar_type",
-           "is_scalar_sequence_type", "type_name", "collect_constraints"]
+           "is_scalar_sequence_type", "type_name", "collect_constraints", "pydantic_models", "pydantic_dumper"]
 
 
 class _Bad:
@@ -884,6 +884,49 @@ def _pydantic_validator(cls):
                 errors.append(d)
             return BAD
     return v
+
+
+def pydantic_models(tp) -> list:
+    """The pydantic model classes tp is or contains (through Annotated,
+    unions, containers, generics), without importing pydantic: none unless
+    pydantic is already loaded (main-interpreter mode)."""
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is None:
+        return []
+    base_model = pydantic.BaseModel
+    out = []
+    todo = [tp]
+    seen = set()
+    while todo:
+        t = todo.pop()
+        try:
+            if t in seen:
+                continue
+            seen.add(t)
+        except TypeError:  # unhashable metadata
+            continue
+        t, _ = unwrap_annotated(t)
+        if isinstance(t, type) and issubclass(t, base_model):
+            out.append(t)
+        todo.extend(typing.get_args(t))
+    return out
+
+
+def pydantic_dumper(tp, **options):
+    """For a response model that is or contains a pydantic model: a
+    function that turns a validated result into JSON data as FastAPI does
+    (``TypeAdapter(tp).dump_python(mode="json", ...)`` with ``by_alias``,
+    ``include``, ``exclude``, ``exclude_unset``, ``exclude_defaults``,
+    ``exclude_none``).  None for other types (never imports pydantic)."""
+    if not pydantic_models(tp):
+        return None
+    from pydantic import TypeAdapter  # noqa: PLC0415 (main-interpreter mode only)
+    base, _ = unwrap_annotated(tp)  # our Field()/Query() metadata is not pydantic's
+    dump = TypeAdapter(base).dump_python
+
+    def dumper(value):
+        return dump(value, mode="json", **options)
+    return dumper
 
 
 def _instance_validator(cls):

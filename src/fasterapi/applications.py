@@ -232,7 +232,8 @@ class FastAPI:
                 summary=self.summary, description=self.description, terms_of_service=self.terms_of_service,
                 contact=self.contact, license_info=self.license_info, routes=self.routes,
                 tags=self.openapi_tags, servers=servers or None, webhooks=self.webhooks,
-                external_docs=self.openapi_external_docs)
+                external_docs=self.openapi_external_docs,
+                separate_input_output_schemas=self.separate_input_output_schemas)
         return self.openapi_schema
 
     def _setup_docs(self):

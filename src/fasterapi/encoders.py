@@ -14,7 +14,7 @@ Decimal                     int when it has no fractional digits, else float
 set, frozenset, tuple,      list
 deque, generator
 bytes                       decoded as UTF-8
-pydantic model              ``model_dump(mode="json")`` (main interpreter)
+pydantic model              ``model_dump(mode="json", by_alias=True)`` (main interpreter)
 anything else               ``dict(obj)``, then ``vars(obj)``
 ==========================  ==============================================
 """
@@ -80,7 +80,7 @@ def _default(o):
         return o.value
     dump = getattr(o, "model_dump", None)
     if dump is not None and not isinstance(o, type):
-        return dump(mode="json")
+        return dump(mode="json", by_alias=True)
     for base, enc in ENCODERS_BY_TYPE.items():
         if isinstance(o, base):
             return enc(o)
@@ -95,15 +95,17 @@ def _default(o):
     raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
-def jsonable_encoder(obj, include=None, exclude=None, exclude_none: bool = False,
+def jsonable_encoder(obj, include=None, exclude=None, by_alias: bool = True, exclude_unset: bool = False,
+                     exclude_defaults: bool = False, exclude_none: bool = False,
                      custom_encoder: dict | None = None, **_ignored):
     """Returns obj converted to JSON-compatible data (see the module doc).
 
     ``include`` and ``exclude`` (sets of keys) filter the top-level keys of
     a mapping or dataclass; ``exclude_none`` drops keys whose value is None
     at every level; ``custom_encoder`` maps types to converters tried
-    first.  Other FastAPI keywords (``by_alias``, ``exclude_unset``...) are
-    accepted and ignored, or passed to pydantic models."""
+    first.  ``by_alias``, ``exclude_unset`` and ``exclude_defaults`` apply
+    to pydantic models, as in FastAPI; other keywords (``sqlalchemy_safe``)
+    are accepted and ignored."""
     if custom_encoder:
         for tp, enc in custom_encoder.items():
             if isinstance(obj, tp):
@@ -112,6 +114,8 @@ def jsonable_encoder(obj, include=None, exclude=None, exclude_none: bool = False
         if isinstance(obj, enum.Enum):
             return obj.value
         return obj
+    opts = {"by_alias": by_alias, "exclude_unset": exclude_unset, "exclude_defaults": exclude_defaults,
+            "exclude_none": exclude_none, "custom_encoder": custom_encoder}
     if isinstance(obj, dict):
         out = {}
         for k, v in obj.items():
@@ -121,18 +125,17 @@ def jsonable_encoder(obj, include=None, exclude=None, exclude_none: bool = False
                 continue
             if exclude_none and v is None:
                 continue
-            out[jsonable_encoder(k, custom_encoder=custom_encoder)] = jsonable_encoder(
-                v, exclude_none=exclude_none, custom_encoder=custom_encoder)
+            out[jsonable_encoder(k, custom_encoder=custom_encoder)] = jsonable_encoder(v, **opts)
         return out
     if isinstance(obj, (list, tuple, set, frozenset, deque, types.GeneratorType)):
-        return [jsonable_encoder(v, exclude_none=exclude_none, custom_encoder=custom_encoder)
-                for v in obj]
+        return [jsonable_encoder(v, **opts) for v in obj]
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return jsonable_encoder(_dataclass_dict(obj), include=include, exclude=exclude,
-                                exclude_none=exclude_none, custom_encoder=custom_encoder)
+        return jsonable_encoder(_dataclass_dict(obj), include=include, exclude=exclude, **opts)
     if isinstance(obj, enum.Enum):
         return jsonable_encoder(obj.value, custom_encoder=custom_encoder)
     dump = getattr(obj, "model_dump", None)
     if dump is not None and not isinstance(obj, type):
-        return dump(mode="json", include=include, exclude=exclude, exclude_none=exclude_none)
-    return jsonable_encoder(_default(obj), exclude_none=exclude_none, custom_encoder=custom_encoder)
+        data = dump(mode="json", include=include, exclude=exclude, by_alias=by_alias, exclude_unset=exclude_unset,
+                    exclude_defaults=exclude_defaults, exclude_none=exclude_none)
+        return jsonable_encoder(data, custom_encoder=custom_encoder) if custom_encoder else data
+    return jsonable_encoder(_default(obj), **opts)

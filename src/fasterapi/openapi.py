@@ -23,7 +23,7 @@ import typing
 import uuid
 from collections import abc, deque
 
-from ._validation import unwrap_annotated
+from ._validation import pydantic_models, unwrap_annotated
 from .datastructures import UploadFile
 from .params import FieldInfo, Undefined
 from .responses import HTMLResponse, JSONResponse
@@ -80,11 +80,19 @@ def _jsonable_default(v):
 
 class SchemaBuilder:
     """Turns annotations into JSON Schemas, collecting named ones (dataclass,
-    TypedDict, Enum) into ``definitions``."""
+    TypedDict, Enum) into ``definitions``.
 
-    def __init__(self):
+    pydantic models (main-interpreter mode) get placeholder references
+    until :meth:`resolve_pydantic` has pydantic generate all their schemas
+    at once, in the mode of each use: ``mode`` is "serialization" while
+    response schemas are built."""
+
+    def __init__(self, separate_input_output_schemas: bool = True):
         self.definitions = {}
         self._names = {}  # class -> component name
+        self.mode = "validation"
+        self.separate_input_output_schemas = separate_input_output_schemas
+        self._pydantic = {}  # (model class, mode) -> placeholder reference
 
     def _name_for(self, cls) -> str:
         name = self._names.get(cls)
@@ -250,9 +258,8 @@ class SchemaBuilder:
             return self.ref(tp, lambda: self._dataclass_schema(tp))
         if issubclass(tp, dict) and hasattr(tp, "__total__"):
             return self.ref(tp, lambda: self._typeddict_schema(tp))
-        js = getattr(tp, "model_json_schema", None)
-        if js is not None:  # pydantic, in main-interpreter mode
-            return self.ref(tp, lambda: self._pydantic_schema(tp))
+        if pydantic_models(tp):  # pydantic, in main-interpreter mode
+            return self._pydantic_ref(tp)
         return {}
 
     def _enum_schema(self, cls) -> dict:
@@ -330,11 +337,65 @@ class SchemaBuilder:
             names = list(getattr(cls, "__annotations__", {}))
         return self._fields_schema(cls, [(n, n in required, Undefined) for n in names])
 
-    def _pydantic_schema(self, cls) -> dict:
-        s = cls.model_json_schema(ref_template=REF_PREFIX + "{model}")
-        for name, d in (s.pop("$defs", None) or {}).items():
+    def _pydantic_ref(self, cls) -> dict:
+        mode = self.mode
+        if not self.separate_input_output_schemas and not _has_computed_fields(cls):
+            mode = "validation"  # as FastAPI does
+        ref = self._pydantic.get((cls, mode))
+        if ref is None:
+            ref = self._pydantic[(cls, mode)] = f"{_PYDANTIC_REF}{len(self._pydantic)}"
+        return {"$ref": ref}
+
+    def resolve_pydantic(self, doc) -> None:
+        """Generates the schemas of the pydantic models used, as FastAPI
+        does (one pydantic GenerateJsonSchema run for every use): a model
+        whose validation and serialization schemas differ (computed fields)
+        and that is used both ways becomes ``Model-Input`` and
+        ``Model-Output``.  Replaces the placeholder references in doc and in
+        definitions."""
+        if not self._pydantic:
+            return
+        from pydantic import TypeAdapter  # noqa: PLC0415 (main-interpreter mode only)
+        from pydantic.json_schema import GenerateJsonSchema  # noqa: PLC0415
+        gen = GenerateJsonSchema(ref_template=REF_PREFIX + "{model}")
+        inputs = [(key, key[1], TypeAdapter(key[0]).core_schema) for key in self._pydantic]
+        mapping, defs = gen.generate_definitions(inputs=inputs)
+        by_ref = {ref: mapping[(key, key[1])] for key, ref in self._pydantic.items()}
+        for name, d in (defs or {}).items():
+            if isinstance(d.get("description"), str):
+                d["description"] = d["description"].split("\f")[0]
             self.definitions.setdefault(name, d)
-        return s
+        _replace_refs(doc, by_ref)
+        _replace_refs(self.definitions, by_ref)
+
+
+_PYDANTIC_REF = "#pydantic/"
+
+
+def _replace_refs(node, by_ref) -> None:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_PYDANTIC_REF):
+            del node["$ref"]
+            node.update(by_ref[ref])
+        for v in node.values():
+            _replace_refs(v, by_ref)
+    elif isinstance(node, list):
+        for v in node:
+            _replace_refs(v, by_ref)
+
+
+def _has_computed_fields(cls, seen=None) -> bool:
+    """Whether a pydantic model or one it contains has computed fields."""
+    seen = set() if seen is None else seen
+    seen.add(cls)
+    if getattr(cls, "__pydantic_computed_fields__", None):
+        return True
+    for f in getattr(cls, "__pydantic_fields__", {}).values():
+        for m in pydantic_models(f.annotation):
+            if m not in seen and _has_computed_fields(m, seen):
+                return True
+    return False
 
 
 def _operation_id(route, method: str) -> str:
@@ -369,10 +430,14 @@ def _params_own_first(dep) -> list:
     return out
 
 
-def _response_schema(sb, route) -> dict:
-    if route.response_model is None:
+def _response_schema(sb, tp) -> dict:
+    if tp is None:
         return {}
-    return sb.schema(route.response_model)
+    mode, sb.mode = sb.mode, "serialization"
+    try:
+        return sb.schema(tp)
+    finally:
+        sb.mode = mode
 
 
 def _route_operation(sb, route, method: str, operation_ids: set) -> tuple:
@@ -454,7 +519,8 @@ def _route_operation(sb, route, method: str, operation_ids: set) -> tuple:
     media = getattr(rc, "media_type", None) or "application/json"
     main = {"description": route.response_description}
     if status >= 200 and status not in (204, 205, 304):
-        content_schema = _response_schema(sb, route) if media == "application/json" else {"type": "string"}
+        content_schema = _response_schema(sb, route.response_model) if media == "application/json" \
+            else {"type": "string"}
         main["content"] = {media: {"schema": content_schema}}
     responses[status_key] = main
     for code, extra in (route.responses or {}).items():
@@ -465,7 +531,7 @@ def _route_operation(sb, route, method: str, operation_ids: set) -> tuple:
         content = extra.pop("content", None)
         if model is not None:
             entry.setdefault("content", {})
-            entry["content"] = {**entry.get("content", {}), media: {"schema": sb.schema(model)}}
+            entry["content"] = {**entry.get("content", {}), media: {"schema": _response_schema(sb, model)}}
         if content:
             entry["content"] = {**entry.get("content", {}), **content}
         entry.update(extra)
@@ -514,7 +580,7 @@ def get_openapi(*, title: str, version: str, openapi_version: str = "3.1.0", sum
     out = {"openapi": openapi_version, "info": info}
     if servers:
         out["servers"] = list(servers)
-    sb = SchemaBuilder()
+    sb = SchemaBuilder(separate_input_output_schemas)
     paths = {}
     operation_ids = set()
     for route in routes:
@@ -524,6 +590,7 @@ def get_openapi(*, title: str, version: str, openapi_version: str = "3.1.0", sum
         for method in sorted(route.methods, key=lambda m: _METHODS_ORDER.index(m.lower())
                              if m.lower() in _METHODS_ORDER else 99):
             item[method.lower()] = _route_operation(sb, route, method, operation_ids)
+    sb.resolve_pydantic(paths)
     out["paths"] = paths
     if webhooks:
         out["webhooks"] = {}

@@ -14,7 +14,7 @@ import typing
 from urllib.parse import unquote
 
 from . import _json
-from ._validation import BAD, compile_validator, unwrap_annotated
+from ._validation import BAD, compile_validator, pydantic_dumper, unwrap_annotated
 from .datastructures import Default, DefaultPlaceholder, parse_query
 from .dependencies import (Dependant, RequestContext, get_dependant, read_body, solve_async, solve_sync,
                            unwind_async, unwind_sync)
@@ -282,9 +282,16 @@ class APIRoute(BaseRoute):
         self.is_async = dep.is_async_tree
         rm = self.response_model
         self.response_validator = compile_validator(rm) if rm is not None else None
+        # a pydantic response model (main interpreter) is serialized by pydantic, with every
+        # response_model_* option, as in FastAPI
+        self.response_dump = pydantic_dumper(
+            rm, include=self.response_model_include, exclude=self.response_model_exclude,
+            by_alias=self.response_model_by_alias, exclude_unset=self.response_model_exclude_unset,
+            exclude_defaults=self.response_model_exclude_defaults,
+            exclude_none=self.response_model_exclude_none) if rm is not None else None
         self.fast_json = self.response_class is JSONResponse
-        self.filters = bool(self.response_model_include or self.response_model_exclude
-                            or self.response_model_exclude_none)
+        self.filters = self.response_dump is None and bool(
+            self.response_model_include or self.response_model_exclude or self.response_model_exclude_none)
         self._compiled = True
         if (not self.is_async and not dep.dependencies and not body and dep.request_param is None
                 and dep.response_param is None and dep.background_param is None and dep.scopes_param is None
@@ -474,7 +481,9 @@ class APIRoute(BaseRoute):
             result = self.response_validator(result, ("response",), errors)
             if result is BAD:
                 raise ResponseValidationError(errors)
-        if self.filters:
+        if self.response_dump is not None:
+            result = self.response_dump(result)
+        elif self.filters:
             result = jsonable_encoder(result, include=self.response_model_include,
                                       exclude=self.response_model_exclude,
                                       exclude_none=self.response_model_exclude_none)
