@@ -1,6 +1,7 @@
 /* fuzz_h2_session.c - libFuzzer target for csrc/http2/session.c.
  *
- * Each input gets a fresh stub connection and session.  The first byte
+ * Each input gets a fresh stub connection and session (the stub worker is
+ * tests/c/h2_stub.h plus the few hooks below).  The first byte
  * chooses how the rest is fed:
  *   bit 0  prepend the client preface (so inputs need not spell it)
  *   bit 1  start through the h2c upgrade path; the next byte gives the
@@ -29,7 +30,12 @@ struct fa_worker {
     int32_t deferred[FZ_MAX_DEFERRED];
     int ndeferred;
     unsigned sink; /* touches every request byte so ASan sees bad slices */
+    int errors, last_error; /* kept by h2_stub.h, unused here */
 };
+
+/* one path streams its body, so the fuzzer reaches that code too */
+#define H2_STUB_STREAM_BODY_PATH "/stream"
+#include "../tests/c/h2_stub.h" /* the rest of the stub worker */
 
 static unsigned fz_touch(const char *p, size_t n)
 {
@@ -68,23 +74,6 @@ void fa_worker_dispatch(struct fa_worker *w, fa_conn *c, int32_t stream_id,
     fz_answer(c, stream_id);
 }
 
-void fa_conn_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
-{
-    /* as the worker does: the session copies or takes what it sends, then
-     * the caller's buffers are done with */
-    fa_h2_respond(c, stream_id, resp);
-    fa_response_free(resp);
-}
-
-void fa_conn_respond_error(fa_conn *c, int32_t stream_id, int status, const char *text)
-{
-    fa_response r;
-    fa_response_init(&r);
-    fa_response_simple(&r, status, text);
-    fa_conn_respond(c, stream_id, &r);
-    fa_response_free(&r);
-}
-
 void fa_conn_stream_closed(fa_conn *c, int32_t stream_id)
 {
     (void)c;
@@ -97,16 +86,6 @@ struct fa_slab *fa_worker_slab(struct fa_worker *w)
     return NULL; /* plain malloc: ASan sees every block */
 }
 
-int fa_conn_route_streams_body(fa_conn *c, const char *method, size_t method_len,
-                               const char *path, size_t path_len)
-{
-    (void)c;
-    (void)method;
-    (void)method_len;
-    /* one path streams its body, so the fuzzer reaches that code too */
-    return path_len == 7 && memcmp(path, "/stream", 7) == 0;
-}
-
 int fa_conn_body_feed(fa_conn *c, int32_t stream_id, const char *data, size_t len, int end)
 {
     (void)c;
@@ -114,49 +93,6 @@ int fa_conn_body_feed(fa_conn *c, int32_t stream_id, const char *data, size_t le
     (void)data;
     (void)end;
     return len > 1000 ? 1 : 0; /* sometimes "behind" */
-}
-
-void fa_conn_buf_take(fa_conn *c, fa_buf *b)
-{
-    (void)c;
-    (void)b; /* plain growable buffers here */
-}
-
-void fa_conn_buf_release(fa_conn *c, fa_buf *b)
-{
-    (void)c;
-    (void)b;
-}
-
-void fa_conn_set_timer(fa_conn *c, fa_timer_kind kind)
-{
-    c->timer = kind;
-}
-
-void fa_conn_pause_reading(fa_conn *c, int paused)
-{
-    c->read_paused = paused ? 1u : 0u;
-}
-
-void fa_conn_flush(fa_conn *c)
-{
-    (void)c;
-}
-
-const char *fa_worker_date(struct fa_worker *w)
-{
-    (void)w;
-    return "Sun, 06 Nov 1994 08:49:37 GMT";
-}
-
-const struct fa_config *fa_worker_config(struct fa_worker *w)
-{
-    return &w->cfg;
-}
-
-int fa_worker_stopping(struct fa_worker *w)
-{
-    return w->stopping;
 }
 
 /* Serializes and "writes" everything the session has to say. */
@@ -191,20 +127,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct fa_worker w;
     memset(&w, 0, sizeof w);
-    w.cfg.max_header_size = 32768; /* the continuation seed fits */
-    w.cfg.max_headers = 16;
-    w.cfg.max_target_size = 256;
-    w.cfg.max_body_size = 4096;
-    w.cfg.max_concurrent_streams = 16;
+    h2_stub_fuzz_limits(&w.cfg);
     w.defer = (mode & 0x04) != 0;
 
     fa_conn c;
-    memset(&c, 0, sizeof c);
-    c.io.kind = FA_IO_CONN;
-    c.io.fd = -1;
-    c.worker = &w;
-    c.proto = FA_PROTO_H2;
-    c.timer = FA_TIMER_NONE;
+    h2_stub_conn_init(&c, &w);
 
     int started;
     if (mode & 0x02) {
@@ -263,8 +190,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_drain(&c);
 out:
     w.ndeferred = 0;
-    fa_h2_free(&c);
-    fa_buf_free(&c.wbuf);
-    fa_buf_free(&c.rbuf);
+    h2_stub_conn_free(&c);
     return 0;
 }

@@ -48,12 +48,13 @@ H2_SRCS := csrc/http2/session.c csrc/common/buf.c csrc/common/http.c csrc/common
 H2_HDRS := csrc/http2/session.h csrc/server/conn_internal.h csrc/server/config.h \
            csrc/common/http.h csrc/common/buf.h csrc/http1/parser.h
 H2_TEST_SRC := tests/c/test_h2_session.c
+H2_STUB_HDR := tests/c/h2_stub.h
 H2_FUZZ_SRC := fuzz/fuzz_h2_session.c
 H2_CORPUS := fuzz/corpus/h2
 
 H2_WARN := -std=c11 -Wall -Wextra -Werror
 H2_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-H2_DEPS := $(H2_SRCS) $(H2_HDRS) mk/h2.mk
+H2_DEPS := $(H2_SRCS) $(H2_HDRS) $(H2_STUB_HDR) mk/h2.mk
 
 .PHONY: ctest-h2 ctest-h2-asan ctest-h2-noopt fuzz-h2 fuzz-h2-replay fuzz-h2-run fuzz-h2-seeds
 

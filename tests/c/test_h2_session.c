@@ -1,8 +1,9 @@
 /* test_h2_session.c - unit tests for csrc/http2/session.c.
  *
- * session.c is linked with a stub worker defined here and driven by an
- * nghttp2 *client* session in memory: what the client serializes goes to
- * fa_h2_recv(), what the server leaves in conn->wbuf goes to the client.
+ * session.c is linked with a stub worker (defined here and in h2_stub.h,
+ * which the fuzz target shares) and driven by an nghttp2 *client* session
+ * in memory: what the client serializes goes to fa_h2_recv(), what the
+ * server leaves in conn->wbuf goes to the client.
  * No sockets, no threads, no Python.
  *
  *   test_h2_session                    run the tests
@@ -57,6 +58,10 @@ struct fa_worker {
     size_t num_headers, body_len;
     int http_version;
 };
+
+/* stream_body: "/upload" is such a route (fa_conn_body_feed below). */
+#define H2_STUB_STREAM_BODY_PATH "/upload"
+#include "h2_stub.h" /* the rest of the stub worker */
 
 static void copy_slice(char *dst, size_t cap, const char *src, size_t len)
 {
@@ -139,25 +144,6 @@ void fa_worker_dispatch(struct fa_worker *w, fa_conn *c, int32_t stream_id,
     fa_response_free(&r);
 }
 
-void fa_conn_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
-{
-    /* as the worker does: the session copies or takes what it sends, then
-     * the caller's buffers are done with */
-    fa_h2_respond(c, stream_id, resp);
-    fa_response_free(resp);
-}
-
-void fa_conn_respond_error(fa_conn *c, int32_t stream_id, int status, const char *text)
-{
-    c->worker->errors++;
-    c->worker->last_error = status;
-    fa_response r;
-    fa_response_init(&r);
-    fa_response_simple(&r, status, text);
-    fa_conn_respond(c, stream_id, &r);
-    fa_response_free(&r);
-}
-
 /* Streams reset before their answer, as reported to the worker. */
 static int32_t g_stream_closed_last;
 static int g_stream_closed_calls;
@@ -169,20 +155,11 @@ void fa_conn_stream_closed(fa_conn *c, int32_t stream_id)
     g_stream_closed_calls++;
 }
 
-/* stream_body: "/upload" is such a route; fed bytes are counted, and
- * g_hold makes the handler "fall behind" past 1 MiB. */
+/* stream_body ("/upload"): fed bytes are counted, and g_hold makes the
+ * handler "fall behind" past 1 MiB. */
 static size_t g_fed;
 static int g_fed_end, g_hold;
 static int32_t g_fed_stream;
-
-int fa_conn_route_streams_body(fa_conn *c, const char *method, size_t method_len,
-                               const char *path, size_t path_len)
-{
-    (void)c;
-    (void)method;
-    (void)method_len;
-    return slice_is(path, path_len, "/upload");
-}
 
 int fa_conn_body_feed(fa_conn *c, int32_t stream_id, const char *data, size_t len, int end)
 {
@@ -202,49 +179,6 @@ struct fa_slab *fa_worker_slab(struct fa_worker *w)
 {
     (void)w;
     return &g_slab;
-}
-
-void fa_conn_buf_take(fa_conn *c, fa_buf *b)
-{
-    (void)c;
-    (void)b; /* plain growable buffers here */
-}
-
-void fa_conn_buf_release(fa_conn *c, fa_buf *b)
-{
-    (void)c;
-    (void)b;
-}
-
-void fa_conn_set_timer(fa_conn *c, fa_timer_kind kind)
-{
-    c->timer = kind;
-}
-
-void fa_conn_pause_reading(fa_conn *c, int paused)
-{
-    c->read_paused = paused ? 1u : 0u;
-}
-
-void fa_conn_flush(fa_conn *c)
-{
-    (void)c; /* the harness moves wbuf to the client itself */
-}
-
-const char *fa_worker_date(struct fa_worker *w)
-{
-    (void)w;
-    return "Sun, 06 Nov 1994 08:49:37 GMT";
-}
-
-const struct fa_config *fa_worker_config(struct fa_worker *w)
-{
-    return &w->cfg;
-}
-
-int fa_worker_stopping(struct fa_worker *w)
-{
-    return w->stopping;
 }
 
 /* ------------------------------------------------------------------ */
@@ -423,11 +357,7 @@ static void tc_init(tc *t)
     cfg->max_target_size = 1024;
     cfg->max_body_size = 1u << 20;
     cfg->max_concurrent_streams = 100;
-    t->conn.io.kind = FA_IO_CONN;
-    t->conn.io.fd = -1;
-    t->conn.worker = &t->w;
-    t->conn.proto = FA_PROTO_H2;
-    t->conn.timer = FA_TIMER_NONE;
+    h2_stub_conn_init(&t->conn, &t->w);
     t->cs = calloc(MAX_CSTREAMS, sizeof *t->cs);
     t->client = client_new(t);
 }
@@ -444,9 +374,7 @@ static int tc_start(tc *t)
 
 static void tc_free(tc *t)
 {
-    fa_h2_free(&t->conn);
-    fa_buf_free(&t->conn.wbuf);
-    fa_buf_free(&t->conn.rbuf);
+    h2_stub_conn_free(&t->conn);
     fa_buf_free(&t->capture);
     if (t->client != NULL)
         nghttp2_session_del(t->client);
@@ -1062,11 +990,7 @@ static void test_small_limits_and_trailers(void)
 {
     tc t;
     tc_init(&t);
-    t.w.cfg.max_header_size = 32768;
-    t.w.cfg.max_headers = 16;
-    t.w.cfg.max_target_size = 256;
-    t.w.cfg.max_body_size = 4096;
-    t.w.cfg.max_concurrent_streams = 16;
+    h2_stub_fuzz_limits(&t.w.cfg);
     CHECK(tc_start(&t) == 0);
     nghttp2_nv cl[] = {NV("content-length", "8000")};
     int32_t over_cl = request(&t, "POST", "/echo", cl, 1, 8000);
