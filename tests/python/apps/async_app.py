@@ -10,8 +10,6 @@ import sys
 import threading
 import time
 
-from fasterapi._native.http2 import PyHttp2Server
-
 #: Keys written by tasks that outlive their request (read by /async/bg).
 BACKGROUND_DONE = []
 #: id() of every running loop seen by a handler in this interpreter.
@@ -244,10 +242,5 @@ POOLED_ROUTES = [
 
 
 if __name__ == "__main__":
-    config = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-    server = PyHttp2Server(**config)
-    for method, path, handler in ROUTES:
-        server.add_route(method, path, handler)
-    for method, path, handler in POOLED_ROUTES:
-        server.add_route(method, path, handler, pooled=True)
-    server.start()
+    from _serve import serve
+    serve(ROUTES, POOLED_ROUTES)

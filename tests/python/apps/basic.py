@@ -10,8 +10,6 @@ import json
 import sys
 import time
 
-from fasterapi._native.http2 import PyHttp2Server
-
 print(f"FA-TEST-MODULE-LOADED name={__name__}", file=sys.stderr, flush=True)
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
@@ -186,11 +184,6 @@ POOLED_ROUTES = [
 
 if __name__ == "__main__":
     print("FA-TEST-MAIN-BLOCK", file=sys.stderr, flush=True)
-    config = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-    server = PyHttp2Server(**config)
-    for method, path, handler in ROUTES:
-        server.add_route(method, path, handler)
-    for method, path, handler in POOLED_ROUTES:
-        server.add_route(method, path, handler, pooled=True)
-    server.start()
+    from _serve import serve
+    serve(ROUTES, POOLED_ROUTES)
     print("FA-TEST-START-RETURNED", file=sys.stderr, flush=True)

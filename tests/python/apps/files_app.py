@@ -7,10 +7,7 @@ import asyncio
 import json
 import os
 import pathlib
-import sys
 import urllib.parse
-
-from fasterapi._native.http2 import PyHttp2Server
 
 
 def _q(req):
@@ -71,10 +68,5 @@ POOLED_ROUTES = [
 
 
 if __name__ == "__main__":
-    config = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-    server = PyHttp2Server(**config)
-    for method, path, handler in ROUTES:
-        server.add_route(method, path, handler)
-    for method, path, handler in POOLED_ROUTES:
-        server.add_route(method, path, handler, pooled=True)
-    server.start()
+    from _serve import serve
+    serve(ROUTES, POOLED_ROUTES)

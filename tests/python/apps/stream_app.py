@@ -9,8 +9,6 @@ import json
 import sys
 import time
 
-from fasterapi._native.http2 import PyHttp2Server
-
 BLOCK = bytes(range(256)) * 256  # 64 KiB
 #: bytes produced so far by the endless generators, per tag (this interpreter)
 PRODUCED = {}
@@ -188,10 +186,5 @@ POOLED_ROUTES = [
 
 
 if __name__ == "__main__":
-    config = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
-    server = PyHttp2Server(**config)
-    for method, path, handler in ROUTES:
-        server.add_route(method, path, handler)
-    for method, path, handler in POOLED_ROUTES:
-        server.add_route(method, path, handler, pooled=True)
-    server.start()
+    from _serve import serve
+    serve(ROUTES, POOLED_ROUTES)
