@@ -1218,15 +1218,16 @@ static int fa_append_chunk(PyObject *chunk, fa_buf *out)
     return 0;
 }
 
-/* res['body'] is an iterable: on a loop thread, make a producer; on a
- * blocking thread, join the chunks now. */
+/* res['body'] is an iterable: make a producer the caller pulls from (a
+ * pooled thread pulls it blocking); without an asyncio loop, join the
+ * chunks now. */
 static int fa_stream_start(fa_pythread *pt, PyObject *body, fa_response *out)
 {
     int is_async = Py_TYPE(body)->tp_as_async && Py_TYPE(body)->tp_as_async->am_aiter;
     PyObject *it = is_async ? PyObject_CallMethod(body, "__aiter__", NULL) : PyObject_GetIter(body);
     if (it == NULL)
         return -1;
-    if (!pt->blocking && pt->loop != NULL) {
+    if (pt->loop != NULL) {
         fa_pystream *ps = PyMem_Calloc(1, sizeof(*ps));
         if (ps == NULL) {
             Py_DECREF(it);
@@ -1239,7 +1240,7 @@ static int fa_stream_start(fa_pythread *pt, PyObject *body, fa_response *out)
         out->stream = ps;
         return 0;
     }
-    /* a pooled thread may block: drain it here */
+    /* no loop to pull with: drain it here */
     fa_pystream tmp = {.pt = pt, .iter = it, .is_async = is_async};
     int rc = 0;
     for (;;) {
@@ -1356,6 +1357,19 @@ int fa_pythread_pull(fa_pythread *pt, void *stream, fa_buf *out, size_t max, voi
         PyObject *aw = PyObject_CallMethod(ps->iter, "__anext__", NULL);
         if (aw == NULL)
             goto error;
+        if (pt->blocking) { /* a pooled thread: wait for the chunk right here */
+            PyObject *chunk = PyObject_CallFunctionObjArgs(pt->run_coro, pt->loop, aw, NULL);
+            Py_DECREF(aw);
+            if (chunk == NULL) {
+                if (!PyErr_ExceptionMatches(PyExc_StopAsyncIteration))
+                    goto error;
+                PyErr_Clear();
+                ps->ended = 1;
+                continue;
+            }
+            ps->chunk = chunk;
+            continue;
+        }
         PyObject *yielded = NULL;
         PySendResult sr = PyIter_Send(aw, Py_None, &yielded);
         if (sr == PYGEN_RETURN) {

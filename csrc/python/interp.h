@@ -111,9 +111,10 @@ typedef void (*fa_stream_ready_fn)(void *token);
 
 /* Streamed bodies.  When a handler sets res['body'] to an iterable of
  * str/bytes chunks (a generator, an async generator, a list...), the
- * response comes back with `stream` set (on a thread with a non-blocking
- * asyncio loop) and the caller pulls the chunks; on a blocking thread the
- * chunks are joined into `body` instead. */
+ * response comes back with `stream` set and the caller pulls the chunks:
+ * on an event-loop thread an awaited chunk makes the pull return WAIT; on
+ * a blocking (pooled) thread the pull waits for it, and never returns
+ * WAIT. */
 enum { FA_PULL_MORE = 0, FA_PULL_WAIT, FA_PULL_END, FA_PULL_ERROR };
 /* Appends chunks to out until it grew by at least `max` bytes (MORE), the
  * iterator awaits (WAIT: ready(token) is called later), it ends (END) or it

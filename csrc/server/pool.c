@@ -133,15 +133,65 @@ int fa_pool_submit(fa_server *srv, fa_worker *w, fa_job *job)
     }
     if (best < 0)
         return -1;
-    fa_pool_thread *p = &srv->pool[best];
-    if (!fa_ring_push(&p->from_worker[w->id], job))
+    job->pool_id = best;
+    return fa_pool_send(srv, w, job);
+}
+
+int fa_pool_send(fa_server *srv, fa_worker *w, fa_job *job)
+{
+    fa_pool_thread *p = &srv->pool[job->pool_id];
+    if (w->pool_inflight[job->pool_id] >= FA_POOL_RING_SIZE - 1 ||
+        !fa_ring_push(&p->from_worker[w->id], job))
         return -1;
-    w->pool_inflight[best]++;
+    w->pool_inflight[job->pool_id]++;
     atomic_fetch_add(&p->inflight, 1);
     uint64_t one = 1;
     ssize_t n = write(p->wake_fd, &one, sizeof(one));
     (void)n;
     return 0;
+}
+
+/* The next batch of a streamed answer into job->resp.body; at its end (or
+ * failure) the producer is closed.  Attached. */
+static void fa_pool_pull(fa_pythread *py, fa_job *job)
+{
+    fa_buf_reset(&job->resp.body);
+    int r = fa_pythread_pull(py, job->producer, &job->resp.body, FA_POOL_STREAM_BATCH, NULL);
+    if (r != FA_PULL_MORE) { /* END or ERROR: a blocking pull never WAITs */
+        fa_pythread_stream_close(py, job->producer);
+        job->producer = NULL;
+        job->stream_failed = r == FA_PULL_ERROR;
+    }
+}
+
+/* Runs one job on this pooled thread.  Attached. */
+static void fa_pool_run(fa_pythread *py, fa_job *job)
+{
+    switch (job->kind) {
+    case FA_JOB_CALL: {
+        void *handle = NULL, *body = NULL;
+        fa_pythread_call(py, job->handler_id, &job->req, &job->resp, NULL, &handle, &body);
+        if (job->resp.stream == NULL)
+            break;
+        /* a streamed answer: its head leaves with the first batch; a short
+         * one that ends within it goes out whole, with a content-length */
+        job->producer = job->resp.stream;
+        job->resp.stream = NULL;
+        fa_pool_pull(py, job);
+        if (job->stream_failed) {
+            job->stream_failed = 0;
+            fa_response_simple(&job->resp, 500, "Internal Server Error");
+        }
+        break;
+    }
+    case FA_JOB_PULL:
+        fa_pool_pull(py, job);
+        break;
+    case FA_JOB_CLOSE:
+        fa_pythread_stream_close(py, job->producer);
+        job->producer = NULL;
+        break;
+    }
 }
 
 void *fa_pool_main(void *arg)
@@ -176,8 +226,7 @@ void *fa_pool_main(void *arg)
             while ((job = fa_ring_pop(&p->from_worker[w])) != NULL) {
                 did = 1;
                 fa_pythread_attach(py);
-                void *handle = NULL, *body = NULL;
-                fa_pythread_call(py, job->handler_id, &job->req, &job->resp, NULL, &handle, &body);
+                fa_pool_run(py, job);
                 fa_pythread_detach(py);
                 atomic_fetch_sub(&p->inflight, 1);
                 fa_worker *dst = &srv->workers[job->worker_id];

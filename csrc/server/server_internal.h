@@ -28,6 +28,8 @@
 #include "router.h"
 
 #define FA_POOL_RING_SIZE 1024
+/* bytes a pooled thread pulls from a streamed answer per round trip */
+#define FA_POOL_STREAM_BATCH (64 * 1024)
 /* Connection read/write buffers come from a per-worker free list of
  * FA_CHUNK-byte blocks and go back when empty, so an idle connection holds
  * no buffer and a busy one does not call malloc per request. */
@@ -36,14 +38,28 @@
 
 struct fa_server;
 
+/* What a job asks of its pooled thread. */
+enum {
+    FA_JOB_CALL = 0, /* run the handler; a streamed answer comes back with
+                        its first batch and `producer` set */
+    FA_JOB_PULL,     /* the next batch of `producer` into resp.body */
+    FA_JOB_CLOSE,    /* close `producer` (the answer ended early); conn NULL */
+};
+
 /* A request handed to a pooled thread, and its answer on the way back.
  * One allocation holds the request's bytes (the connection's buffers may
- * move while the job runs). */
+ * move while the job runs).  A streamed answer keeps its job: the job goes
+ * back and forth with PULL until the producer ends (NULL again). */
 typedef struct fa_job {
     fa_conn *conn;
     int32_t stream_id;
     int handler_id;
     int worker_id;
+    int kind;         /* FA_JOB_* */
+    int pool_id;      /* the thread that holds the producer */
+    void *producer;   /* python/interp.h stream handle, owned by that thread */
+    int stream_failed; /* the producer raised: end the answer short */
+    struct fa_stream_out *so; /* PULL: the answer it feeds (NULL once gone) */
     fa_request req;
     fa_response resp;
     fa_header *headers;
@@ -69,7 +85,8 @@ typedef struct fa_stream_out {
     fa_conn *conn;
     int32_t stream_id;
     void *producer;   /* python/interp.h stream handle */
-    int waiting;      /* an awaited chunk has not arrived */
+    fa_job *job;      /* or, for a pooled route: the job holding its producer */
+    int waiting;      /* an awaited chunk (or a PULL job) has not arrived */
     int queued;       /* on the worker's due list */
     struct fa_stream_out *next;     /* the connection's list */
     struct fa_stream_out *due_next; /* the worker's due list */
@@ -165,6 +182,9 @@ void fa_pool_destroy(fa_pool_thread *p);
 void *fa_pool_main(void *arg);
 /* Queues a job from worker w.  Returns 0, or -1 when every queue is full. */
 int fa_pool_submit(fa_server *srv, fa_worker *w, fa_job *job);
+/* Sends a PULL or CLOSE job to the thread that holds its producer
+ * (job->pool_id).  Returns 0, or -1 when that ring is full. */
+int fa_pool_send(fa_server *srv, fa_worker *w, fa_job *job);
 fa_job *fa_job_new(const fa_request *req);
 void fa_job_free(fa_job *job);
 

@@ -33,6 +33,8 @@
 static void fa_worker_attach(fa_worker *w);
 static void fa_conn_queue_outs(fa_conn *c);
 static void fa_stream_out_free(fa_stream_out *so);
+static void fa_pool_close_producer(fa_worker *w, fa_job *job);
+static void fa_stream_out_write(fa_stream_out *so, const char *data, size_t len, int r);
 #define FA_STREAM_HIGH (64 * 1024)
 #define FA_MAX_EVENTS 256
 
@@ -442,25 +444,53 @@ static void fa_stream_out_free(fa_stream_out *so)
         fa_pythread_stream_close(w->py, so->producer);
         w->aio_due = 1; /* an async generator closes (or a chunk Task ends) on the loop */
     }
+    if (so->job != NULL) {
+        if (so->waiting)
+            so->job->so = NULL; /* a PULL is out: its answer closes the producer */
+        else
+            fa_pool_close_producer(w, so->job);
+    }
     free(so);
 }
 
-void fa_conn_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
+/* A pooled streamed answer ended early: its thread closes the producer
+ * (the job comes back and is freed). */
+static void fa_pool_close_producer(fa_worker *w, fa_job *job)
 {
-    void *producer = resp->stream;
+    if (job->producer == NULL) {
+        fa_job_free(job);
+        return;
+    }
+    job->kind = FA_JOB_CLOSE;
+    job->conn = NULL;
+    job->so = NULL;
+    if (fa_pool_send(w->srv, w, job) < 0) {
+        /* its ring is full: the generator is left to its interpreter */
+        fa_log("worker %d: cannot reach pooled thread %d to close a streamed body", w->id, job->pool_id);
+        job->producer = NULL;
+        fa_job_free(job);
+    }
+}
+
+/* Sends resp; a streamed one continues from `producer` (pulled on this
+ * thread) or from `job` (a pooled thread's producer). */
+static void fa_conn_respond_stream(fa_conn *c, int32_t stream_id, fa_response *resp, void *producer,
+                                   fa_job *job)
+{
     resp->stream = NULL;
-    resp->streaming = producer != NULL;
+    resp->streaming = producer != NULL || job != NULL;
     int wants_body = 0;
     if (!c->dead) {
         if (c->proto == FA_PROTO_H2) {
             fa_h2_respond(c, stream_id, resp);
-            wants_body = producer != NULL && fa_h2_stream_pending(c, stream_id) >= 0;
+            wants_body = (producer != NULL || job != NULL) && fa_h2_stream_pending(c, stream_id) >= 0;
         } else {
             wants_body = fa_h1_respond(c, resp);
         }
     }
+    int streaming = resp->streaming;
     fa_response_reset(resp);
-    if (producer == NULL)
+    if (!streaming)
         return;
     fa_stream_out *so = wants_body ? calloc(1, sizeof(*so)) : NULL;
     if (so == NULL) {
@@ -470,16 +500,28 @@ void fa_conn_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
             else
                 fa_h1_stream_end(c, 0);
         }
-        fa_worker_attach(c->worker);
-        fa_pythread_stream_close(c->worker->py, producer);
+        if (job != NULL) {
+            fa_pool_close_producer(c->worker, job);
+        } else {
+            fa_worker_attach(c->worker);
+            fa_pythread_stream_close(c->worker->py, producer);
+        }
         return;
     }
     so->conn = c;
     so->stream_id = stream_id;
     so->producer = producer;
+    so->job = job;
+    if (job != NULL)
+        job->so = so;
     so->next = c->outs;
     c->outs = so;
     fa_worker_queue_out(c->worker, so);
+}
+
+void fa_conn_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
+{
+    fa_conn_respond_stream(c, stream_id, resp, resp->stream, NULL);
 }
 
 /* An awaited chunk arrived (called from inside an asyncio step). */
@@ -517,36 +559,59 @@ static void fa_worker_pump(fa_worker *w)
         }
         if ((size_t)pending >= FA_STREAM_HIGH || out_pending >= 4 * FA_STREAM_HIGH)
             continue; /* fa_conn_flush queues it again when room frees up */
+        if (so->job != NULL) {
+            /* a pooled thread holds the producer: ask it for the next batch */
+            fa_job *job = so->job;
+            job->kind = FA_JOB_PULL;
+            if (fa_pool_send(w->srv, w, job) == 0) {
+                so->waiting = 1;
+                c->pending++; /* the answer comes back to this connection */
+            } else {
+                fa_log("worker %d: pooled thread %d is not taking work; ending a streamed answer",
+                       w->id, job->pool_id);
+                fa_stream_out_write(so, NULL, 0, FA_PULL_ERROR);
+            }
+            continue;
+        }
         fa_worker_attach(w);
         fa_buf_reset(&w->scratch);
         int r = fa_pythread_pull(w->py, so->producer, &w->scratch, FA_STREAM_HIGH, so);
-        int end = r == FA_PULL_END, failed = r == FA_PULL_ERROR;
-        if (c->proto == FA_PROTO_H2) {
-            if (failed)
-                fa_h2_stream_reset(c, so->stream_id);
-            else if (w->scratch.len > 0 || end)
-                fa_h2_stream_write(c, so->stream_id, w->scratch.data, w->scratch.len, end);
-        } else {
-            fa_h1_stream_chunk(c, w->scratch.data, w->scratch.len);
-            if (end || failed)
-                fa_h1_stream_end(c, !failed);
-        }
         if (r == FA_PULL_WAIT) {
             so->waiting = 1;
             w->aio_due = 1; /* the Task awaiting the chunk needs its first step */
         }
-        if (end || failed) {
-            fa_stream_out_free(so);
-            if (c->proto == FA_PROTO_H1 && !c->h1.in_flight && !c->dead) {
-                fa_conn_pause_reading(c, 0);
-                fa_h1_process(c); /* pipelined requests waiting behind it */
-            }
-        } else if (r == FA_PULL_MORE) {
-            fa_worker_queue_out(w, so);
-        }
-        fa_conn_flush(c);
+        fa_stream_out_write(so, w->scratch.data, w->scratch.len, r);
     }
     fa_buf_shrink(&w->scratch, 1 << 20);
+}
+
+/* Writes a pulled batch of a streamed answer (r: FA_PULL_*); at its end
+ * the answer is finished and `so` freed. */
+static void fa_stream_out_write(fa_stream_out *so, const char *data, size_t len, int r)
+{
+    fa_conn *c = so->conn;
+    fa_worker *w = c->worker;
+    int end = r == FA_PULL_END, failed = r == FA_PULL_ERROR;
+    if (c->proto == FA_PROTO_H2) {
+        if (failed)
+            fa_h2_stream_reset(c, so->stream_id);
+        else if (len > 0 || end)
+            fa_h2_stream_write(c, so->stream_id, data, len, end);
+    } else {
+        fa_h1_stream_chunk(c, data, len);
+        if (end || failed)
+            fa_h1_stream_end(c, !failed);
+    }
+    if (end || failed) {
+        fa_stream_out_free(so);
+        if (c->proto == FA_PROTO_H1 && !c->h1.in_flight && !c->dead) {
+            fa_conn_pause_reading(c, 0);
+            fa_h1_process(c); /* pipelined requests waiting behind it */
+        }
+    } else if (r == FA_PULL_MORE) {
+        fa_worker_queue_out(w, so);
+    }
+    fa_conn_flush(c);
 }
 
 void fa_conn_respond_error(fa_conn *c, int32_t stream_id, int status, const char *text)
@@ -982,24 +1047,55 @@ static void fa_worker_aio_step(fa_worker *w)
         fa_worker_resume_bodies(w);
 }
 
+/* A pooled thread answered a PULL: write the batch, then ask again when
+ * the connection has room. */
+static void fa_worker_take_batch(fa_worker *w, fa_job *job)
+{
+    fa_stream_out *so = job->so;
+    if (so == NULL) { /* the answer ended while the batch was on its way */
+        fa_pool_close_producer(w, job);
+        return;
+    }
+    so->waiting = 0;
+    int r = job->stream_failed ? FA_PULL_ERROR : job->producer == NULL ? FA_PULL_END : FA_PULL_MORE;
+    if (r != FA_PULL_MORE)
+        so->job = NULL; /* the producer is closed: nothing to send back */
+    fa_stream_out_write(so, job->resp.body.data, job->resp.body.len, r);
+    if (r != FA_PULL_MORE)
+        fa_job_free(job);
+}
+
 void fa_worker_take_answers(fa_worker *w)
 {
     for (int p = 0; p < w->srv->num_pool; p++) {
         fa_job *job;
         while ((job = fa_ring_pop(&w->from_pool[p])) != NULL) {
             w->pool_inflight[p]--;
+            if (job->kind == FA_JOB_CLOSE) {
+                fa_job_free(job);
+                continue;
+            }
             fa_conn *c = job->conn;
             c->pending--;
-            w->inflight--;
-            if (!c->dead) { /* a dead one is freed by fa_worker_bury() */
-                fa_conn_respond(c, job->stream_id, &job->resp);
-                if (c->proto == FA_PROTO_H1 && !c->h1.in_flight && !c->dead) {
-                    fa_conn_pause_reading(c, 0);
-                    fa_h1_process(c); /* pipelined requests waiting behind it */
-                }
-                fa_conn_flush(c);
+            if (job->kind == FA_JOB_PULL) {
+                fa_worker_take_batch(w, job);
+                continue;
             }
-            fa_job_free(job);
+            w->inflight--;
+            if (c->dead) { /* a dead one is freed by fa_worker_bury() */
+                fa_pool_close_producer(w, job);
+                continue;
+            }
+            /* a streamed answer keeps its job for the next PULLs */
+            int streaming = job->producer != NULL;
+            fa_conn_respond_stream(c, job->stream_id, &job->resp, NULL, streaming ? job : NULL);
+            if (c->proto == FA_PROTO_H1 && !c->h1.in_flight && !c->dead) {
+                fa_conn_pause_reading(c, 0);
+                fa_h1_process(c); /* pipelined requests waiting behind it */
+            }
+            fa_conn_flush(c);
+            if (!streaming)
+                fa_job_free(job);
         }
     }
 }

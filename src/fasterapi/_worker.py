@@ -222,8 +222,12 @@ async def _aclose(it):
 def close_async_iter(loop, it):
     """Closes an abandoned async generator on the loop (its finally blocks
     may await)."""
-    if loop is not None and not loop.is_closed():
+    if loop is None or loop.is_closed():
+        return
+    if loop.is_running():
         loop.create_task(_aclose(it))
+    else:  # a pooled thread's loop: close it now
+        loop.run_until_complete(_aclose(it))
 
 
 # ---------------------------------------------------------------------------

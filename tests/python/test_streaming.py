@@ -50,8 +50,11 @@ def _wait_marker(srv, marker, since, timeout=3.0):
     return log
 
 
-def _produced(srv, tag):
-    return h1_request(srv.port, "GET", "/stream/produced").json().get(tag)
+def _produced(srv, tag, route=""):
+    """Bytes an endless generator produced so far (asked of the pooled
+    interpreter for a /pooled/ route)."""
+    where = "/pooled/stream/produced" if route.startswith("/pooled/") else "/stream/produced"
+    return h1_request(srv.port, "GET", where).json().get(tag)
 
 
 def _read_raw_chunks(sock, timeout=10.0):
@@ -118,15 +121,16 @@ def test_streamed_bodies_h2_client(ssrv, route):
 
 
 @pytest.mark.parametrize("proto", ["h1", "h2"])
-def test_big_stream_intact(ssrv, proto):
+@pytest.mark.parametrize("route", ["/stream/big", "/pooled/stream/big"])
+def test_big_stream_intact(ssrv, proto, route):
     n = 40  # 2.5 MB
     want = b"".join(i.to_bytes(4, "big") + BLOCK[4:] for i in range(n))
     if proto == "h1":
-        r = h1_request(ssrv.port, "GET", f"/stream/big?n={n}")
+        r = h1_request(ssrv.port, "GET", f"{route}?n={n}")
         assert r.status == 200 and r.header("transfer-encoding") == "chunked"
         got = r.body
     else:
-        st = helpers.h2_get(ssrv.port, f"/stream/big?n={n}")
+        st = helpers.h2_get(ssrv.port, f"{route}?n={n}")
         assert st.status == 200 and st.reset is None
         got = bytes(st.body)
     assert len(got) == len(want) and helpers.sha256(got) == helpers.sha256(want)
@@ -270,21 +274,37 @@ def test_sse_h2_client_incremental(ssrv):
 # a generator that raises midway
 # --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("route,exc", [("/stream/raise", "stream-boom-"), ("/stream/araise", "astream-boom-")])
+@pytest.mark.parametrize("route,exc", [("/stream/raise", "stream-boom-"), ("/stream/araise", "astream-boom-"),
+                                       ("/pooled/stream/raise", "stream-boom-"),
+                                       ("/pooled/stream/araise", "astream-boom-")])
 def test_generator_raising_truncates_h1(ssrv, route, exc):
     tag = _tag()
     since = ssrv.stderr_len()
+    # pooled: past the pooled thread's first 64 KiB batch, so the head is out
+    size = 65536 if route.startswith("/pooled/") else 1000
     with connect(ssrv.port) as s:
-        s.sendall(build_request("GET", f"{route}?tag={tag}"))
+        s.sendall(build_request("GET", f"{route}?tag={tag}&size={size}"))
         head, chunks, ended = _read_raw_chunks(s)
     assert head.status == 200  # the head was out before the generator failed
     assert not ended, "a failed stream must not end with the final 0-chunk"
-    assert len(b"".join(chunks)) <= 3000
+    assert len(b"".join(chunks)) <= 3 * size
     log = _wait_marker(ssrv, exc + tag, since)
     assert "Traceback" in log
-    if route == "/stream/raise":
+    if route.endswith("/stream/raise"):
         _wait_marker(ssrv, f"FA-STREAM-RAISED-FINALLY {tag}", since)
     helpers.assert_serving(ssrv.port)
+
+
+@pytest.mark.parametrize("mode", ["h1", "h2"])
+@pytest.mark.parametrize("route", ["/pooled/stream/raise", "/pooled/stream/araise"])
+def test_pooled_generator_raising_in_its_first_batch_is_a_500(ssrv, mode, route):
+    """Nothing was sent yet when a pooled generator fails within the first
+    batch its thread pulls: the answer is a plain 500."""
+    tag = _tag()
+    since = ssrv.stderr_len()
+    r = curl(f"{ssrv.url}{route}?tag={tag}", mode)
+    assert r.status == 500
+    assert "Traceback" in _wait_marker(ssrv, "stream-boom-" + tag, since)
 
 
 def test_generator_raising_curl_reports_error(ssrv):
@@ -294,11 +314,12 @@ def test_generator_raising_curl_reports_error(ssrv):
     assert p.returncode != 0, "curl should see a truncated chunked body"
 
 
-@pytest.mark.parametrize("route", ["/stream/raise", "/stream/araise"])
+@pytest.mark.parametrize("route", ["/stream/raise", "/stream/araise", "/pooled/stream/raise"])
 def test_generator_raising_resets_h2_stream(ssrv, route):
     tag = _tag()
+    size = 65536 if route.startswith("/pooled/") else 1000
     with H2Client(ssrv.port) as c:
-        sid = c.request("GET", f"{route}?tag={tag}")
+        sid = c.request("GET", f"{route}?tag={tag}&size={size}")
         st = c.response(sid)
         assert st.status == 200
         assert st.reset == 2, f"expected RST_STREAM INTERNAL_ERROR, got reset={st.reset} ended={st.ended}"
@@ -347,27 +368,38 @@ def test_head_on_streamed_route_h2(ssrv):
 
 
 @pytest.mark.parametrize("proto", ["h1", "h2"])
-def test_head_on_endless_stream_does_not_pull(ssrv, proto):
-    """HEAD never pulls the endless generator: it is dropped unread."""
+@pytest.mark.parametrize("route", ["/stream/endless", "/pooled/stream/endless"])
+def test_head_on_endless_stream_does_not_pull(ssrv, proto, route):
+    """HEAD never pulls the endless generator past a first batch: it is
+    closed unread."""
     tag = _tag()
+    since = ssrv.stderr_len()
     if proto == "h1":
         with connect(ssrv.port) as s:
-            s.sendall(build_request("HEAD", f"/stream/endless?tag={tag}"))
+            s.sendall(build_request("HEAD", f"{route}?tag={tag}"))
             rd = H1Reader(s)
             r = rd.read_response("HEAD")
             s.sendall(build_request("GET", "/"))
             assert rd.read_response().body == b"Hello from /"
     else:
         with H2Client(ssrv.port) as c:
-            r = c.response(c.request("HEAD", f"/stream/endless?tag={tag}"))
+            r = c.response(c.request("HEAD", f"{route}?tag={tag}"))
             assert r.ended and bytes(r.body) == b""
     assert r.status == 200
-    time.sleep(0.3)
-    assert _produced(ssrv, tag) <= 4 * len(BLOCK)
+    if route.startswith("/pooled/"):
+        # the pooled thread pulled its first batch before the head left;
+        # the started generator is closed (its finally runs)
+        _wait_marker(ssrv, f"FA-STREAM-FINALLY {tag}", since)
+    else:
+        time.sleep(0.3)  # never started: nothing to close, nothing produced
+    assert _produced(ssrv, tag, route) <= 4 * len(BLOCK)
 
 
 # --------------------------------------------------------------------------
-# pooled routes: the chunks are joined into one body
+# pooled routes: a short stream (within the pooled thread's first 64 KiB
+# batch) goes out whole with a content-length; longer ones are pulled by
+# the pooled thread batch by batch as the connection drains (tests above
+# and below run the /pooled/ variants)
 # --------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", ["h1", "h2"])
@@ -376,7 +408,7 @@ def test_head_on_endless_stream_does_not_pull(ssrv, proto):
     ("/pooled/stream/async?n=3", b"achunk 0\nachunk 1\nachunk 2\n"),
     ("/pooled/stream/list", b"alpha,beta,gamma,delta"),
 ])
-def test_pooled_stream_joined(ssrv, mode, route, body):
+def test_pooled_short_stream_goes_out_whole(ssrv, mode, route, body):
     r = curl(ssrv.url + route, mode)
     assert r.status == 200 and r.body == body
     assert r.headers.get("content-length") == str(len(body))
@@ -396,7 +428,8 @@ def _rss_kb(pid):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("route", ["/stream/endless", "/stream/aendless"])
+@pytest.mark.parametrize("route", ["/stream/endless", "/stream/aendless", "/pooled/stream/endless",
+                                   "/pooled/stream/aendless"])
 def test_slow_reader_bounded_memory_h1(ssrv, route):
     """An endless 64 KiB-block generator and a client with a small receive
     buffer that reads 1 MB/s for 3 s: the server's RSS stays flat and the
@@ -424,7 +457,7 @@ def test_slow_reader_bounded_memory_h1(ssrv, route):
             received += len(chunk)
         rss_max = max(rss_max, _rss_kb(ssrv.pid))
         time.sleep(tick)
-    produced = _produced(ssrv, tag)
+    produced = _produced(ssrv, tag, route)
     s.close()
     print(f"slow reader {route}: received={received} produced={produced} "
           f"rss0={rss0}kB rss_max={rss_max}kB")
@@ -464,7 +497,8 @@ def test_h2_zero_window_stops_the_generator(ssrv):
         assert bytes(st.body) == b"alpha,beta,gamma,delta"
 
 
-@pytest.mark.parametrize("route", ["/stream/endless", "/stream/aendless"])
+@pytest.mark.parametrize("route", ["/stream/endless", "/stream/aendless", "/pooled/stream/endless",
+                                   "/pooled/stream/aendless"])
 def test_h2_connection_close_closes_generator(ssrv, route):
     tag = _tag()
     since = ssrv.stderr_len()
@@ -475,7 +509,8 @@ def test_h2_connection_close_closes_generator(ssrv, route):
     _wait_marker(ssrv, f"FA-STREAM-FINALLY {tag}", since)
 
 
-@pytest.mark.parametrize("route", ["/stream/endless", "/stream/aendless"])
+@pytest.mark.parametrize("route", ["/stream/endless", "/stream/aendless", "/pooled/stream/endless",
+                                   "/pooled/stream/aendless"])
 def test_h1_disconnect_closes_generator(ssrv, route):
     tag = _tag()
     since = ssrv.stderr_len()
@@ -485,7 +520,7 @@ def test_h1_disconnect_closes_generator(ssrv, route):
         while n < 300_000:
             n += len(s.recv(65536))
     log = _wait_marker(ssrv, f"FA-STREAM-FINALLY {tag}", since, timeout=3.0)
-    if route == "/stream/endless":
+    if route.endswith("/stream/endless"):
         assert f"FA-STREAM-GENEXIT {tag}" in log
     helpers.assert_serving(ssrv.port)
 

@@ -88,11 +88,12 @@ def empty_iter(req, res):
 
 def raise_midway(req, res):
     tag = _q(req).get("tag", "x")
+    size = int(_q(req).get("size", 1000))
 
     def gen():
         try:
             for i in range(3):
-                yield BLOCK[:1000]
+                yield BLOCK[:size]
             raise RuntimeError(f"stream-boom-{tag}")
         finally:
             _mark("RAISED-FINALLY", tag)
@@ -103,11 +104,12 @@ def raise_midway(req, res):
 
 def araise_midway(req, res):
     tag = _q(req).get("tag", "x")
+    size = int(_q(req).get("size", 1000))
 
     async def agen():
         for i in range(3):
             await asyncio.sleep(0.01)
-            yield BLOCK[:1000]
+            yield BLOCK[:size]
         raise RuntimeError(f"astream-boom-{tag}")
 
     res['content_type'] = 'application/octet-stream'
@@ -182,6 +184,13 @@ POOLED_ROUTES = [
     ("GET", "/pooled/stream/sync", sync_chunks),
     ("GET", "/pooled/stream/async", async_chunks),
     ("GET", "/pooled/stream/list", list_body),
+    ("GET", "/pooled/stream/big", big_sync),
+    ("GET", "/pooled/stream/raise", raise_midway),
+    ("GET", "/pooled/stream/araise", araise_midway),
+    ("GET", "/pooled/stream/endless", endless),
+    ("HEAD", "/pooled/stream/endless", endless),
+    ("GET", "/pooled/stream/aendless", aendless),
+    ("GET", "/pooled/stream/produced", produced),
 ]
 
 
