@@ -265,10 +265,13 @@ def apply_file_conditions(req: dict, res: dict) -> None:
 
 
 def _http_date(value):
+    """An HTTP-date as an aware datetime (UTC when the zone is "-0000",
+    which parsedate_to_datetime leaves naive), or None."""
     try:
-        return email.utils.parsedate_to_datetime(value)
+        d = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
+    return d.replace(tzinfo=datetime.timezone.utc) if d.tzinfo is None else d
 
 
 def _if_range_holds(value: str, etag, last_modified) -> bool:

@@ -402,6 +402,10 @@ def test_file_if_range(tmp_path):
         # the same date in another HTTP-date format is the same date
         rfc850 = email.utils.parsedate_to_datetime(modified).strftime("%A, %d-%b-%y %H:%M:%S GMT")
         assert c.get(url, headers={**rng, "if-range": rfc850}).status_code == 206
+        assert c.get(url, headers={**rng, "if-range": modified.replace("GMT", "-0000")}).status_code == 206
+        # a zone of "-0000" (a naive datetime for email.utils) compares too
+        assert c.get(url, headers={"if-modified-since": modified.replace("GMT", "-0000")}).status_code == 304
+        assert c.get(url, headers={"if-modified-since": "Mon, 01 Jan 2024 00:00:00 -0000"}).status_code == 200
         # multiple ranges honor If-Range too; If-Range without Range changes nothing
         r = c.get(url, headers={"range": "bytes=0-1,5-6", "if-range": etag})
         assert r.status_code == 206 and r.headers["content-type"].startswith("multipart/byteranges")
