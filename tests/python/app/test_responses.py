@@ -490,6 +490,14 @@ def test_file_multiple_ranges(tmp_path, monkeypatch):
                         "items=0-1", "0-1", "bytes=1+2-3", "bytes=٣-4", "bytes=0-1-2"):
                 r = get(url, rng)
                 assert r.status_code == 200 and r.content == data, rng
+            # positions of any length
+            huge = "9" * 5000
+            r = get(url, f"bytes=0-{huge},{huge}-")
+            assert r.status_code == 206 and r.content == data
+            assert r.headers["content-range"] == f"bytes 0-{size - 1}/{size}"
+            r = get(url, f"bytes=-{huge}")
+            assert r.status_code == 206 and r.content == data
+            assert get(url, f"bytes={huge}-{huge}0").status_code == 416
             # unit and empty elements as RFC 9110 allows
             r = get(url, "Bytes=0-1,,4-5")
             assert [p for _, _, p in _byteranges(r.headers["content-type"], r.content)] == [data[0:2], data[4:6]]
