@@ -95,9 +95,9 @@ class FileBody:
 
 class CallNextRes(dict):
     """The res a middleware's call_next has the route fill; it becomes the
-    Response the middleware gets.  FileResponse conditions wait for the res
-    the server sends (after the middleware, as before it in Starlette's
-    FileResponse, which handles them when it is sent)."""
+    Response the middleware gets.  FileResponse conditions are applied to
+    the res the server sends instead, after the middleware: call_next gives
+    the whole file's response."""
 
     __slots__ = ()
 
