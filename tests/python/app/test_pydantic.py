@@ -10,12 +10,12 @@ for the same app, except ``ctx.error`` of a value_error (FastAPI encodes
 the exception as ``{}``; we give its message, as for dataclasses) and
 ``"default": null`` in schemas (FastAPI drops every null from its
 document)."""
-import subprocess
-import sys
 from decimal import Decimal
 from typing import Annotated, Optional
 
 import pytest
+
+import helpers
 
 from fasterapi import Body, FastAPI
 from fasterapi.exceptions import ResponseValidationError
@@ -405,5 +405,5 @@ assert c.post("/items", json={"name": "a"}).status_code == 422
 assert "Item" in c.get("/openapi.json").json()["components"]["schemas"]
 assert "pydantic" not in sys.modules and "pydantic_core" not in sys.modules, sorted(sys.modules)
 """
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    p = helpers.run_native(code)  # with the sanitizer runtimes when the ASan pass runs
     assert p.returncode == 0, p.stderr
