@@ -77,11 +77,4 @@ def start_server(tmp_path):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A module-wide server of apps/basic.py with the seed's worker counts."""
-    srv = helpers.ServerProcess("basic.py", workdir=tmp_path_factory.mktemp("server"))
-    try:
-        yield srv
-    finally:
-        try:
-            srv.check_clean_exit()
-        finally:
-            srv.kill()
+    yield from helpers.module_server("basic.py", tmp_path_factory, "server")

@@ -266,6 +266,20 @@ class ServerProcess:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def module_server(app: str, tmp_path_factory, name: str, **config):
+    """The body of a module-scoped server fixture (`yield from` it): a
+    ServerProcess of app with config, stopped and checked for a clean exit
+    at teardown."""
+    srv = ServerProcess(app, workdir=tmp_path_factory.mktemp(name), **config)
+    try:
+        yield srv
+    finally:
+        try:
+            srv.check_clean_exit()
+        finally:
+            srv.kill()
+
+
 # --------------------------------------------------------------------------
 # Raw HTTP/1.1
 # --------------------------------------------------------------------------

@@ -21,16 +21,9 @@ REFUSED_STREAM = 7
 
 @pytest.fixture(scope="module")
 def adm(tmp_path_factory):
-    srv = helpers.ServerProcess("admission_app.py", workdir=tmp_path_factory.mktemp("adm"),
+    yield from helpers.module_server("admission_app.py", tmp_path_factory, "adm",
                                 num_pinned_workers=1, num_pooled_workers=2, max_inflight=LIMIT,
                                 keepalive_timeout=30.0)
-    try:
-        yield srv
-    finally:
-        try:
-            srv.check_clean_exit()
-        finally:
-            srv.kill()
 
 
 def _timed_get(port, path):

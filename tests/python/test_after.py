@@ -10,14 +10,7 @@ APP = "after_app.py"
 
 @pytest.fixture(scope="module")
 def after_server(tmp_path_factory):
-    srv = helpers.ServerProcess(APP, workdir=tmp_path_factory.mktemp("after"))
-    try:
-        yield srv
-    finally:
-        try:
-            srv.check_clean_exit()
-        finally:
-            srv.kill()
+    yield from helpers.module_server(APP, tmp_path_factory, "after")
 
 
 def _wait_line(srv, since, needle, timeout=15.0):

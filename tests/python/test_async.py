@@ -30,16 +30,9 @@ SLACK = helpers.SLACK
 
 @pytest.fixture(scope="module")
 def asrv(tmp_path_factory):
-    srv = helpers.ServerProcess("async_app.py", workdir=tmp_path_factory.mktemp("async"),
+    yield from helpers.module_server("async_app.py", tmp_path_factory, "async",
                                 num_pinned_workers=1, keepalive_timeout=30.0,
                                 graceful_timeout=3.0)
-    try:
-        yield srv
-    finally:
-        try:
-            srv.check_clean_exit()
-        finally:
-            srv.kill()
 
 
 def _get(srv, path, proto):

@@ -16,14 +16,7 @@ LIMITS = dict(max_header_size=4096, max_headers=20, max_target_size=1024, max_bo
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory):
-    srv = ServerProcess("basic.py", workdir=tmp_path_factory.mktemp("limited"), **LIMITS)
-    try:
-        yield srv
-    finally:
-        try:
-            srv.check_clean_exit()
-        finally:
-            srv.kill()
+    yield from helpers.module_server("basic.py", tmp_path_factory, "limited", **LIMITS)
 
 
 def expect(srv, data: bytes, statuses, must_close=True):

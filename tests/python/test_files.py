@@ -39,15 +39,8 @@ def files(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def fsrv(tmp_path_factory):
-    srv = helpers.ServerProcess("files_app.py", workdir=tmp_path_factory.mktemp("fsrv"),
+    yield from helpers.module_server("files_app.py", tmp_path_factory, "fsrv",
                                 keepalive_timeout=30.0)
-    try:
-        yield srv
-    finally:
-        try:
-            srv.check_clean_exit()
-        finally:
-            srv.kill()
 
 
 def _u(route, path, **kw):

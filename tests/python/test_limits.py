@@ -21,14 +21,7 @@ GRACE = 3.0 * helpers.SLACK
 
 @pytest.fixture(scope="module")
 def timeouts(tmp_path_factory):
-    srv = ServerProcess("basic.py", workdir=tmp_path_factory.mktemp("timeouts"), **TIMEOUTS)
-    try:
-        yield srv
-    finally:
-        try:
-            srv.check_clean_exit()
-        finally:
-            srv.kill()
+    yield from helpers.module_server("basic.py", tmp_path_factory, "timeouts", **TIMEOUTS)
 
 
 def _closed_within(sock, timeout):

@@ -21,15 +21,8 @@ def _rss_peak_kb(pid):
 @pytest.fixture(scope="module")
 def usrv(tmp_path_factory):
     # a small body limit: streamed routes must not be bound by it
-    srv = helpers.ServerProcess("upload_app.py", workdir=tmp_path_factory.mktemp("usrv"),
+    yield from helpers.module_server("upload_app.py", tmp_path_factory, "usrv",
                                 num_pinned_workers=1, max_body_size=1 << 20)
-    try:
-        yield srv
-    finally:
-        try:
-            srv.check_clean_exit()
-        finally:
-            srv.kill()
 
 
 @pytest.mark.parametrize("mode", ["h1", "h2", "h2c"])  # h2: prior knowledge, h2c: upgrade

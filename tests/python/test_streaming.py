@@ -29,15 +29,8 @@ SYNC5 = b"".join(f"chunk {i}\n".encode() for i in range(5))
 
 @pytest.fixture(scope="module")
 def ssrv(tmp_path_factory):
-    srv = helpers.ServerProcess("stream_app.py", workdir=tmp_path_factory.mktemp("stream"),
+    yield from helpers.module_server("stream_app.py", tmp_path_factory, "stream",
                                 num_pinned_workers=1, keepalive_timeout=30.0)
-    try:
-        yield srv
-    finally:
-        try:
-            srv.check_clean_exit()
-        finally:
-            srv.kill()
 
 
 def _tag():

@@ -17,11 +17,4 @@ APP_DIR = Path(__file__).resolve().parent / "apps"
 def app_server(tmp_path_factory):
     """apps/server_app.py served by the native server: 2 pinned workers,
     2 pooled threads sharing 1 interpreter."""
-    srv = helpers.ServerProcess(str(APP_DIR / "server_app.py"), workdir=tmp_path_factory.mktemp("app-server"))
-    try:
-        yield srv
-    finally:
-        try:
-            srv.check_clean_exit()
-        finally:
-            srv.kill()
+    yield from helpers.module_server(str(APP_DIR / "server_app.py"), tmp_path_factory, "app-server")
