@@ -49,6 +49,7 @@ fa_job *fa_job_new(const fa_request *req)
     FA_COPY(r->query, req->query, req->query_len);
     FA_COPY(r->body, req->body, req->body_len);
     FA_COPY(r->client, req->client, req->client_len);
+    r->client_obj = NULL; /* another interpreter: built afresh there */
     for (size_t i = 0; i < req->num_headers; i++) {
         fa_header *h = &job->headers[i];
         h->name_len = req->headers[i].name_len;
@@ -164,6 +165,25 @@ static void fa_pool_pull(fa_pythread *py, fa_job *job)
     }
 }
 
+/* At stop, after every worker was joined (pool_stop is set only then):
+ * answers this thread sent that no worker took may hold a streamed body's
+ * producer, which belongs to this thread's interpreter.  Close them here,
+ * with this thread now the rings' only user.  Attached. */
+static void fa_pool_drop_answers(fa_server *srv, fa_pool_thread *p, fa_pythread *py)
+{
+    for (int w = 0; w < srv->num_workers; w++) {
+        fa_ring *ring = &srv->workers[w].from_pool[p->id];
+        fa_job *job;
+        while ((job = fa_ring_pop(ring)) != NULL) {
+            if (job->producer != NULL)
+                fa_pythread_stream_close(py, job->producer);
+            job->producer = NULL;
+            fa_job_free(job);
+        }
+    }
+    fa_pythread_run_after(py);
+}
+
 /* Runs one job on this pooled thread.  Attached. */
 static void fa_pool_run(fa_pythread *py, fa_job *job)
 {
@@ -251,6 +271,7 @@ void *fa_pool_main(void *arg)
             break;
     }
     fa_pythread_attach(py);
+    fa_pool_drop_answers(srv, p, py);
     fa_server_thread_stopping(srv, py, hooks);
     fa_pythread_detach(py);
     fa_pythread_free(py);

@@ -565,3 +565,19 @@ def test_write_timeout_closes_a_connection_that_never_reads(start_server, proto)
     finally:
         s.close()
     helpers.assert_serving(srv.port)
+
+
+@pytest.mark.parametrize("route", ["/stream/endless", "/pooled/stream/endless"])
+def test_stop_during_an_endless_stream_closes_the_generator(start_server, route):
+    """A graceful stop while a client still reads an endless stream: after
+    graceful_timeout the connection is closed, the generator's finally runs
+    in its own interpreter (a pooled one too), and the server exits 0."""
+    srv = start_server("stream_app.py", num_pinned_workers=1, num_pooled_workers=1, graceful_timeout=1.0)
+    tag = _tag()
+    with connect(srv.port) as s:
+        s.sendall(build_request("GET", f"{route}?tag={tag}"))
+        n = 0
+        while n < 300_000:
+            n += len(s.recv(65536))
+        assert srv.stop() == 0  # the client stops reading: the stream stays open until the deadline
+    assert f"FA-STREAM-FINALLY {tag}" in srv.stderr()
