@@ -46,6 +46,10 @@ typedef struct fa_request {
     const char *client;
     size_t client_len;
     int client_port;
+    /* where the handler layer may keep the Python form of the client
+     * address for the connection's next requests (an object of the worker's
+     * own interpreter; the connection releases it); NULL: do not keep it */
+    void **client_obj;
 } fa_request;
 
 /* A header of a response, as offsets into fa_response.strs (offsets, not

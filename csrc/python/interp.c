@@ -473,6 +473,23 @@ static PyObject *fa_build_params(const fa_request *rq)
     return d;
 }
 
+/* req['client']: (host, port), kept on the connection once built. */
+static PyObject *fa_build_client(const fa_request *rq)
+{
+    if (rq->client_obj != NULL && *rq->client_obj != NULL)
+        return Py_NewRef((PyObject *)*rq->client_obj);
+    if (rq->client_len == 0)
+        return Py_NewRef(Py_None);
+    PyObject *host = PyUnicode_DecodeLatin1(rq->client, (Py_ssize_t)rq->client_len, NULL);
+    PyObject *port = host ? PyLong_FromLong(rq->client_port) : NULL;
+    PyObject *t = port ? PyTuple_Pack(2, host, port) : NULL;
+    Py_XDECREF(host);
+    Py_XDECREF(port);
+    if (t != NULL && rq->client_obj != NULL)
+        *rq->client_obj = Py_NewRef(t);
+    return t;
+}
+
 static PyObject *fa_build_request(fa_interp *in, const fa_request *rq, int handler_id)
 {
     PyObject *d = PyDict_New();
@@ -498,9 +515,7 @@ static PyObject *fa_build_request(fa_interp *in, const fa_request *rq, int handl
     FA_SET(k_http_version, Py_NewRef(rq->http_version == 20 ? in->v_20
                                       : rq->http_version == 10 ? in->v_10 : in->v_11));
     FA_SET(k_scheme, Py_NewRef(in->v_http)); /* no TLS yet */
-    FA_SET(k_client, rq->client_len ? Py_BuildValue("(s#i)", rq->client, (Py_ssize_t)rq->client_len,
-                                                   rq->client_port)
-                                    : Py_NewRef(Py_None));
+    FA_SET(k_client, fa_build_client(rq));
 #undef FA_SET
     return d;
 fail:

@@ -94,6 +94,7 @@ typedef struct fa_conn {
     char peer[46]; /* INET6_ADDRSTRLEN */
     uint8_t peer_len;
     uint16_t peer_port;
+    void *client_obj; /* req['client'] as built once by the worker's interpreter */
 } fa_conn;
 
 /* --- provided by server/worker.c ------------------------------------ */

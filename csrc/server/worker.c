@@ -217,6 +217,11 @@ static void fa_conn_close(fa_conn *c)
     fa_worker *w = c->worker;
     fa_timer_unlink(c);
     fa_conn_cancel_async(c);
+    if (c->client_obj != NULL) {
+        fa_worker_attach(w);
+        fa_pythread_release(c->client_obj);
+        c->client_obj = NULL;
+    }
     while (c->outs)
         fa_stream_out_free(c->outs);
     if (c->io.events)
@@ -829,6 +834,7 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
     routed.client = c->peer;
     routed.client_len = c->peer_len;
     routed.client_port = c->peer_port;
+    routed.client_obj = &c->client_obj;
     w->requests++;
     fa_route_result r = fa_router_find(&w->srv->router, req->method, req->method_len, req->path,
                                        req->path_len, &rt, params, &routed.num_params, allow,
