@@ -76,7 +76,45 @@ def _boot():
     app._startup_state = "todo"
     atexit.register(_shutdown, app)
     _app = app
+    direct_handlers(app)
     return app
+
+
+def direct_handlers(app) -> list:
+    """The native handler's name for each of app.native_routes(), in order:
+    ``route_<i>``, a function of this module that calls its route at once
+    (no lookup by path and method), for a (path, method) served by exactly
+    one route without path convertors, in an app without middleware;
+    ``handle`` for the others.  The main process (to register them) and
+    every worker interpreter (to import them by name) make the same ones,
+    since they load the same app."""
+    names = []
+    g = globals()
+    plain = not app.user_middleware
+    for i, (method, path, _pooled) in enumerate(app.native_routes()):
+        route = app._table.get((path, method)) if plain else None
+        if route is None or any(c not in ("str", "path") for c in route.convertors.values()):
+            names.append("handle")  # {p:int}-style convertors may send it elsewhere
+            continue
+        name = f"route_{i}"
+        g[name] = _direct_handler(app, route, name)
+        names.append(name)
+    return names
+
+
+def _direct_handler(app, route, name):
+    version = app.router._version
+    run = route.handle  # compiled: the fast path when the route has one
+    router = app.router
+
+    def handler(req, res):
+        if app._startup_state is not None or router._version != version:
+            return app._handle(req, res)  # not started here yet, or routes changed
+        return run(app, req, res)
+
+    handler.__name__ = handler.__qualname__ = name
+    handler.__module__ = __name__
+    return handler
 
 
 def adopt(app):
@@ -88,6 +126,7 @@ def adopt(app):
     app._build()
     app._startup_state = "todo"
     _app = app
+    direct_handlers(app)
     return app
 
 

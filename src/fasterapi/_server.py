@@ -82,8 +82,9 @@ def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, work
                            **server_options)
     if interpreters != "sub":
         _runtime.adopt(app)  # what main-interpreter workers serve
-    for method, path, pooled in app.native_routes():
-        server.add_route(method, path, _runtime.handle, pooled=pooled)
+    names = _runtime.direct_handlers(app)
+    for (method, path, pooled), name in zip(app.native_routes(), names):
+        server.add_route(method, path, getattr(_runtime, name), pooled=pooled)
     # startup/lifespan in every worker interpreter before the first request
     server.on_startup(_runtime.startup)
     server.on_shutdown(_runtime.shutdown)

@@ -310,28 +310,34 @@ class APIRoute(BaseRoute):
         general = APIRoute.handle.__get__(self)
         finish = self._finish_general
         status = self.status_code or 200
-        pspecs = [(f.name, f.alias, f.validator) for f in dep.path_params]
-        qspecs = [(f.name, f.alias, f.validator, f.required, f.is_seq, f) for f in dep.query_params]
-        hspecs = [(f.name, f.alias, f.validator, f.required, f.is_seq, f) for f in dep.header_params]
+        # (name, alias, validator, error location, ...): the location tuples are built once
+        pspecs = [(f.name, f.alias, f.validator, ("path", f.alias)) for f in dep.path_params]
+        qspecs = [(f.name, f.alias, f.validator, f.required, f.is_seq, f, ("query", f.alias))
+                  for f in dep.query_params]
+        hspecs = [(f.name, f.alias, f.validator, f.required, f.is_seq, f, ("header", f.alias))
+                  for f in dep.header_params]
+        # validators append to it only when they fail, and then the general path starts over:
+        # one list serves every call
+        errors = []
         dumps = _json.dumps
         parse = parse_query
         coro_type = types.CoroutineType
 
         def handle(app, req, res):
             kwargs = {}
-            errors = []
             if pspecs:
                 pp = req["path_params"]
-                for name, alias, v in pspecs:
-                    r = v(pp.get(alias), ("path", alias), errors)
+                for name, alias, v, loc in pspecs:
+                    r = v(pp.get(alias), loc, errors)
                     if r is BAD:
+                        errors.clear()
                         return general(app, req, res)
                     kwargs[name] = r
             if qspecs:
                 q = req["query"]
                 pairs = parse(q) if q else ()
                 qd = dict(pairs) if pairs else None
-                for name, alias, v, required, is_seq, f in qspecs:
+                for name, alias, v, required, is_seq, f, loc in qspecs:
                     if is_seq:
                         val = [b for a, b in pairs if a == alias] or None
                     else:
@@ -341,21 +347,23 @@ class APIRoute(BaseRoute):
                             return general(app, req, res)
                         kwargs[name] = f.get_default()
                         continue
-                    r = v(val, ("query", alias), errors)
+                    r = v(val, loc, errors)
                     if r is BAD:
+                        errors.clear()
                         return general(app, req, res)
                     kwargs[name] = r
             if hspecs:
                 h = req["headers"]
-                for name, alias, v, required, is_seq, f in hspecs:
+                for name, alias, v, required, is_seq, f, loc in hspecs:
                     val = h.get(alias)
                     if val is None:
                         if required:
                             return general(app, req, res)
                         kwargs[name] = f.get_default()
                         continue
-                    r = v(val.split(", ") if is_seq else val, ("header", alias), errors)
+                    r = v(val.split(", ") if is_seq else val, loc, errors)
                     if r is BAD:
+                        errors.clear()
                         return general(app, req, res)
                     kwargs[name] = r
             try:
