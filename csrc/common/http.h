@@ -50,6 +50,10 @@ typedef struct fa_request {
      * address for the connection's next requests (an object of the worker's
      * own interpreter; the connection releases it); NULL: do not keep it */
     void **client_obj;
+    /* for the fallback handler: the methods the path has routes for
+     * ("GET, HEAD"), when it has some; allow_len 0 otherwise */
+    const char *allow;
+    size_t allow_len;
 } fa_request;
 
 /* A header of a response, as offsets into fa_response.strs (offsets, not

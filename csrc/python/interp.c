@@ -33,7 +33,7 @@ struct fa_interp {
     PyObject *headers_type;
     PyObject **routes; /* req['route'] per handler id */
     PyObject *k_path_params, *k_route, *k_file, *k_file_range, *k_stream, *k_json, *k_after;
-    PyObject *k_client, *k_scheme, *v_http;
+    PyObject *k_client, *k_scheme, *v_http, *k_allow;
     fa_json_cache json_cache;
     int *stream_body; /* per handler id */
     PyObject *k_method, *k_path, *k_query, *k_headers, *k_body, *k_status,
@@ -128,6 +128,7 @@ static void fa_interp_clear_objects(fa_interp *in)
     Py_CLEAR(in->k_client);
     Py_CLEAR(in->k_scheme);
     Py_CLEAR(in->v_http);
+    Py_CLEAR(in->k_allow);
     fa_json_cache_clear(&in->json_cache);
     Py_CLEAR(in->k_method);
     Py_CLEAR(in->k_path);
@@ -217,6 +218,7 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
     FA_INTERN(k_client, "client");
     FA_INTERN(k_scheme, "scheme");
     FA_INTERN(v_http, "http");
+    FA_INTERN(k_allow, "allow");
     if (fa_json_cache_init(&in->json_cache) < 0)
         goto done;
     FA_INTERN(v_10, "1.0");
@@ -516,6 +518,8 @@ static PyObject *fa_build_request(fa_interp *in, const fa_request *rq, int handl
                                       : rq->http_version == 10 ? in->v_10 : in->v_11));
     FA_SET(k_scheme, Py_NewRef(in->v_http)); /* no TLS yet */
     FA_SET(k_client, fa_build_client(rq));
+    if (rq->allow_len)
+        FA_SET(k_allow, fa_str(rq->allow, rq->allow_len));
 #undef FA_SET
     return d;
 fail:

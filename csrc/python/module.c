@@ -405,6 +405,43 @@ static PyObject *fa_add_hook(PyHttp2Server *self, PyObject *func, int stop)
     return Py_NewRef(func);
 }
 
+PyDoc_STRVAR(set_fallback_doc,
+"set_fallback(handler, pooled=False)\n--\n\n"
+"Send requests that no route matches to `handler(req, res)` instead of the\n"
+"server's plain-text 404 / 405.  It sees req['route'] == '' and, when the\n"
+"path has routes for other methods, req['allow'] (e.g. 'GET, HEAD') to\n"
+"answer 405 with.  A module-level function, like route handlers; a later\n"
+"call replaces it.  Returns handler.");
+
+static PyObject *PyHttp2Server_set_fallback(PyObject *op, PyObject *args, PyObject *kwds)
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    static char *kwlist[] = {"handler", "pooled", NULL};
+    PyObject *handler;
+    int pooled = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p:set_fallback", kwlist, &handler, &pooled))
+        return NULL;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    if (fa_server_running(self->srv)) {
+        PyErr_SetString(PyExc_RuntimeError, "set the fallback before start(), or stop() the server first");
+        return NULL;
+    }
+    PyObject *module, *qualname;
+    if (fa_handler_names(handler, &module, &qualname) < 0)
+        return NULL;
+    char err[256];
+    int rc = fa_server_set_fallback(self->srv, PyUnicode_AsUTF8(module), PyUnicode_AsUTF8(qualname), pooled,
+                                    err, sizeof(err));
+    Py_DECREF(module);
+    Py_DECREF(qualname);
+    if (rc < 0) {
+        PyErr_SetString(PyExc_MemoryError, err);
+        return NULL;
+    }
+    return Py_NewRef(handler);
+}
+
 PyDoc_STRVAR(on_startup_doc,
 "on_startup(func)\n--\n\n"
 "Run `func()` once in every worker interpreter (each pinned worker and each\n"
@@ -745,6 +782,8 @@ static PyMethodDef PyHttp2Server_methods[] = {
     {"start", (PyCFunction)(void (*)(void))PyHttp2Server_start, METH_VARARGS | METH_KEYWORDS, start_doc},
     {"stop", PyHttp2Server_stop, METH_NOARGS, stop_doc},
     {"is_running", PyHttp2Server_is_running, METH_NOARGS, is_running_doc},
+    {"set_fallback", (PyCFunction)(void (*)(void))PyHttp2Server_set_fallback, METH_VARARGS | METH_KEYWORDS,
+     set_fallback_doc},
     {"on_startup", PyHttp2Server_on_startup, METH_O, on_startup_doc},
     {"on_shutdown", PyHttp2Server_on_shutdown, METH_O, on_shutdown_doc},
     {NULL, NULL, 0, NULL},

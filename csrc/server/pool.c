@@ -23,7 +23,8 @@
 
 fa_job *fa_job_new(const fa_request *req)
 {
-    size_t bytes = req->method_len + req->path_len + req->query_len + req->body_len + req->client_len;
+    size_t bytes = req->method_len + req->path_len + req->query_len + req->body_len + req->client_len +
+                   req->allow_len;
     for (size_t i = 0; i < req->num_headers; i++)
         bytes += req->headers[i].name_len + req->headers[i].value_len;
     for (size_t i = 0; i < req->num_params; i++)
@@ -50,6 +51,7 @@ fa_job *fa_job_new(const fa_request *req)
     FA_COPY(r->body, req->body, req->body_len);
     FA_COPY(r->client, req->client, req->client_len);
     r->client_obj = NULL; /* another interpreter: built afresh there */
+    FA_COPY(r->allow, req->allow, req->allow_len);
     for (size_t i = 0; i < req->num_headers; i++) {
         fa_header *h = &job->headers[i];
         h->name_len = req->headers[i].name_len;

@@ -46,6 +46,7 @@ fa_server *fa_server_new(const fa_config *cfg)
         return NULL;
     srv->cfg = *cfg;
     fa_router_init(&srv->router);
+    srv->fallback.handler_id = -1;
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->cond, NULL);
     srv->state = FA_SRV_IDLE;
@@ -137,26 +138,22 @@ oom:
     return -1;
 }
 
-int fa_server_add_hook(fa_server *srv, int stop, const char *module, const char *qualname, char *err,
-                       size_t err_size)
+/* Appends a handler that no route names (a hook, the fallback): its label
+ * is "<what>:<qualname>", its req['route'] "".  Returns its id, or -1 when
+ * out of memory. */
+static int fa_server_new_handler(fa_server *srv, const char *what, const char *module, const char *qualname)
 {
     if (srv->num_handlers == srv->cap_handlers) {
         size_t cap = srv->cap_handlers ? srv->cap_handlers * 2 : 8;
         fa_handler_ref *p = realloc(srv->handlers, cap * sizeof(*p));
         if (p == NULL)
-            goto oom;
+            return -1;
         srv->handlers = p;
         srv->cap_handlers = cap;
     }
-    int **ids = stop ? &srv->stop_hooks : &srv->start_hooks;
-    size_t *n = stop ? &srv->num_stop_hooks : &srv->num_start_hooks;
-    int *p = realloc(*ids, (*n + 1) * sizeof(int));
-    if (p == NULL)
-        goto oom;
-    *ids = p;
     fa_handler_ref *h = &srv->handlers[srv->num_handlers];
     memset(h, 0, sizeof(*h));
-    size_t label_len = strlen(qualname) + 16;
+    size_t label_len = strlen(what) + strlen(qualname) + 2;
     h->module = strdup(module);
     h->qualname = strdup(qualname);
     h->label = malloc(label_len);
@@ -166,14 +163,42 @@ int fa_server_add_hook(fa_server *srv, int stop, const char *module, const char 
         free(h->qualname);
         free(h->label);
         free(h->route);
-        goto oom;
+        return -1;
     }
-    snprintf(h->label, label_len, "%s:%s", stop ? "shutdown" : "startup", qualname);
-    p[(*n)++] = (int)srv->num_handlers++;
+    snprintf(h->label, label_len, "%s:%s", what, qualname);
+    return (int)srv->num_handlers++;
+}
+
+int fa_server_add_hook(fa_server *srv, int stop, const char *module, const char *qualname, char *err,
+                       size_t err_size)
+{
+    int **ids = stop ? &srv->stop_hooks : &srv->start_hooks;
+    size_t *n = stop ? &srv->num_stop_hooks : &srv->num_start_hooks;
+    int *p = realloc(*ids, (*n + 1) * sizeof(int));
+    if (p == NULL)
+        goto oom;
+    *ids = p;
+    int id = fa_server_new_handler(srv, stop ? "shutdown" : "startup", module, qualname);
+    if (id < 0)
+        goto oom;
+    p[(*n)++] = id;
     return 0;
 oom:
     snprintf(err, err_size, "out of memory");
     return -1;
+}
+
+int fa_server_set_fallback(fa_server *srv, const char *module, const char *qualname, int pooled, char *err,
+                           size_t err_size)
+{
+    int id = fa_server_new_handler(srv, "fallback", module, qualname);
+    if (id < 0) {
+        snprintf(err, err_size, "out of memory");
+        return -1;
+    }
+    srv->fallback.handler_id = id; /* an earlier one stays loaded, unused */
+    srv->fallback.pooled = pooled;
+    return 0;
 }
 
 void fa_server_thread_started(fa_server *srv, fa_pythread *py, int run_hooks)
@@ -404,6 +429,9 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
         fa_log("Registered handler %s (ID: %d)%s", srv->handlers[rt->handler_id].label, rt->handler_id,
                rt->pooled ? " [pooled]" : "");
     }
+    if (srv->fallback.handler_id >= 0)
+        fa_log("Unmatched requests go to %s%s", srv->handlers[srv->fallback.handler_id].label,
+               srv->fallback.pooled ? " [pooled]" : "");
     fa_log("Listening on %s:%d (HTTP/1.1, h2c prior knowledge, h2c upgrade)", cfg->host, cfg->port);
     fa_log("Event-loop workers: %d (poller: %s, SO_REUSEPORT listener each)", srv->num_workers,
            fa_loop_backend());

@@ -21,6 +21,12 @@ fa_config *fa_server_config(fa_server *srv);
 int fa_server_add_route(fa_server *srv, const char *method, const char *path, const char *module,
                         const char *qualname, int pooled, int stream_body, char *err,
                         size_t err_size);
+/* Registers the handler of requests no route matches (instead of the
+ * server's plain 404 / 405): it gets req['route'] == "" and, when the path
+ * exists for other methods, req['allow'].  Replaces an earlier one.
+ * Returns 0, or -1 with err set. */
+int fa_server_set_fallback(fa_server *srv, const char *module, const char *qualname, int pooled, char *err,
+                           size_t err_size);
 /* Registers a function every worker interpreter runs once when its thread
  * starts (stop = 0: before the server answers) or stops (stop = 1).
  * Returns 0, or -1 with err set. */

@@ -161,6 +161,7 @@ typedef struct fa_server {
     _Atomic int pool_stop;
     _Atomic int workers_alive;
     int *start_hooks, *stop_hooks; /* handler ids of on_startup / on_shutdown */
+    fa_route fallback;   /* set_fallback(): handler_id -1 when none */
     size_t num_start_hooks, num_stop_hooks;
     int threads_ready;   /* threads past their startup hooks */
     int start_failed;    /* a startup hook raised */

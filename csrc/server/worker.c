@@ -835,11 +835,23 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
     routed.client_len = c->peer_len;
     routed.client_port = c->peer_port;
     routed.client_obj = &c->client_obj;
+    routed.allow = NULL;
+    routed.allow_len = 0;
     w->requests++;
     fa_route_result r = fa_router_find(&w->srv->router, req->method, req->method_len, req->path,
                                        req->path_len, &rt, params, &routed.num_params, allow,
                                        sizeof(allow));
     routed.params = params;
+    if (r != FA_ROUTE_FOUND && w->srv->fallback.handler_id >= 0) {
+        /* the application answers what no route matches */
+        rt = &w->srv->fallback;
+        routed.num_params = 0;
+        if (r == FA_ROUTE_BAD_METHOD) {
+            routed.allow = allow;
+            routed.allow_len = strlen(allow);
+        }
+        r = FA_ROUTE_FOUND;
+    }
     if (r == FA_ROUTE_NOT_FOUND) {
         fa_conn_respond_error(c, stream_id, 404, "Not Found");
         return;

@@ -85,6 +85,8 @@ def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, work
     names = _runtime.direct_handlers(app)
     for (method, path, pooled), name in zip(app.native_routes(), names):
         server.add_route(method, path, getattr(_runtime, name), pooled=pooled)
+    # what no route matches: FastAPI's 404/405 JSON, redirect_slashes, middleware
+    server.set_fallback(_runtime.handle)
     # startup/lifespan in every worker interpreter before the first request
     server.on_startup(_runtime.startup)
     server.on_shutdown(_runtime.shutdown)

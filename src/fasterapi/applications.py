@@ -19,8 +19,6 @@ __all__ = ["FastAPI"]
 logger = logging.getLogger("fasterapi.error")
 
 #: methods the catch-all fallback route answers (404/405/redirects in JSON)
-FALLBACK_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")
-FALLBACK_PATH = "/{__fasterapi_unmatched:path}"
 
 
 class FastAPI:
@@ -271,7 +269,8 @@ class FastAPI:
 
     def native_routes(self):
         """[(method, native path, pooled)] for the native router: one per
-        (method, path pattern) of the app, then the catch-alls that give
+        (method, path pattern) of the app.  What matches none of them goes
+        to the server's fallback handler (set_fallback), which gives
         FastAPI-shaped 404/405 answers and trailing-slash redirects."""
         self._build()
         out = []
@@ -283,11 +282,6 @@ class FastAPI:
                     continue
                 seen.add(key)
                 out.append((m, r.native_path, bool(getattr(r, "pooled", False) and not getattr(r, "is_async", False))))
-        for m in FALLBACK_METHODS:
-            for p in (FALLBACK_PATH, "/"):
-                if (m, p) not in seen:
-                    seen.add((m, p))
-                    out.append((m, p, False))
         return out
 
     def _match(self, method: str, path: str):

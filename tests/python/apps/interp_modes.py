@@ -25,6 +25,15 @@ def where(req, res):
                    "starts": len(STARTS), "module": __name__}
 
 
+def fallback(req, res):
+    """set_fallback(): what no route matches."""
+    res['status'] = 405 if 'allow' in req else 404
+    res['json'] = {"route": req['route'], "allow": req.get('allow'), "path": req['path'],
+                   "method": req['method'], "interp": interp_id()}
+    if 'allow' in req:
+        res['headers'] = {"allow": req['allow']}
+
+
 def client(req, res):
     res['json'] = {"client": req['client'], "scheme": req['scheme']}
 
@@ -46,6 +55,7 @@ def on_stop():
 if __name__ == "__main__":
     config = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
     unloadable = config.pop("unloadable", None)
+    fallback_mode = config.pop("fallback", None)  # None, "pinned" or "pooled"
     server = PyHttp2Server(**config)
     server.add_route("GET", "/where", where)
     server.add_route("GET", "/where/async", where_async)
@@ -56,6 +66,8 @@ if __name__ == "__main__":
         os.environ["FA_TEST_UNLOADABLE"] = unloadable
         import interp_unloadable
         server.add_route("GET", "/unloadable", interp_unloadable.handler)
+    if fallback_mode:
+        server.set_fallback(fallback, pooled=fallback_mode == "pooled")
     server.on_startup(on_start)
     server.on_shutdown(on_stop)
     print(f"FA-TEST-MODE {server.interpreters}", file=sys.stderr, flush=True)
