@@ -382,20 +382,25 @@ static PyObject *PyHttp2Server_add_route(PyObject *op, PyObject *args, PyObject 
     return PyLong_FromLong(id);
 }
 
-static PyObject *fa_add_hook(PyHttp2Server *self, PyObject *func, int stop)
+/* Registers func as a hook (kind 0 startup, 1 shutdown) or as the fallback
+ * handler (kind 2) while the server is stopped.  Returns a new reference to
+ * func, or NULL with an exception set. */
+static PyObject *fa_register(PyHttp2Server *self, PyObject *func, int kind, int pooled)
 {
     if (fa_check_init(self) < 0)
         return NULL;
     if (fa_server_running(self->srv)) {
-        PyErr_SetString(PyExc_RuntimeError, "add hooks before start(), or stop() the server first");
+        PyErr_Format(PyExc_RuntimeError, "%s before start(), or stop() the server first",
+                     kind == 2 ? "set the fallback" : "add hooks");
         return NULL;
     }
     PyObject *module, *qualname;
     if (fa_handler_names(func, &module, &qualname) < 0)
         return NULL;
     char err[256];
-    int rc = fa_server_add_hook(self->srv, stop, PyUnicode_AsUTF8(module), PyUnicode_AsUTF8(qualname), err,
-                                sizeof(err));
+    const char *m = PyUnicode_AsUTF8(module), *q = PyUnicode_AsUTF8(qualname);
+    int rc = kind == 2 ? fa_server_set_fallback(self->srv, m, q, pooled, err, sizeof(err))
+                       : fa_server_add_hook(self->srv, kind, m, q, err, sizeof(err));
     Py_DECREF(module);
     Py_DECREF(qualname);
     if (rc < 0) {
@@ -421,25 +426,7 @@ static PyObject *PyHttp2Server_set_fallback(PyObject *op, PyObject *args, PyObje
     int pooled = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p:set_fallback", kwlist, &handler, &pooled))
         return NULL;
-    if (fa_check_init(self) < 0)
-        return NULL;
-    if (fa_server_running(self->srv)) {
-        PyErr_SetString(PyExc_RuntimeError, "set the fallback before start(), or stop() the server first");
-        return NULL;
-    }
-    PyObject *module, *qualname;
-    if (fa_handler_names(handler, &module, &qualname) < 0)
-        return NULL;
-    char err[256];
-    int rc = fa_server_set_fallback(self->srv, PyUnicode_AsUTF8(module), PyUnicode_AsUTF8(qualname), pooled,
-                                    err, sizeof(err));
-    Py_DECREF(module);
-    Py_DECREF(qualname);
-    if (rc < 0) {
-        PyErr_SetString(PyExc_MemoryError, err);
-        return NULL;
-    }
-    return Py_NewRef(handler);
+    return fa_register(self, handler, 2, pooled);
 }
 
 PyDoc_STRVAR(on_startup_doc,
@@ -453,7 +440,7 @@ PyDoc_STRVAR(on_startup_doc,
 
 static PyObject *PyHttp2Server_on_startup(PyObject *op, PyObject *func)
 {
-    return fa_add_hook((PyHttp2Server *)op, func, 0);
+    return fa_register((PyHttp2Server *)op, func, 0, 0);
 }
 
 PyDoc_STRVAR(on_shutdown_doc,
@@ -464,7 +451,7 @@ PyDoc_STRVAR(on_shutdown_doc,
 
 static PyObject *PyHttp2Server_on_shutdown(PyObject *op, PyObject *func)
 {
-    return fa_add_hook((PyHttp2Server *)op, func, 1);
+    return fa_register((PyHttp2Server *)op, func, 1, 0);
 }
 
 static void fa_release_gil(void *arg) { *(PyThreadState **)arg = PyEval_SaveThread(); }
