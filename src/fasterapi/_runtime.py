@@ -91,18 +91,19 @@ def direct_handlers(app) -> list:
     names = []
     g = globals()
     plain = not app.user_middleware
-    for i, (method, path, _pooled) in enumerate(app.native_routes()):
+    for i, (method, path, _pooled, stream_body) in enumerate(app.native_routes()):
         route = app._table.get((path, method)) if plain else None
         if route is None or any(c not in ("str", "path") for c in route.convertors.values()):
-            names.append("handle")  # {p:int}-style convertors may send it elsewhere
+            # {p:int}-style convertors may send it elsewhere
+            names.append("handle_streamed" if stream_body else "handle")
             continue
         name = f"route_{i}"
-        g[name] = _direct_handler(app, route, name)
+        g[name] = _direct_handler(app, route, name, stream_body)
         names.append(name)
     return names
 
 
-def _direct_handler(app, route, name):
+def _direct_handler(app, route, name, stream_body):
     version = app.router._version
     run = route.handle  # compiled: the fast path when the route has one
     router = app.router
@@ -112,9 +113,16 @@ def _direct_handler(app, route, name):
             return app._handle(req, res)  # not started here yet, or routes changed
         return run(app, req, res)
 
-    handler.__name__ = handler.__qualname__ = name
-    handler.__module__ = __name__
-    return handler
+    async def streamed(req, res):
+        # stream_body routes must be coroutine functions for the server
+        r = handler(req, res)
+        if r is not None:
+            await r
+
+    h = streamed if stream_body else handler
+    h.__name__ = h.__qualname__ = name
+    h.__module__ = __name__
+    return h
 
 
 def adopt(app):
@@ -173,6 +181,14 @@ def handle(req, res):
     if app is None:
         app = _boot()
     return app._handle(req, res)
+
+
+async def handle_streamed(req, res):
+    """handle() for routes whose body arrives as it comes (req['stream']):
+    the server wants a coroutine function there."""
+    r = handle(req, res)
+    if r is not None:
+        await r
 
 
 if os.environ.get(ENV_APP) and _in_subinterpreter():

@@ -83,8 +83,8 @@ def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, work
     if interpreters != "sub":
         _runtime.adopt(app)  # what main-interpreter workers serve
     names = _runtime.direct_handlers(app)
-    for (method, path, pooled), name in zip(app.native_routes(), names):
-        server.add_route(method, path, getattr(_runtime, name), pooled=pooled)
+    for (method, path, pooled, stream_body), name in zip(app.native_routes(), names):
+        server.add_route(method, path, getattr(_runtime, name), pooled=pooled, stream_body=stream_body)
     # what no route matches: FastAPI's 404/405 JSON, redirect_slashes, middleware
     server.set_fallback(_runtime.handle)
     # startup/lifespan in every worker interpreter before the first request

@@ -21,6 +21,8 @@ logger = logging.getLogger("fasterapi.error")
 #: methods the catch-all fallback route answers (404/405/redirects in JSON)
 
 
+_BODY_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE"))
+
 class FastAPI:
     """The application: routes, dependencies, exception handlers, events
     and the OpenAPI document, with FastAPI's constructor keywords.
@@ -268,10 +270,12 @@ class FastAPI:
         return table
 
     def native_routes(self):
-        """[(method, native path, pooled)] for the native router: one per
-        (method, path pattern) of the app.  What matches none of them goes
-        to the server's fallback handler (set_fallback), which gives
-        FastAPI-shaped 404/405 answers and trailing-slash redirects."""
+        """[(method, native path, pooled, stream_body)] for the native
+        router: one per (method, path pattern) of the app; stream_body for
+        the methods that carry a body on routes whose endpoint reads it
+        itself.  What matches none of them goes to the server's fallback
+        handler (set_fallback), which gives FastAPI-shaped 404/405 answers
+        and trailing-slash redirects."""
         self._build()
         out = []
         seen = set()
@@ -281,7 +285,10 @@ class FastAPI:
                 if key in seen:
                     continue
                 seen.add(key)
-                out.append((m, r.native_path, bool(getattr(r, "pooled", False) and not getattr(r, "is_async", False))))
+                pooled = bool(getattr(r, "pooled", False) and not getattr(r, "is_async", False))
+                stream = bool(getattr(r, "streams_body", False) and m in _BODY_METHODS
+                              and not self.user_middleware)
+                out.append((m, r.native_path, pooled, stream))
         return out
 
     def _match(self, method: str, path: str):

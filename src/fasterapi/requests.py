@@ -136,24 +136,48 @@ class Request:
     # -- body -------------------------------------------------------------------
     @property
     def body_bytes(self) -> bytes:
+        if self._req.get("stream") is not None:
+            raise RuntimeError("this route receives its body as it arrives (an async endpoint that takes the "
+                               "Request and declares no body parameter): use await request.body()")
         return self._req["body"]
 
     async def body(self) -> bytes:
-        return self._req["body"]
+        """The whole body (on a route that streams it: read to the end
+        first, then kept)."""
+        req = self._req
+        s = req.get("stream")
+        if s is not None:
+            if req.get("_stream_used"):
+                raise RuntimeError("Stream consumed: request.stream() already read the body")
+            req["body"] = await s.read()
+            req["stream"] = None
+        return req["body"]
 
     async def json(self):
         if self._json is _MISSING:
-            self._json = _json.loads(self._req["body"])
+            self._json = _json.loads(await self.body())
         return self._json
 
     async def form(self, **_limits) -> FormData:
         if self._form is None:
             from ._forms import parse_form  # noqa: PLC0415
-            self._form = parse_form(self.headers.get("content-type", ""), self._req["body"])
+            self._form = parse_form(self.headers.get("content-type", ""), await self.body())
         return self._form
 
     async def stream(self):
-        yield self._req["body"]
+        """The body in chunks as they arrive (ends with b"", as
+        Starlette's does).  Without a streamed body: the body at once."""
+        req = self._req
+        s = req.get("stream")
+        if s is None:
+            yield req["body"]
+            yield b""
+            return
+        if req.get("_stream_used"):
+            raise RuntimeError("Stream consumed: the body was already read")
+        req["_stream_used"] = True
+        async for chunk in s:
+            yield chunk
         yield b""
 
     async def is_disconnected(self) -> bool:

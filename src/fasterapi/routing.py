@@ -280,6 +280,12 @@ class APIRoute(BaseRoute):
         self.body_embed = len(body) > 1 or any(f.info is not None and f.info.embed for f in body)
         self.needs_body = bool(body)
         self.is_async = dep.is_async_tree
+        # An async endpoint that takes the Request and declares no body
+        # parameter reads the body itself (await request.body() / .json() /
+        # .form(), or request.stream()): the server then hands it over as it
+        # arrives instead of collecting it first (no max_body_size either).
+        self.streams_body = (self.is_async and not body and dep.request_param is not None
+                             and not self.pooled)
         rm = self.response_model
         self.response_validator = compile_validator(rm) if rm is not None else None
         # a pydantic response model (main interpreter) is serialized by pydantic, with every
@@ -538,6 +544,7 @@ class Route(BaseRoute):
         self.include_in_schema = include_in_schema
         self.pooled = False
         self.is_async = inspect.iscoroutinefunction(endpoint)
+        self.streams_body = self.is_async  # it gets the Request: its body arrives as it comes
 
     matches = APIRoute.matches
     convertors_ok = APIRoute.convertors_ok

@@ -260,10 +260,10 @@ def test_middleware():
 
 def test_native_route_list():
     routes = app.native_routes()
-    assert ("GET", "/items/{item_id}", False) in routes
-    assert ("POST", "/v1/users/{name}", False) in routes
-    assert not any("{__" in p for _, p, _ in routes)  # unmatched requests: the server's fallback
-    assert len(set((m, p) for m, p, _ in routes)) == len(routes)
+    assert ("GET", "/items/{item_id}", False, False) in routes
+    assert ("POST", "/v1/users/{name}", False, False) in routes
+    assert not any("{__" in p for _, p, _, _ in routes)  # unmatched requests: the server's fallback
+    assert len(set((m, p) for m, p, _, _ in routes)) == len(routes)
 
 
 def test_cors_and_gzip_middleware():

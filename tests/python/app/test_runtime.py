@@ -10,7 +10,7 @@ def _req(method, path, route, params=None, query=""):
 
 
 def _names(app):
-    return dict(zip(((m, p) for m, p, _ in app.native_routes()), _runtime.direct_handlers(app)))
+    return dict(zip(((m, p) for m, p, *_ in app.native_routes()), _runtime.direct_handlers(app)))
 
 
 def test_plain_routes_get_direct_handlers_and_answer_like_the_dispatcher():

@@ -163,6 +163,23 @@ async def after_response_async(flag: str, background: BackgroundTasks,
     return {"dep": res}
 
 
+@app.post("/upload/hash")
+async def upload_hash(request: Request):
+    """Hashes the body as it arrives (request.stream()), never holding it."""
+    import hashlib
+    h, size, chunks = hashlib.sha256(), 0, 0
+    async for chunk in request.stream():
+        h.update(chunk)
+        size += len(chunk)
+        chunks += chunk != b""
+    return {"size": size, "sha256": h.hexdigest(), "chunks": chunks}
+
+
+@app.post("/upload/json")
+async def upload_json(request: Request):
+    return {"got": await request.json(), "again": len(await request.body())}
+
+
 @app.get("/client")
 def client(request: Request):
     return {"host": request.client.host, "port": request.client.port, "scheme": request.url.scheme}
