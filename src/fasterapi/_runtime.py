@@ -9,6 +9,8 @@ process sets before ``start()`` (they are process-wide):
 ``FASTERAPI_APP``        ``module:attribute`` of the FastAPI instance
 ``FASTERAPI_MAIN_PATH``  file of the main script, when module is ``__main__``
 ``FASTERAPI_LOG_LEVEL``  logging level for the workers
+``FASTERAPI_MAX_BODY_SIZE``  the server's max_body_size (request.body() on a
+                         streamed route stops there with a 413)
 
 so an import error stops the server at start, naming the module.  The
 startup handlers (or lifespan) run through the server's on_startup hook in
@@ -25,6 +27,7 @@ import os
 ENV_APP = "FASTERAPI_APP"
 ENV_MAIN_PATH = "FASTERAPI_MAIN_PATH"
 ENV_LOG_LEVEL = "FASTERAPI_LOG_LEVEL"
+ENV_MAX_BODY = "FASTERAPI_MAX_BODY_SIZE"  # the server's max_body_size, for bodies read from a stream
 
 _app = None
 

@@ -77,6 +77,7 @@ def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, work
     else:
         os.environ.pop(_runtime.ENV_MAIN_PATH, None)
     os.environ[_runtime.ENV_LOG_LEVEL] = level
+    os.environ[_runtime.ENV_MAX_BODY] = str(server_options.get("max_body_size", 16 << 20))
     server = PyHttp2Server(port=port, host=host, num_pinned_workers=workers, num_pooled_workers=pooled_workers,
                            num_pooled_interpreters=pooled_interpreters, interpreters=interpreters,
                            **server_options)

@@ -9,6 +9,7 @@ receive it::
                 "q": request.query_params.get("q"),
                 "body": await request.json() if request.method == "POST" else None}
 """
+import os
 from http.cookies import _unquote as _cookie_unquote
 
 from . import _json
@@ -32,6 +33,21 @@ def parse_cookies(header: str) -> dict:
         if k or v:
             out[k] = _cookie_unquote(v)
     return out
+
+
+_MAX_BODY = None
+
+
+def _max_body_size() -> int:
+    """The server's max_body_size (the process that started it sets
+    FASTERAPI_MAX_BODY_SIZE), which bounds a streamed body read whole."""
+    global _MAX_BODY
+    if _MAX_BODY is None:
+        try:
+            _MAX_BODY = int(os.environ.get("FASTERAPI_MAX_BODY_SIZE", 16 << 20))
+        except ValueError:
+            _MAX_BODY = 16 << 20
+    return _MAX_BODY
 
 
 class Request:
@@ -149,7 +165,15 @@ class Request:
         if s is not None:
             if req.get("_stream_used"):
                 raise RuntimeError("Stream consumed: request.stream() already read the body")
-            req["body"] = await s.read()
+            req["_stream_used"] = True
+            limit, parts, size = _max_body_size(), [], 0
+            async for chunk in s:
+                size += len(chunk)
+                if size > limit:  # the bound the server puts on bodies it collects itself
+                    from .exceptions import HTTPException  # noqa: PLC0415
+                    raise HTTPException(413, "Request body too large")
+                parts.append(chunk)
+            req["body"] = b"".join(parts)
             req["stream"] = None
         return req["body"]
 

@@ -57,3 +57,17 @@ def test_testclient_stream_yields_the_body():
         return b"".join([c async for c in request.stream()]).decode()
 
     assert TestClient(app).post("/", content=b"hello").json() == "hello"
+
+
+@pytest.mark.parametrize("mode", ["h1", "h2"])
+def test_reading_a_streamed_body_whole_is_bounded_by_max_body_size(app_server, tmp_path, mode):
+    path = tmp_path / "big.json"
+    path.write_bytes(b'"' + b"x" * (17 << 20) + b'"')  # over the default 16 MiB
+    r = helpers.curl(f"{app_server.url}/upload/json", mode=mode, method="POST",
+                     extra=["--data-binary", f"@{path}", "-H", "Content-Type: application/json"], timeout=60)
+    assert r.status == 413, (r.status, r.stderr)
+    assert json.loads(r.body) == {"detail": "Request body too large"}
+    # the server goes on
+    r = helpers.curl(f"{app_server.url}/upload/json", mode=mode, method="POST", data=b"[1]",
+                     headers=["Content-Type: application/json"])
+    assert r.status == 200 and json.loads(r.body)["got"] == [1]
