@@ -39,7 +39,8 @@ fa_job *fa_job_new(const fa_request *req)
     char *p = job->data + hdr_bytes;
 #define FA_COPY(dst, src, n)      \
     do {                          \
-        memcpy(p, (src), (n));    \
+        if ((n) > 0) /* src may be NULL when empty */ \
+            memcpy(p, (src), (n)); \
         (dst) = p;                \
         p += (n);                 \
     } while (0)
