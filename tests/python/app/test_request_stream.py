@@ -35,7 +35,8 @@ def test_upload_is_hashed_as_it_arrives(app_server, tmp_path, mode):
     assert got["size"] == size and got["sha256"] == want
     assert got["chunks"] > 1, "the body came in one piece: it was collected before the endpoint ran"
     grew_mb = (_vm_hwm_kb(app_server.pid) - hwm0) / 1024
-    assert grew_mb < 40, f"peak RSS grew {grew_mb:.0f} MB for a {size >> 20} MB upload"
+    if not helpers.SANITIZED:  # ASan's quarantine and shadow memory make RSS meaningless
+        assert grew_mb < 40, f"peak RSS grew {grew_mb:.0f} MB for a {size >> 20} MB upload"
 
 
 @pytest.mark.parametrize("mode", ["h1", "h2"])
