@@ -266,6 +266,15 @@ class ServerProcess:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def proc_status_kb(pid: int, field: str) -> int:
+    """A kB figure from /proc/PID/status: "VmRSS" (now), "VmHWM" (peak)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
 def module_server(app: str, tmp_path_factory, name: str, **config):
     """The body of a module-scoped server fixture (`yield from` it): a
     ServerProcess of app with config, stopped and checked for a clean exit

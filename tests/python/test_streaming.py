@@ -413,11 +413,7 @@ def test_pooled_short_stream_goes_out_whole(ssrv, mode, route, body):
 # --------------------------------------------------------------------------
 
 def _rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
+    return helpers.proc_status_kb(pid, "VmRSS")
 
 
 @pytest.mark.slow

@@ -10,11 +10,7 @@ import helpers
 
 
 def _vm_hwm_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmHWM")
+    return helpers.proc_status_kb(pid, "VmHWM")
 
 
 @pytest.mark.parametrize("mode", ["h1", "h2"])
