@@ -801,27 +801,34 @@ def _dataclass_validator(cls):
                             {"class_name": cname})
         if specs is None:
             build()
-        kwargs = {}
-        bad = False
-        for name, key, fv, required, default in specs:
-            if key in value:
-                r = fv(value[key], (*loc, key), errors)
-                if r is BAD:
-                    bad = True
-                else:
-                    kwargs[name] = r
-            elif required:
-                _err(errors, "missing", (*loc, key), "Field required", value)
-                bad = True
-            elif default is not None:
-                kwargs[name] = default()
-        if bad:
+        kwargs = _validate_fields(specs, value, loc, errors)
+        if kwargs is BAD:
             return BAD
         try:
             return cls(**kwargs)
         except (ValueError, AssertionError) as e:
             return _err(errors, "value_error", loc, f"Value error, {e}", value, {"error": str(e)})
     return v
+
+
+def _validate_fields(specs, value: dict, loc, errors):
+    """The fields of a dataclass or TypedDict from a dict: {name: value},
+    or BAD after reporting every wrong or missing one."""
+    out = {}
+    bad = False
+    for name, key, fv, required, default in specs:
+        if key in value:
+            r = fv(value[key], (*loc, key), errors)
+            if r is BAD:
+                bad = True
+            else:
+                out[name] = r
+        elif required:
+            _err(errors, "missing", (*loc, key), "Field required", value)
+            bad = True
+        elif default is not None:
+            out[name] = default()
+    return BAD if bad else out
 
 
 def _typeddict_validator(cls):
@@ -847,21 +854,7 @@ def _typeddict_validator(cls):
             else:
                 return _err(errors, "dict_type", loc, "Input should be a valid dictionary",
                             value.decode("utf-8", "replace") if isinstance(value, bytes) else value)
-        out = {}
-        bad = False
-        for name, key, fv, required, default in specs:
-            if key in value:
-                r = fv(value[key], (*loc, key), errors)
-                if r is BAD:
-                    bad = True
-                else:
-                    out[name] = r
-            elif required:
-                _err(errors, "missing", (*loc, key), "Field required", value)
-                bad = True
-            elif default is not None:
-                out[name] = default()
-        return BAD if bad else out
+        return _validate_fields(specs, value, loc, errors)
     return v
 
 

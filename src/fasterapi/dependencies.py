@@ -389,6 +389,20 @@ def _missing(ctx, loc):
     ctx.errors.append({"type": "missing", "loc": list(loc), "msg": "Field required", "input": None})
 
 
+def _put(ctx, kwargs: dict, f, where: str, v) -> None:
+    """Validates parameter f's raw value v (None: absent, so its default
+    or a "missing" error) into kwargs."""
+    if v is None:
+        if f.required:
+            _missing(ctx, (where, f.alias))
+        else:
+            kwargs[f.name] = f.get_default()
+        return
+    r = f.validator(v, (where, f.alias), ctx.errors)
+    if r is not BAD:
+        kwargs[f.name] = r
+
+
 def extract_params(dep: Dependant, ctx: RequestContext, kwargs: dict) -> None:
     """Fills kwargs with dep's validated request parameters (errors go to
     ctx.errors)."""
@@ -412,43 +426,18 @@ def extract_params(dep: Dependant, ctx: RequestContext, kwargs: dict) -> None:
                 v = vals or None
             else:
                 v = q.get(f.alias) if q else None
-            if v is None:
-                if f.required:
-                    _missing(ctx, ("query", f.alias))
-                else:
-                    kwargs[f.name] = f.get_default()
-                continue
-            r = f.validator(v, ("query", f.alias), errors)
-            if r is not BAD:
-                kwargs[f.name] = r
+            _put(ctx, kwargs, f, "query", v)
     if dep.header_params:
         h = req["headers"]
         for f in dep.header_params:
             v = h.get(f.alias)
             if v is not None and f.is_seq:
                 v = v.split(", ")
-            if v is None:
-                if f.required:
-                    _missing(ctx, ("header", f.alias))
-                else:
-                    kwargs[f.name] = f.get_default()
-                continue
-            r = f.validator(v, ("header", f.alias), errors)
-            if r is not BAD:
-                kwargs[f.name] = r
+            _put(ctx, kwargs, f, "header", v)
     if dep.cookie_params:
         c = ctx.cookies()
         for f in dep.cookie_params:
-            v = c.get(f.alias)
-            if v is None:
-                if f.required:
-                    _missing(ctx, ("cookie", f.alias))
-                else:
-                    kwargs[f.name] = f.get_default()
-                continue
-            r = f.validator(v, ("cookie", f.alias), errors)
-            if r is not BAD:
-                kwargs[f.name] = r
+            _put(ctx, kwargs, f, "cookie", c.get(f.alias))
     if dep.body_params:
         route = ctx.route
         embed = route.body_embed
