@@ -136,8 +136,7 @@ def adopt(app):
     global _app
     app._build()
     app._startup_state = "todo"
-    _app = app
-    direct_handlers(app)
+    _app = app  # build_server then makes the direct handlers, here and for the workers
     return app
 
 

@@ -22,23 +22,11 @@ def parse_query(qs: str) -> list:
     return out
 
 
-class QueryParams:
-    """The query string as an immutable multi-dict.
+class _MultiDict:
+    """Read access shared by the immutable multi-dicts: ``_list`` holds the
+    (key, value) pairs in order, ``_dict`` the last value of each key."""
 
-    ``params["q"]`` and ``params.get("q")`` give the last value of ``q``;
-    ``params.getlist("q")`` every value, in order."""
-
-    __slots__ = ("_list", "_dict", "_raw")
-
-    def __init__(self, query=""):
-        if isinstance(query, str):
-            self._raw = query
-            self._list = parse_query(query)
-        else:
-            items = query.items() if hasattr(query, "items") else query
-            self._list = [(str(k), str(v)) for k, v in items]
-            self._raw = None
-        self._dict = dict(self._list)
+    __slots__ = ()
 
     def __getitem__(self, key):
         return self._dict[key]
@@ -69,6 +57,26 @@ class QueryParams:
 
     def __len__(self):
         return len(self._dict)
+
+
+class QueryParams(_MultiDict):
+    """The query string as an immutable multi-dict.
+
+    ``params["q"]`` and ``params.get("q")`` give the last value of ``q``;
+    ``params.getlist("q")`` every value, in order."""
+
+    __slots__ = ("_list", "_dict", "_raw")
+
+    def __init__(self, query=""):
+        if isinstance(query, str):
+            self._raw = query
+            self._list = parse_query(query)
+        else:
+            items = query.items() if hasattr(query, "items") else query
+            self._list = [(str(k), str(v)) for k, v in items]
+            self._raw = None
+        self._dict = dict(self._list)
+
 
     def __eq__(self, other):
         if isinstance(other, QueryParams):
@@ -364,40 +372,15 @@ class UploadFile:
         return f"UploadFile(filename={self.filename!r}, size={self.size!r})"
 
 
-class FormData:
+class FormData(_MultiDict):
     """A form body (urlencoded or multipart) as an immutable multi-dict of
     str values and UploadFile objects."""
+
+    __slots__ = ("_list", "_dict")
 
     def __init__(self, items=()):
         self._list = list(items)
         self._dict = dict(self._list)
-
-    def __getitem__(self, key):
-        return self._dict[key]
-
-    def get(self, key, default=None):
-        return self._dict.get(key, default)
-
-    def getlist(self, key):
-        return [v for k, v in self._list if k == key]
-
-    def keys(self):
-        return self._dict.keys()
-
-    def items(self):
-        return self._dict.items()
-
-    def multi_items(self):
-        return list(self._list)
-
-    def __contains__(self, key):
-        return key in self._dict
-
-    def __iter__(self):
-        return iter(self._dict)
-
-    def __len__(self):
-        return len(self._dict)
 
     async def close(self):
         for _, v in self._list:
