@@ -16,14 +16,14 @@ class SubinterpreterImportError(RuntimeError):
     """The app imports an extension module that cannot load in an own-GIL
     sub-interpreter (pydantic-core, numpy, orjson...)."""
 
-    def __init__(self, module: str, spec: str, interpreters: str):
+    def __init__(self, module: str, spec: str):
         self.module = module
         msg = (f"{spec} cannot be served from own-GIL sub-interpreters: it imports the extension module "
                f"{module!r}, which does not support loading in subinterpreters (single-phase init, PyO3, "
-               f"or an extension built without per-interpreter GIL support).")
-        msg += (" Serve it from the main interpreter (one GIL for every worker thread) with "
-                "--interpreters main or auto (the default), or remove that import from the app's import "
-                "chain (import it lazily where only the main process needs it).")
+               f"or an extension built without per-interpreter GIL support)."
+               " Serve it from the main interpreter (one GIL for every worker thread) with "
+               "--interpreters main or auto (the default), or remove that import from the app's import "
+               "chain (import it lazily where only the main process needs it).")
         super().__init__(msg)
 
 
@@ -97,8 +97,6 @@ def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, work
 def serve(app, *, host="127.0.0.1", port=8000, workers=0, pooled_workers=0, pooled_interpreters=0,
           log_level="info", interpreters="auto", app_spec_override=None, **server_options):
     """Builds the server for app and serves until SIGINT/SIGTERM."""
-    if interpreters not in ("sub", "auto", "main"):
-        raise ValueError(f"interpreters must be 'sub', 'main' or 'auto', not {interpreters!r}")
     spec, main_path = app_spec_override or app_spec(app)
     server = build_server(app, spec, main_path, host=host, port=port, workers=workers,
                           pooled_workers=pooled_workers, pooled_interpreters=pooled_interpreters,
@@ -110,5 +108,5 @@ def serve(app, *, host="127.0.0.1", port=8000, workers=0, pooled_workers=0, pool
         m = _NOT_SUB.search(str(exc))
         if m is None:
             raise
-        raise SubinterpreterImportError(m.group(1), spec, interpreters) from None
+        raise SubinterpreterImportError(m.group(1), spec) from None
     return 0
