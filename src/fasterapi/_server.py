@@ -97,6 +97,8 @@ def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, work
 def serve(app, *, host="127.0.0.1", port=8000, workers=0, pooled_workers=0, pooled_interpreters=0,
           log_level="info", interpreters="auto", app_spec_override=None, **server_options):
     """Builds the server for app and serves until SIGINT/SIGTERM."""
+    if interpreters not in ("sub", "auto", "main"):  # before anything else: a bad argument says so first
+        raise ValueError(f"interpreters must be 'sub', 'main' or 'auto', not {interpreters!r}")
     spec, main_path = app_spec_override or app_spec(app)
     server = build_server(app, spec, main_path, host=host, port=port, workers=workers,
                           pooled_workers=pooled_workers, pooled_interpreters=pooled_interpreters,
