@@ -64,8 +64,6 @@ def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, work
     worker threads share the main interpreter and this very app object) or
     'auto' (sub, falling back to main when the app imports a module that
     cannot load in a sub-interpreter)."""
-    if interpreters not in ("sub", "auto", "main"):
-        raise ValueError(f"interpreters must be 'sub', 'main' or 'auto', not {interpreters!r}")
     from ._native.http2 import PyHttp2Server
     level = (log_level or "info").lower()
     if level == "trace":
