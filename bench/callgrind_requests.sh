@@ -13,6 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 N1=${1:-2000}
 N2=${2:-42000}
 PY=${BENCH_PY:-.venv/bin/python}
+PY="$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")"  # absolute, without resolving the venv's symlink
 command -v valgrind >/dev/null || { echo "needs valgrind (apt-get install valgrind)"; exit 1; }
 command -v h2load >/dev/null || { echo "needs h2load (apt-get install nghttp2-client)"; exit 1; }
 out=$(mktemp -d)
@@ -20,7 +21,7 @@ trap 'rm -rf "$out"' EXIT
 total() {  # total() N PORT -> instructions of a whole run serving N requests
     local n=$1 port=$2
     (cd bench/apps && exec valgrind --tool=callgrind --callgrind-out-file="$out/cg.$n" \
-        "../../$PY" fa_app.py "$port" 1 >"$out/log.$n" 2>&1) &
+        "$PY" fa_app.py "$port" 1 >"$out/log.$n" 2>&1) &
     local pid=$!
     for _ in $(seq 1 120); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 1; done
     h2load -n "$n" -c 16 -m 10 "http://127.0.0.1:$port/" >/dev/null 2>&1
