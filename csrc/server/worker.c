@@ -402,7 +402,9 @@ void fa_conn_flush(fa_conn *c)
             return;
         }
         if (c->proto == FA_PROTO_H2 && c->h2 && fa_h2_done(c)) {
-            fa_conn_close(c);
+            /* lingering: a GOAWAY just written must reach a peer that is
+             * still sending, not be destroyed by the RST of a close() */
+            fa_conn_close_lingering(c);
             return;
         }
     }
@@ -655,9 +657,13 @@ static void fa_conn_on_readable(fa_conn *c)
 
         if (c->proto == FA_PROTO_DETECT) {
             size_t k = c->rbuf.len < FA_H2_PREFACE_LEN ? c->rbuf.len : FA_H2_PREFACE_LEN;
-            if (memcmp(c->rbuf.data, preface, k) != 0) {
+            /* "PRI " starts only the HTTP/2 preface (RFC 9113 3.4): bytes
+             * that begin so and then differ are a bad preface, which the
+             * HTTP/2 layer answers with GOAWAY(PROTOCOL_ERROR). */
+            size_t m = k < FA_H2_PRI_LEN ? k : FA_H2_PRI_LEN;
+            if (memcmp(c->rbuf.data, preface, m) != 0) {
                 c->proto = FA_PROTO_H1;
-            } else if (k == FA_H2_PREFACE_LEN) {
+            } else if (k == FA_H2_PREFACE_LEN || memcmp(c->rbuf.data, preface, k) != 0) {
                 c->proto = FA_PROTO_H2;
                 if (fa_h2_start(c, NULL, 0, NULL) < 0) {
                     fa_conn_close(c);
