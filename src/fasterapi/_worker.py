@@ -342,4 +342,3 @@ def run_hook(loop, fn):
         if selector is not None:
             selector.blocking = False
         asyncio.events._set_running_loop(running)
-
