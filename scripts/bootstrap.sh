@@ -160,6 +160,16 @@ _fa_ext_path() { # the in-place extension for FA_PY's version, if built
     ls "$FA_ROOT/src/fasterapi/_native/http2$suffix" 2>/dev/null
 }
 
+# CPython 3.12.0-3.12.3 run own-GIL sub-interpreters safely only with the C
+# library's allocator (gh-119213; see ARCHITECTURE.md): exports
+# PYTHONMALLOC=malloc for FA_PY when it is one of those.
+fa_python_env() {
+    if "$FA_PY" -c 'import sys; sys.exit(not ((3, 12, 0) <= sys.version_info[:3] < (3, 12, 4)))'; then
+        _fa_log "$("$FA_PY" -V) has CPython gh-119213: running with PYTHONMALLOC=malloc"
+        export PYTHONMALLOC=malloc
+    fi
+}
+
 fa_bootstrap() {
     FA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
     FA_VENV=$FA_ROOT/.venv

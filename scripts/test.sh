@@ -96,13 +96,9 @@ py_tests_version() {
     local version=$1
     shift
     FA_PYTHON=$version fa_bootstrap
-    # CPython 3.12.0-3.12.3 run own-GIL sub-interpreters safely only with
-    # the C library's allocator (gh-119213; the server refuses otherwise and
-    # tests/python/test_python_versions.py checks that refusal without it)
-    if "$FA_PY" -c 'import sys; sys.exit(not ((3, 12, 0) <= sys.version_info[:3] < (3, 12, 4)))'; then
-        echo "test.sh: $("$FA_PY" -V) has CPython gh-119213: this pass runs with PYTHONMALLOC=malloc"
-        export PYTHONMALLOC=malloc
-    fi
+    # 3.12.0-3.12.3: PYTHONMALLOC=malloc (the server refuses sub-interpreters
+    # without it; tests/python/test_python_versions.py checks that refusal)
+    fa_python_env
     bounded "$PYTEST_LIMIT" "$FA_PY" -m pytest tests/python -ra --durations=5 -p no:cacheprovider "$@"
 }
 
