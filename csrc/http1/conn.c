@@ -10,11 +10,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include "../http2/session.h"
 #include "../server/config.h"
+#include "../server/conn_io_internal.h"
 #include "../server/server_internal.h"
 #include "parser.h"
 
@@ -560,19 +560,13 @@ int fa_h1_send_file(fa_conn *c)
 {
     fa_h1_state *h = &c->h1;
     while (h->file_left > 0) {
-        off_t off = (off_t)h->file_off;
         size_t want = h->file_left > (1u << 30) ? (1u << 30) : (size_t)h->file_left;
-        ssize_t n = sendfile(c->io.fd, h->file_fd, &off, want);
-        if (n > 0) {
-            h->file_off += (uint64_t)n;
-            h->file_left -= (uint64_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        ssize_t n = fa_conn_sendfile(c, h->file_fd, &h->file_off, want);
+        if (n == FA_IO_AGAIN)
             return 0;
-        return -1; /* error, or the file shrank under us */
+        if (n < 0)
+            return -1; /* error, or the file shrank under us */
+        h->file_left -= (uint64_t)n;
     }
     close(h->file_fd);
     h->file_fd = -1;

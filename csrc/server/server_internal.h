@@ -35,6 +35,8 @@
  * no buffer and a busy one does not call malloc per request. */
 #define FA_CHUNK 16384
 #define FA_CHUNK_POOL 256
+/* a streamed answer pulls more while less than this waits to be written */
+#define FA_STREAM_HIGH (64 * 1024)
 
 struct fa_server;
 
