@@ -318,7 +318,10 @@ void fa_h1_process(fa_conn *c)
             h->minor_version = rq.minor_version;
             h->keep_alive = h->info.keep_alive;
             h->is_head = rq.method_len == 4 && memcmp(rq.method, "HEAD", 4) == 0;
-            if (h->info.upgrade_h2c && !h->info.chunked && h->info.content_length == 0) {
+            /* h2c is cleartext only (RFC 9113 section 3.2): over TLS the
+             * Upgrade field is ignored and ALPN is the way to h2 */
+            if (h->info.upgrade_h2c && c->ssl == NULL && !h->info.chunked &&
+                h->info.content_length == 0) {
                 fa_h1_upgrade(c, &rq, "", 0, (size_t)r);
                 return;
             }
@@ -422,7 +425,7 @@ void fa_h1_process(fa_conn *c)
             fa_h1_fail(c, 500, "Internal Server Error");
             return;
         }
-        if (h->info.upgrade_h2c) {
+        if (h->info.upgrade_h2c && c->ssl == NULL) {
             /* an upgrade that carried a body (RFC 7540 3.2: sent whole
              * before the switch); stream 1 gets it */
             fa_h1_upgrade(c, &rq, c->rbuf.data + h->head_len, body_len, h->req_len);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "../http2/session.h"
+#include "../tls/tls.h"
 #include "server_internal.h"
 
 #define FA_READ_CHUNK 16384
@@ -29,8 +30,32 @@
 /* --------------------------------------------------------------------- */
 /* The transport */
 
+/* A TLS call's result as a transport result; a read that needs to write
+ * (or a write that needs to read) records which readiness to wait for. */
+static ssize_t fa_conn_tls_result(fa_conn *c, ssize_t n, int reading)
+{
+    if (n >= 0)
+        return n;
+    if (n == FA_TLS_WANT_READ) {
+        if (!reading)
+            c->tls_write_wants_read = 1;
+        return FA_IO_AGAIN;
+    }
+    if (n == FA_TLS_WANT_WRITE) {
+        if (reading)
+            c->tls_read_wants_write = 1;
+        return FA_IO_AGAIN;
+    }
+    c->tls_failed = 1;
+    return FA_IO_ERROR;
+}
+
 ssize_t fa_conn_read(fa_conn *c, char *buf, size_t len)
 {
+    if (c->ssl != NULL) {
+        c->tls_read_wants_write = 0;
+        return fa_conn_tls_result(c, fa_tls_read(c->ssl, buf, len), 1);
+    }
     for (;;) {
         ssize_t n = recv(c->io.fd, buf, len, 0);
         if (n >= 0)
@@ -43,6 +68,10 @@ ssize_t fa_conn_read(fa_conn *c, char *buf, size_t len)
 
 ssize_t fa_conn_write(fa_conn *c, const char *buf, size_t len)
 {
+    if (c->ssl != NULL) {
+        c->tls_write_wants_read = 0;
+        return fa_conn_tls_result(c, fa_tls_write(c->ssl, buf, len), 0);
+    }
     for (;;) {
         ssize_t n = send(c->io.fd, buf, len, MSG_NOSIGNAL);
         if (n > 0)
@@ -55,6 +84,17 @@ ssize_t fa_conn_write(fa_conn *c, const char *buf, size_t len)
 
 ssize_t fa_conn_sendfile(fa_conn *c, int fd, uint64_t *off, size_t len)
 {
+    if (c->ssl != NULL) {
+        fa_worker *w = c->worker;
+        if (!w->tls_file_logged) {
+            w->tls_file_logged = 1;
+            fa_log("worker %d: files over TLS go by %s", w->id,
+                   fa_tls_ktls_send(c->ssl) ? "sendfile (kernel TLS)"
+                                            : "read + encrypt (no kernel TLS for this session)");
+        }
+        c->tls_write_wants_read = 0;
+        return fa_conn_tls_result(c, fa_tls_sendfile(c->ssl, fd, off, len), 0);
+    }
     for (;;) {
         off_t o = (off_t)*off;
         ssize_t n = sendfile(c->io.fd, fd, &o, len);
@@ -69,9 +109,11 @@ ssize_t fa_conn_sendfile(fa_conn *c, int fd, uint64_t *off, size_t len)
     }
 }
 
-/* Ends our sending side.  Returns 0 or -1. */
+/* Ends our sending side (after close_notify on TLS).  Returns 0 or -1. */
 static int fa_conn_shutdown_write(fa_conn *c)
 {
+    if (c->ssl != NULL && !c->tls_failed && !c->tls_handshake)
+        (void)fa_tls_close_notify(c->ssl); /* best effort: we are done writing */
     return shutdown(c->io.fd, SHUT_WR);
 }
 
@@ -141,6 +183,15 @@ fa_conn *fa_conn_open(fa_worker *w, int fd, const struct sockaddr_storage *peer)
     fa_conn_set_peer(c, peer);
     fa_h1_init(c);
     fa_worker_conn_opened(c);
+    if (w->srv->tls != NULL) {
+        fa_tls_ctx_refresh(w->srv->tls, &w->tls_ctx, &w->tls_gen);
+        c->ssl = fa_tls_conn_new(w->tls_ctx, fd);
+        if (c->ssl == NULL) {
+            fa_conn_close(c);
+            return NULL;
+        }
+        c->tls_handshake = 1;
+    }
     if (fa_loop_add(w->loop, fd, FA_EV_READ, &c->io) < 0) {
         c->io.events = 0;
         fa_conn_close(c);
@@ -159,6 +210,11 @@ void fa_conn_close(fa_conn *c)
         return;
     fa_worker *w = c->worker;
     fa_worker_conn_closing(c);
+    if (c->ssl != NULL) {
+        /* close_notify tells the client the end is not a truncation */
+        fa_tls_conn_free(c->ssl, !c->tls_failed && !c->tls_handshake);
+        c->ssl = NULL;
+    }
     if (c->io.events)
         fa_loop_del(w->loop, c->io.fd, c->io.events);
     close(c->io.fd);
@@ -177,6 +233,9 @@ void fa_conn_free(fa_conn *c)
     fa_conn_buf_release(c, &c->wbuf);
     if (c->h2)
         fa_h2_free(c);
+    if (c->ssl != NULL)
+        fa_tls_conn_free(c->ssl, 0);
+    free(c->tls_subject);
     free(c);
 }
 
@@ -249,6 +308,15 @@ static void fa_conn_discard_input(fa_conn *c)
 void fa_conn_update_events(fa_conn *c)
 {
     uint32_t ev = 0;
+    if (c->tls_handshake) {
+        fa_conn_set_events(c, c->tls_hs_write ? FA_EV_WRITE : FA_EV_READ);
+        return;
+    }
+    /* TLS: a read may wait for writability, a write for readability */
+    if (c->tls_read_wants_write)
+        ev |= FA_EV_WRITE;
+    if (c->tls_write_wants_read)
+        ev |= FA_EV_READ;
     if (!c->read_paused && !c->read_eof)
         ev |= FA_EV_READ;
     else if (!c->read_eof)
@@ -258,10 +326,38 @@ void fa_conn_update_events(fa_conn *c)
     fa_conn_set_events(c, ev);
 }
 
+/* TLS: OpenSSL may hold decrypted bytes the poller cannot see; the worker
+ * reads them at the end of its loop round (fa_conn_run_reads_due). */
+static void fa_conn_queue_read(fa_conn *c)
+{
+    if (c->read_queued || c->dead || c->read_paused || c->ssl == NULL || c->tls_handshake ||
+        fa_tls_pending(c->ssl) <= 0)
+        return;
+    c->read_queued = 1;
+    c->read_next = c->worker->reads_due;
+    c->worker->reads_due = c;
+}
+
+void fa_conn_run_reads_due(fa_worker *w)
+{
+    fa_conn *list = w->reads_due;
+    w->reads_due = NULL;
+    while (list) {
+        fa_conn *c = list;
+        list = c->read_next;
+        c->read_queued = 0;
+        c->read_next = NULL;
+        if (!c->dead && !c->read_paused && !c->lingering)
+            fa_conn_on_readable(c);
+    }
+}
+
 void fa_conn_pause_reading(fa_conn *c, int paused)
 {
     c->read_paused = paused ? 1 : 0;
     fa_conn_update_events(c);
+    if (!paused)
+        fa_conn_queue_read(c);
 }
 
 /* Picks the deadline list that fits the connection's state. */
@@ -398,8 +494,47 @@ static int fa_conn_deliver(fa_conn *c)
     return 0;
 }
 
+/* Drives the TLS handshake; once done, ALPN picks the protocol ("h2":
+ * HTTP/2, anything else or none: HTTP/1.1) and reading begins. */
+static void fa_conn_tls_handshake(fa_conn *c)
+{
+    char why[256];
+    int r = fa_tls_handshake(c->ssl, why, sizeof(why));
+    if (r == FA_TLS_WANT_READ || r == FA_TLS_WANT_WRITE) {
+        c->tls_hs_write = r == FA_TLS_WANT_WRITE;
+        fa_conn_update_events(c);
+        return;
+    }
+    if (r != FA_TLS_OK) {
+        fa_debug(c->worker->srv, "worker %d: TLS handshake with %.*s:%u failed: %s", c->worker->id,
+                 (int)c->peer_len, c->peer, c->peer_port, why);
+        c->tls_failed = 1;
+        fa_conn_close(c);
+        return;
+    }
+    c->tls_handshake = 0;
+    c->tls_hs_write = 0;
+    c->tls_subject = fa_tls_peer_subject(c->ssl);
+    const char *alpn = fa_tls_alpn(c->ssl);
+    if (alpn != NULL && alpn[0] == 'h' && alpn[1] == '2') {
+        c->proto = FA_PROTO_H2;
+        if (fa_h2_start(c, NULL, 0, NULL) < 0) {
+            fa_conn_close(c);
+            return;
+        }
+    } else {
+        c->proto = FA_PROTO_H1;
+    }
+    /* the client's first bytes may have come with its Finished */
+    fa_conn_on_readable(c);
+}
+
 void fa_conn_on_readable(fa_conn *c)
 {
+    if (c->tls_handshake) {
+        fa_conn_tls_handshake(c);
+        return;
+    }
     for (int round = 0; round < FA_READ_ROUNDS && !c->dead && !c->read_paused; round++) {
         fa_conn_buf_take(c, &c->rbuf);
         if (c->rbuf.cap - c->rbuf.len < 4096 && fa_buf_reserve(&c->rbuf, FA_READ_CHUNK) < 0) {
@@ -428,11 +563,14 @@ void fa_conn_on_readable(fa_conn *c)
             continue;
         if (r == 2)
             break;
-        if ((size_t)n < room)
-            break; /* drained the socket */
+        /* a short read drained the socket; over TLS it is one record, and
+         * more may follow, so read on until the transport says AGAIN */
+        if ((size_t)n < room && c->ssl == NULL)
+            break;
     }
     if (c->dead)
         return;
+    fa_conn_queue_read(c);
     if (c->read_eof && c->async_reqs != NULL) {
         /* The client went away while a coroutine handler awaits: cancel it
          * (it gets CancelledError) rather than compute an answer nobody
@@ -458,6 +596,22 @@ void fa_conn_on_event(fa_conn *c, uint32_t events)
     if (c->lingering) {
         fa_conn_discard_input(c);
         return;
+    }
+    if (c->tls_handshake) {
+        fa_conn_tls_handshake(c);
+        return;
+    }
+    if ((events & FA_EV_WRITE) && c->tls_read_wants_write) {
+        c->tls_read_wants_write = 0;
+        fa_conn_on_readable(c);
+        if (c->dead)
+            return;
+    }
+    if ((events & FA_EV_READ) && c->tls_write_wants_read) {
+        c->tls_write_wants_read = 0;
+        fa_conn_flush(c);
+        if (c->dead)
+            return;
     }
     if (events & FA_EV_WRITE)
         fa_conn_flush(c);

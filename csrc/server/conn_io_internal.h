@@ -59,6 +59,9 @@ void fa_conn_close(fa_conn *c);
 void fa_conn_free(fa_conn *c);
 /* Re-registers poller interest from the connection's state. */
 void fa_conn_update_events(fa_conn *c);
+/* Reads, at the end of the worker's loop round, what TLS connections hold
+ * decrypted but unread (the poller cannot report it). */
+void fa_conn_run_reads_due(struct fa_worker *w);
 
 /* fa_conn_flush, fa_conn_pause_reading, fa_conn_buf_take and
  * fa_conn_buf_release, which the protocol layers call, are declared in

@@ -464,7 +464,7 @@ static int fa_worker_next_timeout(fa_worker *w)
         next = w->stop_deadline_ms;
     if (w->aio_deadline_ms < next)
         next = w->aio_deadline_ms;
-    if (w->aio_due || w->due)
+    if (w->aio_due || w->due || w->reads_due)
         return 0;
     uint64_t now = fa_now_ms();
     int ms = 1000; /* also refreshes the Date cache when idle */
@@ -501,6 +501,16 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
     routed.client_obj = &c->client_obj;
     routed.allow = NULL;
     routed.allow_len = 0;
+    routed.tls = c->ssl != NULL;
+    routed.tls_version = routed.tls_cipher = routed.tls_alpn = routed.tls_subject = NULL;
+    routed.tls_subject_len = 0;
+    if (c->ssl != NULL) {
+        routed.tls_version = fa_tls_version(c->ssl);
+        routed.tls_cipher = fa_tls_cipher(c->ssl);
+        routed.tls_alpn = fa_tls_alpn(c->ssl);
+        routed.tls_subject = c->tls_subject;
+        routed.tls_subject_len = c->tls_subject ? strlen(c->tls_subject) : 0;
+    }
     w->requests++;
     fa_route_result r = fa_router_find(&w->srv->router, req->method, req->method_len, req->path,
                                        req->path_len, &rt, params, &routed.num_params, allow,
@@ -824,7 +834,7 @@ static void fa_worker_bury(fa_worker *w)
     fa_conn *c = w->zombies, *next;
     for (; c; c = next) {
         next = c->next;
-        if (c->pending == 0) {
+        if (c->pending == 0 && !c->read_queued) {
             fa_conns_unlink(&w->zombies, c);
             fa_conn_free(c);
         }
@@ -909,6 +919,8 @@ void *fa_worker_main(void *arg)
             fa_worker_aio_step(w);
         if (w->due)
             fa_worker_pump(w);
+        if (w->reads_due)
+            fa_conn_run_reads_due(w);
         if (fa_pythread_after_pending(w->py)) {
             /* res['after'] callables, now that this round's answers were written */
             fa_worker_attach(w);
@@ -1066,4 +1078,6 @@ void fa_worker_destroy(fa_worker *w)
     w->loop = NULL;
     fa_response_free(&w->resp);
     fa_buf_free(&w->scratch);
+    if (w->tls_ctx != NULL)
+        fa_tls_ctx_release(&w->tls_ctx);
 }
