@@ -142,7 +142,13 @@ static SSL_CTX *fa_tls_build(const fa_tls_config *cfg, char *err, size_t err_siz
         goto fail;
     }
     if (SSL_CTX_use_PrivateKey_file(ctx, keyfile, SSL_FILETYPE_PEM) != 1) {
+        int mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
         fa_tls_errstr(why, sizeof(why));
+        if (mismatch) {
+            snprintf(err, err_size, "ssl_keyfile %s does not match ssl_certfile %s (%s)", keyfile,
+                     cfg->certfile, why);
+            goto fail;
+        }
         snprintf(err, err_size, "ssl_keyfile %s: %s (%s)", keyfile,
                  cfg->has_password ? "wrong password, or not a PEM private key"
                                    : "not a PEM private key, or encrypted and no ssl_keyfile_password",
