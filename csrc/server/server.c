@@ -400,6 +400,13 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
         }
 
     srv->main_interp = cfg->interpreters == FA_INTERP_MAIN;
+    if (!srv->main_interp && fa_interp_check_subinterp_safe(err, err_size) < 0) {
+        if (cfg->interpreters != FA_INTERP_AUTO)
+            goto fail;
+        fa_log("%s", err);
+        fa_log("serving from the main interpreter instead (one GIL for every thread)");
+        srv->main_interp = 1;
+    }
     if (fa_server_make_interps(srv, main_path, sys_path, sys_path_len, err, err_size) < 0) {
         if (cfg->interpreters != FA_INTERP_AUTO || strstr(err, FA_NOT_SUBINTERP_MSG) == NULL)
             goto fail;

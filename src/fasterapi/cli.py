@@ -71,8 +71,23 @@ def _ssl_options(args) -> dict:
     return opts
 
 
+def _needs_libc_malloc(interpreters: str) -> bool:
+    """CPython 3.12.0-3.12.3 run own-GIL sub-interpreters safely only with
+    PYTHONMALLOC=malloc (CPython bug gh-119213: the process aborts at exit
+    otherwise); the variable is read when Python starts."""
+    return ((3, 12, 0) <= sys.version_info[:3] < (3, 12, 4) and interpreters != "main"
+            and os.environ.get("PYTHONMALLOC") != "malloc")
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    if argv is None and _needs_libc_malloc(args.interpreters):
+        # start again with the allocator that makes sub-interpreters safe here
+        env = dict(os.environ, PYTHONMALLOC="malloc")
+        sys.stderr.write(f"fasterapi: Python {sys.version.split()[0]} needs PYTHONMALLOC=malloc for "
+                         "sub-interpreters (CPython gh-119213, fixed in 3.12.4): restarting with it\n")
+        sys.stderr.flush()
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
     app_dir = os.path.abspath(args.app_dir)
     if app_dir not in sys.path:
         sys.path.insert(0, app_dir)
