@@ -3,7 +3,8 @@
 #
 # Sourced by scripts/serve.sh and scripts/test.sh (it can also be run on its
 # own: `bash scripts/bootstrap.sh`).  Idempotent and quick when all is there:
-#   1. Debian packages (gcc, make, pkg-config, libnghttp2-dev, nghttp2-client,
+#   1. Debian packages (gcc, make, pkg-config, libnghttp2-dev, libssl-dev and
+#      openssl (TLS; the tests make certificates with it), nghttp2-client,
 #      nghttp2-server (nghttpd, the conformance tests' oracle),
 #      curl, clang and its runtime for libFuzzer), installed with apt-get only
 #      when something is missing;
@@ -68,7 +69,8 @@ _fa_system_packages() {
         return 0
     fi
     # libc6-dev is only a Recommends of gcc, and apt runs with --no-install-recommends
-    _fa_apt_install gcc libc6-dev make pkg-config libnghttp2-dev nghttp2-client nghttp2-server curl clang ca-certificates || return 1
+    _fa_apt_install gcc libc6-dev make pkg-config libnghttp2-dev nghttp2-client nghttp2-server curl clang \
+        ca-certificates libssl-dev openssl || return 1
     # libFuzzer and the sanitizer runtimes of clang live in libclang-rt-N-dev,
     # N being clang's major version (14 on Debian 12, 19 on Debian 13).
     local major rt

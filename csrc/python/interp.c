@@ -43,7 +43,7 @@ struct fa_interp {
     PyObject *headers_type;
     PyObject **routes; /* req['route'] per handler id */
     PyObject *k_path_params, *k_route, *k_file, *k_file_range, *k_stream, *k_json, *k_after;
-    PyObject *k_client, *k_scheme, *v_http, *k_allow;
+    PyObject *k_client, *k_scheme, *v_http, *k_allow, *v_https, *k_tls;
     fa_json_cache json_cache;
     int *stream_body; /* per handler id */
     PyObject *k_method, *k_path, *k_query, *k_headers, *k_body, *k_status,
@@ -138,6 +138,8 @@ static void fa_interp_clear_objects(fa_interp *in)
     Py_CLEAR(in->k_client);
     Py_CLEAR(in->k_scheme);
     Py_CLEAR(in->v_http);
+    Py_CLEAR(in->v_https);
+    Py_CLEAR(in->k_tls);
     Py_CLEAR(in->k_allow);
     fa_json_cache_clear(&in->json_cache);
     Py_CLEAR(in->k_method);
@@ -228,6 +230,8 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
     FA_INTERN(k_client, "client");
     FA_INTERN(k_scheme, "scheme");
     FA_INTERN(v_http, "http");
+    FA_INTERN(v_https, "https");
+    FA_INTERN(k_tls, "tls");
     FA_INTERN(k_allow, "allow");
     if (fa_json_cache_init(&in->json_cache) < 0)
         goto done;
@@ -527,6 +531,20 @@ static PyObject *fa_build_client(const fa_request *rq)
     return t;
 }
 
+/* req['tls'] on an https connection: {"version", "cipher", "alpn",
+ * "client_subject"}; alpn and client_subject may be None. */
+static PyObject *fa_build_tls(const fa_request *rq)
+{
+    PyObject *subject = rq->tls_subject != NULL ? fa_str(rq->tls_subject, rq->tls_subject_len)
+                                                : Py_NewRef(Py_None);
+    if (subject == NULL)
+        return NULL;
+    PyObject *d = Py_BuildValue("{s:s,s:s,s:z,s:N}", "version", rq->tls_version ? rq->tls_version : "",
+                                "cipher", rq->tls_cipher ? rq->tls_cipher : "", "alpn", rq->tls_alpn,
+                                "client_subject", subject);
+    return d;
+}
+
 static PyObject *fa_build_request(fa_interp *in, const fa_request *rq, int handler_id)
 {
     PyObject *d = PyDict_New();
@@ -551,8 +569,10 @@ static PyObject *fa_build_request(fa_interp *in, const fa_request *rq, int handl
     FA_SET(k_route, Py_NewRef(in->routes[handler_id]));
     FA_SET(k_http_version, Py_NewRef(rq->http_version == 20 ? in->v_20
                                       : rq->http_version == 10 ? in->v_10 : in->v_11));
-    FA_SET(k_scheme, Py_NewRef(in->v_http)); /* no TLS yet */
+    FA_SET(k_scheme, Py_NewRef(rq->tls ? in->v_https : in->v_http));
     FA_SET(k_client, fa_build_client(rq));
+    if (rq->tls)
+        FA_SET(k_tls, fa_build_tls(rq));
     if (rq->allow_len)
         FA_SET(k_allow, fa_str(rq->allow, rq->allow_len));
 #undef FA_SET
