@@ -45,6 +45,12 @@ def has_symbol(symbol, libs):
 
 cflags = pkg_config("--cflags")
 libs = pkg_config("--libs")
+# The WebSocket layer (csrc/ws/): SHA-1 of the handshake from libcrypto,
+# permessage-deflate from zlib.
+try:
+    libs += shlex.split(subprocess.check_output(["pkg-config", "--libs", "libcrypto", "zlib"], text=True))
+except (OSError, subprocess.CalledProcessError) as exc:
+    sys.exit(f"pkg-config could not find libcrypto/zlib ({exc}); install libssl-dev and zlib1g-dev")
 macros = []
 for sym, macro in [("nghttp2_option_set_stream_reset_rate_limit", "FA_HAVE_NGHTTP2_STREAM_RESET_RATE_LIMIT"),
                    ("nghttp2_option_set_max_continuations", "FA_HAVE_NGHTTP2_MAX_CONTINUATIONS")]:
