@@ -66,6 +66,8 @@ _fa_system_packages() {
     fi
     # libc6-dev is only a Recommends of gcc, and apt runs with --no-install-recommends
     _fa_apt_install gcc libc6-dev make pkg-config libnghttp2-dev nghttp2-client curl clang ca-certificates || return 1
+    # WebSockets (csrc/ws/): libcrypto's SHA-1 and zlib's deflate
+    _fa_apt_install libssl-dev zlib1g-dev || return 1
     # libFuzzer and the sanitizer runtimes of clang live in libclang-rt-N-dev,
     # N being clang's major version (14 on Debian 12, 19 on Debian 13).
     local major rt
@@ -158,7 +160,7 @@ fa_bootstrap() {
     fi
 
     # 3. PyPI dependencies (build + tests), reinstalled when this list changes
-    local deps='pip setuptools>=68 wheel pytest>=8 pytest-timeout h2>=4.1 httpx[http2]>=0.27 openapi-spec-validator pydantic>=2'
+    local deps='pip setuptools>=68 wheel pytest>=8 pytest-timeout h2>=4.1 httpx[http2]>=0.27 websockets>=12 wsproto>=1.2 openapi-spec-validator pydantic>=2'
     if [ "$(cat "$FA_VENV/.fa-deps" 2>/dev/null || true)" != "$deps" ]; then
         _fa_log "pip install $deps"
         # (the filter drops pip's noise about find-links folders that do not exist)
