@@ -11,6 +11,15 @@ Options follow Uvicorn's where they mean the same thing::
     --interpreters auto   sub (own-GIL sub-interpreters only), main, or auto (sub, else main)
     --app-dir DIR         look for the module in DIR (default: the current directory)
     --factory             module:attribute is a function returning the app
+    --ssl-certfile FILE   serve HTTPS (ALPN h2 and http/1.1) with this PEM certificate chain
+    --ssl-keyfile FILE    its private key (default: in the certificate file)
+    --ssl-keyfile-password PASSWORD
+    --ssl-ca-certs FILE   CAs that sign client certificates (mTLS)
+    --ssl-cert-reqs N     client certificates: 0 none, 1 optional, 2 required (Uvicorn's numbers;
+                          the words none/optional/required work too)
+    --ssl-ciphers LIST    TLS 1.2 cipher list, OpenSSL syntax
+    --ssl-min-version V   TLSv1.2 (default) or TLSv1.3
+SIGHUP reloads the certificate files without dropping connections.
 """
 import argparse
 import logging
@@ -37,11 +46,48 @@ def _parser():
                         "not have yet, so they refuse for now)")
     p.add_argument("--app-dir", default=".", help="directory added to sys.path first (default: current)")
     p.add_argument("--factory", action="store_true", help="the attribute is a function that returns the app")
+    p.add_argument("--ssl-certfile", default=None, help="PEM certificate (with chain): serve HTTPS")
+    p.add_argument("--ssl-keyfile", default=None, help="PEM private key (default: in --ssl-certfile)")
+    p.add_argument("--ssl-keyfile-password", default=None, help="password of an encrypted key file")
+    p.add_argument("--ssl-ca-certs", default=None, help="CA bundle that verifies client certificates")
+    p.add_argument("--ssl-cert-reqs", default="0",
+                   help="client certificates: 0/none (default), 1/optional, 2/required")
+    p.add_argument("--ssl-ciphers", default=None, help="TLS 1.2 ciphers, OpenSSL syntax (default: OpenSSL's)")
+    p.add_argument("--ssl-min-version", default="TLSv1.2", choices=["TLSv1.2", "TLSv1.3"])
     return p
+
+
+def _ssl_options(args) -> dict:
+    """The server's ssl_* keywords from the command line (none without a
+    certificate)."""
+    reqs = {"0": "none", "1": "optional", "2": "required"}.get(args.ssl_cert_reqs, args.ssl_cert_reqs)
+    opts = {"ssl_certfile": args.ssl_certfile, "ssl_keyfile": args.ssl_keyfile,
+            "ssl_keyfile_password": args.ssl_keyfile_password, "ssl_ca_certs": args.ssl_ca_certs,
+            "ssl_ciphers": args.ssl_ciphers}
+    opts = {k: v for k, v in opts.items() if v is not None}
+    if args.ssl_certfile is not None or reqs != "none":
+        opts["ssl_cert_reqs"] = reqs
+        opts["ssl_min_version"] = args.ssl_min_version
+    return opts
+
+
+def _needs_libc_malloc(interpreters: str) -> bool:
+    """CPython 3.12.0-3.12.3 run own-GIL sub-interpreters safely only with
+    PYTHONMALLOC=malloc (CPython bug gh-119213: the process aborts at exit
+    otherwise); the variable is read when Python starts."""
+    return ((3, 12, 0) <= sys.version_info[:3] < (3, 12, 4) and interpreters != "main"
+            and os.environ.get("PYTHONMALLOC") != "malloc")
 
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    if argv is None and _needs_libc_malloc(args.interpreters):
+        # start again with the allocator that makes sub-interpreters safe here
+        env = dict(os.environ, PYTHONMALLOC="malloc")
+        sys.stderr.write(f"fasterapi: Python {sys.version.split()[0]} needs PYTHONMALLOC=malloc for "
+                         "sub-interpreters (CPython gh-119213, fixed in 3.12.4): restarting with it\n")
+        sys.stderr.flush()
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
     app_dir = os.path.abspath(args.app_dir)
     if app_dir not in sys.path:
         sys.path.insert(0, app_dir)
@@ -64,7 +110,11 @@ def main(argv=None) -> int:
     try:
         return serve(app, host=args.host, port=args.port, workers=args.workers, pooled_workers=args.pooled_workers,
                      pooled_interpreters=args.pooled_interpreters, log_level=args.log_level,
-                     interpreters=args.interpreters, app_spec_override=(args.app, None))
+                     interpreters=args.interpreters, app_spec_override=(args.app, None),
+                     **_ssl_options(args))
+    except (OSError, ValueError) as exc:  # a bad certificate file or setting: the message names it
+        log.error("%s", exc)
+        return 1
     except RuntimeError as exc:
         log.error("%s", exc)
         return 1
