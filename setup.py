@@ -50,6 +50,11 @@ libs = pkg_config("--libs")
 ssl_cflags = pkg_config("--cflags", lib="libssl", deb="libssl-dev")
 ssl_libs = pkg_config("--libs", lib="libssl", deb="libssl-dev") + \
     pkg_config("--libs", lib="libcrypto", deb="libssl-dev")
+# The WebSocket layer (csrc/ws/): SHA-1 of the handshake from libcrypto,
+# permessage-deflate from zlib.
+ws_libs = pkg_config("--libs", lib="libcrypto", deb="libssl-dev") + \
+    pkg_config("--libs", lib="zlib", deb="zlib1g-dev")
+libs += ws_libs
 macros = []
 for sym, macro in [("nghttp2_option_set_stream_reset_rate_limit", "FA_HAVE_NGHTTP2_STREAM_RESET_RATE_LIMIT"),
                    ("nghttp2_option_set_max_continuations", "FA_HAVE_NGHTTP2_MAX_CONTINUATIONS")]:

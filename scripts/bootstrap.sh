@@ -71,6 +71,8 @@ _fa_system_packages() {
     # libc6-dev is only a Recommends of gcc, and apt runs with --no-install-recommends
     _fa_apt_install gcc libc6-dev make pkg-config libnghttp2-dev nghttp2-client nghttp2-server curl clang \
         ca-certificates libssl-dev openssl || return 1
+    # WebSockets (csrc/ws/): zlib's deflate (SHA-1 comes from libssl-dev's libcrypto)
+    _fa_apt_install zlib1g-dev || return 1
     # libFuzzer and the sanitizer runtimes of clang live in libclang-rt-N-dev,
     # N being clang's major version (14 on Debian 12, 19 on Debian 13).
     local major rt
