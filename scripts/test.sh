@@ -95,7 +95,9 @@ py_tests() {
 py_tests_version() {
     local version=$1
     shift
-    FA_PYTHON=$version fa_bootstrap
+    # (called as bootstrap.sh is at the top: its steps run without errexit,
+    # which a grep that filters pip's output to nothing would trip)
+    FA_PYTHON=$version fa_bootstrap || return 1
     # 3.12.0-3.12.3: PYTHONMALLOC=malloc (the server refuses sub-interpreters
     # without it; tests/python/test_python_versions.py checks that refusal)
     fa_python_env
