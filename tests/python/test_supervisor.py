@@ -158,7 +158,7 @@ def test_kill_9_child_is_restarted_and_serves(supervised):
 def test_crash_loop_backs_off(supervised, tmp_path):
     """A child that keeps dying is restarted with a growing delay, never in
     a tight loop."""
-    s = supervised("--processes", "1")
+    s = supervised("--processes", "1", "--lifetime", "86400")  # a limit: supervised with one process
     pid = s.serving_pids(1)[0]
     delays = []
     for i in range(3):
