@@ -2,7 +2,8 @@
 
 Two extensions: fasterapi._native.http2 (the server: every .c file under
 csrc/ except the JSON module's binding; fragments named *.c.h are included by
-their .c file) and fasterapi._native.json (the JSON encoder).  libnghttp2 comes from pkg-config.  Optional nghttp2 symbols
+their .c file) and fasterapi._native.json (the JSON encoder).  libnghttp2 and
+OpenSSL 3 (libssl, libcrypto: TLS) come from pkg-config.  Optional nghttp2 symbols
 that Debian backports without bumping the version are detected by linking a
 probe, not by the version macro.
 
@@ -23,11 +24,11 @@ from setuptools import Extension, setup
 ROOT = Path(__file__).resolve().parent
 
 
-def pkg_config(*args):
+def pkg_config(*args, lib="libnghttp2", deb="libnghttp2-dev"):
     try:
-        out = subprocess.check_output(["pkg-config", *args, "libnghttp2"], text=True)
+        out = subprocess.check_output(["pkg-config", *args, lib], text=True)
     except (OSError, subprocess.CalledProcessError) as exc:
-        sys.exit(f"pkg-config could not find libnghttp2 ({exc}); install libnghttp2-dev and pkg-config")
+        sys.exit(f"pkg-config could not find {lib} ({exc}); install {deb} and pkg-config")
     return shlex.split(out)
 
 
@@ -45,6 +46,15 @@ def has_symbol(symbol, libs):
 
 cflags = pkg_config("--cflags")
 libs = pkg_config("--libs")
+# TLS: OpenSSL 3's libssl (Debian's libssl-dev), for the server only
+ssl_cflags = pkg_config("--cflags", lib="libssl", deb="libssl-dev")
+ssl_libs = pkg_config("--libs", lib="libssl", deb="libssl-dev") + \
+    pkg_config("--libs", lib="libcrypto", deb="libssl-dev")
+# The WebSocket layer (csrc/ws/): SHA-1 of the handshake from libcrypto,
+# permessage-deflate from zlib.
+ws_libs = pkg_config("--libs", lib="libcrypto", deb="libssl-dev") + \
+    pkg_config("--libs", lib="zlib", deb="zlib1g-dev")
+libs += ws_libs
 macros = []
 for sym, macro in [("nghttp2_option_set_stream_reset_rate_limit", "FA_HAVE_NGHTTP2_STREAM_RESET_RATE_LIMIT"),
                    ("nghttp2_option_set_max_continuations", "FA_HAVE_NGHTTP2_MAX_CONTINUATIONS")]:
@@ -69,17 +79,17 @@ http2_sources = [s for s in all_sources if s != json_module]
 json_sources = [s for s in all_sources if s.startswith("csrc/json/")] + ["csrc/common/buf.c"]
 
 
-def extension(name, sources):
+def extension(name, sources, tls=False):
     return Extension(
         name,
         sources=sources,
         define_macros=macros,
-        extra_compile_args=extra_compile,
-        extra_link_args=extra_link,
+        extra_compile_args=extra_compile + (ssl_cflags if tls else []),
+        extra_link_args=extra_link + (ssl_libs if tls else []),
     )
 
 
-ext_modules = [extension("fasterapi._native.http2", http2_sources)]
+ext_modules = [extension("fasterapi._native.http2", http2_sources, tls=True)]
 if json_module in all_sources:
     ext_modules.append(extension("fasterapi._native.json", json_sources))
 

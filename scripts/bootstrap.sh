@@ -3,11 +3,15 @@
 #
 # Sourced by scripts/serve.sh and scripts/test.sh (it can also be run on its
 # own: `bash scripts/bootstrap.sh`).  Idempotent and quick when all is there:
-#   1. Debian packages (gcc, make, pkg-config, libnghttp2-dev, nghttp2-client,
+#   1. Debian packages (gcc, make, pkg-config, libnghttp2-dev, libssl-dev and
+#      openssl (TLS; the tests make certificates with it), nghttp2-client,
+#      nghttp2-server (nghttpd, the conformance tests' oracle),
 #      curl, clang and its runtime for libFuzzer), installed with apt-get only
 #      when something is missing;
 #   2. a Python >= 3.12 (3.13 preferred): $PYTHON, pyenv's versions, /usr/bin;
-#   3. .venv at the repo root with the build and test dependencies from PyPI;
+#      or, with FA_PYTHON=X.Y (3.12, 3.13...), a Python of that version;
+#   3. .venv at the repo root (.venv-X.Y with FA_PYTHON) with the build and
+#      test dependencies from PyPI;
 #   4. the extension fasterapi._native.http2 built in place into
 #      src/fasterapi/_native/ (rebuilt when anything under csrc/, setup.py or
 #      pyproject.toml changes), and src/ put on .venv's path by a .pth file.
@@ -65,7 +69,10 @@ _fa_system_packages() {
         return 0
     fi
     # libc6-dev is only a Recommends of gcc, and apt runs with --no-install-recommends
-    _fa_apt_install gcc libc6-dev make pkg-config libnghttp2-dev nghttp2-client curl clang ca-certificates || return 1
+    _fa_apt_install gcc libc6-dev make pkg-config libnghttp2-dev nghttp2-client nghttp2-server curl clang \
+        ca-certificates libssl-dev openssl || return 1
+    # WebSockets (csrc/ws/): zlib's deflate (SHA-1 comes from libssl-dev's libcrypto)
+    _fa_apt_install zlib1g-dev || return 1
     # libFuzzer and the sanitizer runtimes of clang live in libclang-rt-N-dev,
     # N being clang's major version (14 on Debian 12, 19 on Debian 13).
     local major rt
@@ -108,6 +115,23 @@ _fa_find_python() {
     return 1
 }
 
+# A python of version X.Y (FA_PYTHON): pyenv's, then /usr/bin's, then PATH's.
+_fa_find_python_version() {
+    local want=$1 cands=() root d c
+    root=${PYENV_ROOT:-}
+    [ -z "$root" ] && command -v pyenv >/dev/null 2>&1 && root=$(pyenv root 2>/dev/null)
+    [ -z "$root" ] && root=$HOME/.pyenv
+    for d in $(ls -d "$root/versions/$want" "$root/versions/$want".* 2>/dev/null | sort -V -r); do
+        cands+=("$d/bin/python3")
+    done
+    cands+=("/usr/bin/python$want" "/usr/local/bin/python$want" "python$want")
+    for c in "${cands[@]}"; do
+        case "$c" in */*) [ -x "$c" ] || continue ;; *) c=$(command -v "$c" 2>/dev/null) || continue ;; esac
+        if [ "$(_fa_py_version "$c")" = "${want/./ }" ]; then echo "$c"; return 0; fi
+    done
+    return 1
+}
+
 # Debian's own pythons need pythonX.Y-venv and pythonX.Y-dev; pyenv's have both.
 _fa_python_extras() {
     local py=$1 xy
@@ -135,30 +159,58 @@ _fa_hash_build_inputs() {
     )
 }
 
-_fa_ext_path() { # the in-place extension, if built
-    ls "$FA_ROOT"/src/fasterapi/_native/http2*.so 2>/dev/null | head -n1
+_fa_ext_path() { # the in-place extension for FA_PY's version, if built
+    local suffix
+    suffix=$("$FA_PY" -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null) || return 0
+    ls "$FA_ROOT/src/fasterapi/_native/http2$suffix" 2>/dev/null
+}
+
+# CPython 3.12.0-3.12.3 run own-GIL sub-interpreters safely only with the C
+# library's allocator (gh-119213; see ARCHITECTURE.md): exports
+# PYTHONMALLOC=malloc for FA_PY when it is one of those.
+fa_python_env() {
+    if "$FA_PY" -c 'import sys; sys.exit(not ((3, 12, 0) <= sys.version_info[:3] < (3, 12, 4)))'; then
+        _fa_log "$("$FA_PY" -V) has CPython gh-119213: running with PYTHONMALLOC=malloc"
+        export PYTHONMALLOC=malloc
+    fi
 }
 
 fa_bootstrap() {
     FA_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
     FA_VENV=$FA_ROOT/.venv
+    if [ -n "${FA_PYTHON:-}" ]; then
+        case "$FA_PYTHON" in
+            3.1[2-9]|3.[2-9][0-9]) FA_VENV=$FA_ROOT/.venv-$FA_PYTHON ;;
+            *) _fa_die "FA_PYTHON=$FA_PYTHON: give a version such as 3.12 or 3.13 (3.12 or newer)"; return 1 ;;
+        esac
+    fi
     FA_PY=$FA_VENV/bin/python
     export FA_ROOT FA_VENV FA_PY
 
     _fa_system_packages || return 1
 
     # 2. python and .venv
-    if ! { [ -x "$FA_PY" ] && _fa_py_ok "$FA_PY"; }; then
+    local venv_ok=0
+    if [ -x "$FA_PY" ] && _fa_py_ok "$FA_PY"; then
+        venv_ok=1
+        if [ -n "${FA_PYTHON:-}" ] && [ "$(_fa_py_version "$FA_PY")" != "${FA_PYTHON/./ }" ]; then venv_ok=0; fi
+    fi
+    if [ "$venv_ok" = 0 ]; then
         local base
-        base=$(_fa_find_python) || _fa_die "no Python >= 3.12 found (set PYTHON=/path/to/python3.13)" || return 1
+        if [ -n "${FA_PYTHON:-}" ]; then
+            base=$(_fa_find_python_version "$FA_PYTHON") \
+                || _fa_die "FA_PYTHON=$FA_PYTHON: no Python $FA_PYTHON found (pyenv, /usr/bin, PATH)" || return 1
+        else
+            base=$(_fa_find_python) || _fa_die "no Python >= 3.12 found (set PYTHON=/path/to/python3.13)" || return 1
+        fi
         _fa_python_extras "$base" || return 1
-        _fa_log "creating .venv with $base ($("$base" -c 'import sys; print(sys.version.split()[0])'))"
+        _fa_log "creating $(basename "$FA_VENV") with $base ($("$base" -c 'import sys; print(sys.version.split()[0])'))"
         rm -rf "$FA_VENV"
         "$base" -m venv "$FA_VENV" || _fa_die "venv creation failed" || return 1
     fi
 
     # 3. PyPI dependencies (build + tests), reinstalled when this list changes
-    local deps='pip setuptools>=68 wheel pytest>=8 pytest-timeout h2>=4.1 httpx[http2]>=0.27 openapi-spec-validator pydantic>=2'
+    local deps='pip setuptools>=68 wheel pytest>=8 pytest-timeout h2>=4.1 httpx[http2]>=0.27 openapi-spec-validator pydantic>=2 fastapi==0.165.0 python-multipart==0.0.34'
     if [ "$(cat "$FA_VENV/.fa-deps" 2>/dev/null || true)" != "$deps" ]; then
         _fa_log "pip install $deps"
         # (the filter drops pip's noise about find-links folders that do not exist)
@@ -192,7 +244,7 @@ fa_bootstrap() {
         echo "$want" >"$FA_VENV/.fa-build"
     fi
     "$FA_PY" -c 'import fasterapi._native.http2' || _fa_die "fasterapi._native.http2 does not import" || return 1
-    _fa_log "ready: $("$FA_PY" -c 'import sys; print(sys.version.split()[0])') in .venv, extension $(basename "$(_fa_ext_path)")"
+    _fa_log "ready: $("$FA_PY" -c 'import sys; print(sys.version.split()[0])') in $(basename "$FA_VENV"), extension $(basename "$(_fa_ext_path)")"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -4,7 +4,10 @@
 #   1. scripts/bootstrap.sh: Debian packages, .venv, the extension in place;
 #   2. C tests: make ctest ctest-asan fuzz-replay, then mk/h2.mk's ctest-h2
 #      ctest-h2-asan ctest-h2-noopt fuzz-h2-replay (those it defines);
-#   3. pytest over tests/python with .venv's python (the whole suite);
+#   3. pytest over tests/python with .venv's python (the whole suite), then
+#      again with every other supported Python found on the machine
+#      (FA_OTHER_PYTHONS, default "3.12 3.13" less .venv's own version),
+#      each in its own .venv-X.Y made by bootstrap.sh with FA_PYTHON=X.Y;
 #   4. the ASan/UBSan pass: the extension is built again with FA_SANITIZE=1
 #      into build/asan-ext, copied with the package's Python files into
 #      build/asan/fasterapi, build/asan goes first on PYTHONPATH, and pytest
@@ -16,7 +19,7 @@
 #
 # Every step runs even when an earlier one failed (so one CI log shows all
 # failures); the script exits non-zero if any step failed.  Skip a step with
-# FA_SKIP_CTEST=1, FA_SKIP_PYTEST=1 or FA_SKIP_ASAN=1 (local use only; CI
+# FA_SKIP_CTEST=1, FA_SKIP_PYTEST=1, FA_SKIP_OTHER_PYTHONS=1 or FA_SKIP_ASAN=1 (local use only; CI
 # sets none).  Extra arguments are passed to both pytest runs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -88,6 +91,19 @@ py_tests() {
     bounded "$PYTEST_LIMIT" "$FA_PY" -m pytest tests/python -ra --durations=10 "$@"
 }
 
+# The whole suite on another Python version, in its own .venv-X.Y.
+py_tests_version() {
+    local version=$1
+    shift
+    # (called as bootstrap.sh is at the top: its steps run without errexit,
+    # which a grep that filters pip's output to nothing would trip)
+    FA_PYTHON=$version fa_bootstrap || return 1
+    # 3.12.0-3.12.3: PYTHONMALLOC=malloc (the server refuses sub-interpreters
+    # without it; tests/python/test_python_versions.py checks that refusal)
+    fa_python_env
+    bounded "$PYTEST_LIMIT" "$FA_PY" -m pytest tests/python -ra --durations=5 -p no:cacheprovider "$@"
+}
+
 # --- 4. ASan + UBSan pass ---------------------------------------------------------
 asan_tests() {
     local ext=$FA_ROOT/build/asan-ext pkg=$FA_ROOT/build/asan want
@@ -138,6 +154,17 @@ PY
 
 [ "${FA_SKIP_CTEST:-0}" = 1 ] || run "C tests (make)" c_tests
 [ "${FA_SKIP_PYTEST:-0}" = 1 ] || run "pytest tests/python" py_tests "$@"
+if [ "${FA_SKIP_PYTEST:-0}" != 1 ] && [ "${FA_SKIP_OTHER_PYTHONS:-0}" != 1 ]; then
+    main_version=$("$FA_PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    for v in ${FA_OTHER_PYTHONS:-3.12 3.13}; do
+        [ "$v" = "$main_version" ] && continue
+        if _fa_find_python_version "$v" >/dev/null; then
+            run "pytest tests/python on Python $v" py_tests_version "$v" "$@"
+        else
+            step "Python $v not found on this machine: its pytest pass is skipped"
+        fi
+    done
+fi
 [ "${FA_SKIP_ASAN:-0}" = 1 ] || run "pytest under ASan/UBSan (-m 'not slow and not timing')" asan_tests "$@"
 
 if [ "${#FAILED[@]}" -gt 0 ]; then

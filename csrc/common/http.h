@@ -54,6 +54,13 @@ typedef struct fa_request {
      * ("GET, HEAD"), when it has some; allow_len 0 otherwise */
     const char *allow;
     size_t allow_len;
+    /* TLS: tls != 0 on an https connection; version, cipher and alpn are
+     * static strings (alpn NULL when none was chosen); tls_subject is the
+     * verified client certificate's subject (RFC 2253), NULL when none */
+    int tls;
+    const char *tls_version, *tls_cipher, *tls_alpn;
+    const char *tls_subject;
+    size_t tls_subject_len;
 } fa_request;
 
 /* A header of a response, as offsets into fa_response.strs (offsets, not

@@ -10,11 +10,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include "../http2/session.h"
 #include "../server/config.h"
+#include "../server/conn_io_internal.h"
 #include "../server/server_internal.h"
 #include "parser.h"
 
@@ -318,7 +318,10 @@ void fa_h1_process(fa_conn *c)
             h->minor_version = rq.minor_version;
             h->keep_alive = h->info.keep_alive;
             h->is_head = rq.method_len == 4 && memcmp(rq.method, "HEAD", 4) == 0;
-            if (h->info.upgrade_h2c && !h->info.chunked && h->info.content_length == 0) {
+            /* h2c is cleartext only (RFC 9113 section 3.2): over TLS the
+             * Upgrade field is ignored and ALPN is the way to h2 */
+            if (h->info.upgrade_h2c && c->ssl == NULL && !h->info.chunked &&
+                h->info.content_length == 0) {
                 fa_h1_upgrade(c, &rq, "", 0, (size_t)r);
                 return;
             }
@@ -422,7 +425,7 @@ void fa_h1_process(fa_conn *c)
             fa_h1_fail(c, 500, "Internal Server Error");
             return;
         }
-        if (h->info.upgrade_h2c) {
+        if (h->info.upgrade_h2c && c->ssl == NULL) {
             /* an upgrade that carried a body (RFC 7540 3.2: sent whole
              * before the switch); stream 1 gets it */
             fa_h1_upgrade(c, &rq, c->rbuf.data + h->head_len, body_len, h->req_len);
@@ -560,19 +563,13 @@ int fa_h1_send_file(fa_conn *c)
 {
     fa_h1_state *h = &c->h1;
     while (h->file_left > 0) {
-        off_t off = (off_t)h->file_off;
         size_t want = h->file_left > (1u << 30) ? (1u << 30) : (size_t)h->file_left;
-        ssize_t n = sendfile(c->io.fd, h->file_fd, &off, want);
-        if (n > 0) {
-            h->file_off += (uint64_t)n;
-            h->file_left -= (uint64_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        ssize_t n = fa_conn_sendfile(c, h->file_fd, &h->file_off, want);
+        if (n == FA_IO_AGAIN)
             return 0;
-        return -1; /* error, or the file shrank under us */
+        if (n < 0)
+            return -1; /* error, or the file shrank under us */
+        h->file_left -= (uint64_t)n;
     }
     close(h->file_fd);
     h->file_fd = -1;

@@ -49,6 +49,9 @@ enum {
     FA_H2_RESET_RATE = 33,
     /* CONTINUATION frames after one HEADERS (CVE-2024-28182). */
     FA_H2_MAX_CONTINUATIONS = 8,
+    /* Ranges of client stream ids skipped over (never opened) that we
+     * remember, to catch a lower id opened later (RFC 9113 5.1.1). */
+    FA_H2_SKIPPED_RANGES = 8,
 };
 
 /* Where one request header field sits in the stream's string buffer.
@@ -104,6 +107,19 @@ struct fa_h2 {
     unsigned await_preface : 1; /* upgraded: hold our frames until the client's preface */
     uint64_t glitch_start_ms;
     unsigned glitches;
+    /* Stream-id bookkeeping for RFC 9113 5.1.1, which nghttp2 1.52 leaves
+     * to us: the highest client stream id seen in a HEADERS frame, and the
+     * last few ranges of ids the client jumped over.  A HEADERS frame on a
+     * lower id that was never opened is a connection error; one on a lower
+     * id that was opened is nghttp2's to judge (closed stream, or trailers
+     * racing our RST_STREAM). */
+    int32_t last_peer_sid;
+    struct { int32_t lo, hi; } skipped[FA_H2_SKIPPED_RANGES];
+    unsigned num_skipped; /* ranges recorded so far (ring index) */
+    /* A connection error found in a callback: the code for the GOAWAY
+     * that fa_h2_recv() queues when nghttp2 returns the failure. */
+    uint32_t term_code;
+    unsigned term_set : 1;
     fa_header *scratch; /* header slices rebuilt for each dispatch */
     size_t scratch_cap;
     fa_h2_stream *spare; /* closed streams kept with their buffers */
@@ -425,6 +441,51 @@ fail:
 /* ------------------------------------------------------------------ */
 /* nghttp2 callbacks                                                    */
 
+/* Whether a client stream id below last_peer_sid was jumped over. */
+static int h2_was_skipped(const fa_h2 *h2, int32_t id)
+{
+    unsigned n = h2->num_skipped < FA_H2_SKIPPED_RANGES ? h2->num_skipped : FA_H2_SKIPPED_RANGES;
+    for (unsigned i = 0; i < n; i++)
+        if (id >= h2->skipped[i].lo && id <= h2->skipped[i].hi)
+            return 1;
+    return 0;
+}
+
+/* Every frame's header, before nghttp2 acts on it: the stream-id rules of
+ * RFC 9113 5.1.1 that nghttp2 1.52 does not apply.  A new stream id must be
+ * greater than every id the client used before; the ids it skips are
+ * implicitly closed. */
+static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd,
+                          void *user_data)
+{
+    (void)session;
+    fa_h2 *h2 = user_data;
+    if (h2->zombie)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    int32_t id = hd->stream_id;
+    if ((hd->type != NGHTTP2_HEADERS && hd->type != NGHTTP2_DATA) || id <= 0 || (id & 1) == 0)
+        return 0; /* even ids and stream 0: nghttp2 judges them */
+    if (id > h2->last_peer_sid) {
+        if (hd->type != NGHTTP2_HEADERS)
+            return 0; /* DATA on an idle stream: nghttp2's PROTOCOL_ERROR */
+        if (id > h2->last_peer_sid + 2) {
+            unsigned i = h2->num_skipped++ % FA_H2_SKIPPED_RANGES;
+            h2->skipped[i].lo = h2->last_peer_sid + 2;
+            h2->skipped[i].hi = id - 2;
+        }
+        h2->last_peer_sid = id;
+        return 0;
+    }
+    if (id == h2->last_peer_sid || !h2_was_skipped(h2, id))
+        return 0;
+    /* A HEADERS frame opening a lower id (5.1.1: PROTOCOL_ERROR), or DATA on
+     * a stream closed by a higher one (6.1: STREAM_CLOSED; a connection
+     * error, as nghttp2 treats DATA on the closed streams it knows). */
+    h2->term_code = hd->type == NGHTTP2_HEADERS ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_STREAM_CLOSED;
+    h2->term_set = 1;
+    return NGHTTP2_ERR_CALLBACK_FAILURE;
+}
+
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
                             void *user_data)
 {
@@ -742,6 +803,7 @@ static int h2_new_session(fa_h2 *h2)
 
     if (nghttp2_session_callbacks_new(&cbs) != 0 || nghttp2_option_new(&opt) != 0)
         goto out;
+    nghttp2_session_callbacks_set_on_begin_frame_callback(cbs, on_begin_frame);
     nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
     nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
     nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
@@ -752,9 +814,13 @@ static int h2_new_session(fa_h2 *h2)
 
     nghttp2_option_set_max_settings(opt, FA_H2_MAX_SETTINGS);
     nghttp2_option_set_max_outbound_ack(opt, FA_H2_MAX_OUTBOUND_ACK);
-    /* We announce NO_RFC7540_PRIORITIES: closed streams need not linger
-     * in a priority tree. */
-    nghttp2_option_set_no_closed_streams(opt, 1);
+    /* Closed streams are kept (nghttp2 keeps at most as many as
+     * MAX_CONCURRENT_STREAMS): without them a frame on a stream that
+     * ended or was reset is dropped silently instead of answered with
+     * STREAM_CLOSED (RFC 9113 5.1, 6.1).  For the same reason we do not
+     * announce SETTINGS_NO_RFC7540_PRIORITIES: with it, nghttp2 1.52 skips
+     * PRIORITY frames unchecked (6.3: stream 0; 5.3.1: self-dependency)
+     * and keeps no closed streams. */
     /* we give flow-control credit back ourselves (on_data_chunk_recv) */
     nghttp2_option_set_no_auto_window_update(opt, 1);
 #ifdef FA_HAVE_NGHTTP2_STREAM_RESET_RATE_LIMIT
@@ -778,7 +844,6 @@ static int h2_new_session(fa_h2 *h2)
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, h2->cfg->max_concurrent_streams},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, max_hdr},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, FA_H2_STREAM_WINDOW},
-        {NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES, 1},
     };
     if (nghttp2_submit_settings(h2->session, NGHTTP2_FLAG_NONE, iv,
                                 sizeof iv / sizeof iv[0]) != 0)
@@ -804,6 +869,7 @@ static int h2_start_upgrade(fa_h2 *h2, const uint8_t *settings, size_t settings_
     if (nghttp2_session_upgrade2(h2->session, settings ? settings : no_settings,
                                  settings_len, head, NULL) != 0)
         return -1;
+    h2->last_peer_sid = 1;
     fa_h2_stream *st = h2_stream_new(h2, 1);
     if (st == NULL)
         return -1;
@@ -883,6 +949,21 @@ out:
     return rc;
 }
 
+/* The GOAWAY error code for a failure nghttp2_session_mem_recv() returned. */
+static uint32_t h2_recv_error_code(const fa_h2 *h2, ssize_t err)
+{
+    if (h2->term_set)
+        return h2->term_code; /* one of our callbacks found it */
+    switch (err) {
+    case NGHTTP2_ERR_BAD_CLIENT_MAGIC: /* RFC 9113 3.4 */
+        return NGHTTP2_PROTOCOL_ERROR;
+    case NGHTTP2_ERR_FLOODED:
+        return NGHTTP2_ENHANCE_YOUR_CALM;
+    default: /* out of memory, or a callback gave up */
+        return NGHTTP2_INTERNAL_ERROR;
+    }
+}
+
 int fa_h2_recv(fa_conn *c, const uint8_t *data, size_t len)
 {
     fa_h2 *h2 = c->h2;
@@ -906,10 +987,11 @@ int fa_h2_recv(fa_conn *c, const uint8_t *data, size_t len)
     }
     int rc = 0;
     if (n < 0) {
-        /* Bad preface, flood, out of memory: the connection is lost.  Say
-         * so in a GOAWAY unless the peer does not even speak HTTP/2. */
-        if (n != NGHTTP2_ERR_BAD_CLIENT_MAGIC)
-            nghttp2_session_terminate_session(h2->session, NGHTTP2_INTERNAL_ERROR);
+        /* The connection is lost, but the peer learns why: a GOAWAY with
+         * the code the RFC names, queued here (nghttp2 queues none for a
+         * failure it returns) and flushed below before the worker closes.
+         * If nghttp2 already queued its own GOAWAY, this one is ignored. */
+        nghttp2_session_terminate_session(h2->session, h2_recv_error_code(h2, n));
         rc = -1;
     }
     if (h2->calm) {

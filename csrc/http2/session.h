@@ -18,6 +18,8 @@
 /* The 24-byte client connection preface. */
 #define FA_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define FA_H2_PREFACE_LEN 24
+/* Its first bytes, "PRI ": no HTTP/1.1 request starts so. */
+#define FA_H2_PRI_LEN 4
 
 /* Creates the session for c and queues our SETTINGS.  For a connection that
  * came through "Upgrade: h2c", `settings`/`settings_len` is the

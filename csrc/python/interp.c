@@ -2,12 +2,21 @@
  *
  * Thread-state discipline (CPython 3.12/3.13, public API only):
  *  - creation: Py_NewInterpreterFromConfig() on the calling thread, load the
- *    handlers, then throw the creation thread state away and swap the main
- *    one back in, as CPython's own _interpreters module does;
+ *    handlers, then swap the main thread state back in. The creation thread
+ *    state stays in the interpreter, unused, until the end (see below);
  *  - workers: PyThreadState_New() on the worker thread, then
  *    PyEval_RestoreThread()/PyEval_SaveThread() around handler calls
  *    (PyGILState_* is tied to the main interpreter and is not used);
- *  - ending: a fresh thread state on the ending thread, Py_EndInterpreter().
+ *  - ending: the creation thread state, swapped in on the ending thread,
+ *    calls Py_EndInterpreter() once every worker's thread state is gone.
+ *
+ * Why the creation thread state is kept: an interpreter must never be left
+ * with no thread state at all. CPython 3.12 hands an interpreter's first
+ * thread state out of storage inside the interpreter and never marks it
+ * free again once deleted, so the next PyThreadState_New() on an interpreter
+ * whose list went empty aborts the process ("init_threadstate: thread state
+ * already initialized"). 3.13 resets that storage; keeping one thread state
+ * alive is right on both.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -25,6 +34,7 @@
 
 struct fa_interp {
     PyInterpreterState *state;
+    PyThreadState *creation_ts; /* kept so the interpreter never has no thread state (3.12) */
     int is_main; /* a record on the main interpreter: nothing to create or end */
     /* objects owned by this interpreter; only touched with its GIL held */
     PyObject **handlers;
@@ -33,7 +43,7 @@ struct fa_interp {
     PyObject *headers_type;
     PyObject **routes; /* req['route'] per handler id */
     PyObject *k_path_params, *k_route, *k_file, *k_file_range, *k_stream, *k_json, *k_after;
-    PyObject *k_client, *k_scheme, *v_http, *k_allow;
+    PyObject *k_client, *k_scheme, *v_http, *k_allow, *v_https, *k_tls;
     fa_json_cache json_cache;
     int *stream_body; /* per handler id */
     PyObject *k_method, *k_path, *k_query, *k_headers, *k_body, *k_status,
@@ -128,6 +138,8 @@ static void fa_interp_clear_objects(fa_interp *in)
     Py_CLEAR(in->k_client);
     Py_CLEAR(in->k_scheme);
     Py_CLEAR(in->v_http);
+    Py_CLEAR(in->v_https);
+    Py_CLEAR(in->k_tls);
     Py_CLEAR(in->k_allow);
     fa_json_cache_clear(&in->json_cache);
     Py_CLEAR(in->k_method);
@@ -218,6 +230,8 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
     FA_INTERN(k_client, "client");
     FA_INTERN(k_scheme, "scheme");
     FA_INTERN(v_http, "http");
+    FA_INTERN(v_https, "https");
+    FA_INTERN(k_tls, "tls");
     FA_INTERN(k_allow, "allow");
     if (fa_json_cache_init(&in->json_cache) < 0)
         goto done;
@@ -311,12 +325,32 @@ fa_interp *fa_interp_new(const fa_app_spec *spec, char *err, size_t err_size)
         fa_interp_free_record(in);
         return NULL;
     }
-    /* The creation thread state belongs to this thread; workers make their
-     * own, so drop it and give the interpreter back to nobody. */
-    PyThreadState_Clear(ts);
+    /* Workers make their own thread states; the creation one is only kept
+     * (see the top of this file) and deleted by fa_interp_end(). */
+    in->creation_ts = ts;
     PyThreadState_Swap(main_ts);
-    PyThreadState_Delete(ts);
     return in;
+}
+
+int fa_interp_check_subinterp_safe(char *msg, size_t msg_size)
+{
+    /* Py_Version: the running CPython, not the headers we were built with */
+    if (!(Py_Version >= 0x030C0000 && Py_Version < 0x030C0400))
+        return 0;
+    /* PYTHONMALLOC=malloc sets the object domain to the raw (libc) one */
+    PyMemAllocatorEx obj, raw;
+    PyMem_GetAllocator(PYMEM_DOMAIN_OBJ, &obj);
+    PyMem_GetAllocator(PYMEM_DOMAIN_RAW, &raw);
+    if (obj.malloc == raw.malloc && obj.free == raw.free)
+        return 0;
+    snprintf(msg, msg_size,
+             "Python %d.%d.%d cannot run own-GIL sub-interpreters safely: its keyword-argument "
+             "cache crashes the process at exit (CPython bug gh-119213, fixed in 3.12.4). "
+             "Upgrade to Python 3.12.4 or newer, or start Python with PYTHONMALLOC=malloc "
+             "in the environment, or use interpreters=\"main\"",
+             (int)(Py_Version >> 24) & 0xff, (int)(Py_Version >> 16) & 0xff,
+             (int)(Py_Version >> 8) & 0xff);
+    return -1;
 }
 
 void fa_interp_end(fa_interp *in)
@@ -328,7 +362,12 @@ void fa_interp_end(fa_interp *in)
         fa_interp_free_record(in);
         return;
     }
-    PyThreadState *ts = PyThreadState_New(in->state);
+    /* The creation thread state ends the interpreter: by now it is the
+     * last one, and to the interpreter's threading module it is the main
+     * thread, whose lock must still be held when threading._shutdown()
+     * runs (3.12 asserts it). */
+    PyThreadState *ts = in->creation_ts;
+    in->creation_ts = NULL;
     PyThreadState *save = PyThreadState_Swap(ts);
     fa_interp_clear_objects(in);
     Py_EndInterpreter(ts);
@@ -492,6 +531,20 @@ static PyObject *fa_build_client(const fa_request *rq)
     return t;
 }
 
+/* req['tls'] on an https connection: {"version", "cipher", "alpn",
+ * "client_subject"}; alpn and client_subject may be None. */
+static PyObject *fa_build_tls(const fa_request *rq)
+{
+    PyObject *subject = rq->tls_subject != NULL ? fa_str(rq->tls_subject, rq->tls_subject_len)
+                                                : Py_NewRef(Py_None);
+    if (subject == NULL)
+        return NULL;
+    PyObject *d = Py_BuildValue("{s:s,s:s,s:z,s:N}", "version", rq->tls_version ? rq->tls_version : "",
+                                "cipher", rq->tls_cipher ? rq->tls_cipher : "", "alpn", rq->tls_alpn,
+                                "client_subject", subject);
+    return d;
+}
+
 static PyObject *fa_build_request(fa_interp *in, const fa_request *rq, int handler_id)
 {
     PyObject *d = PyDict_New();
@@ -516,8 +569,10 @@ static PyObject *fa_build_request(fa_interp *in, const fa_request *rq, int handl
     FA_SET(k_route, Py_NewRef(in->routes[handler_id]));
     FA_SET(k_http_version, Py_NewRef(rq->http_version == 20 ? in->v_20
                                       : rq->http_version == 10 ? in->v_10 : in->v_11));
-    FA_SET(k_scheme, Py_NewRef(in->v_http)); /* no TLS yet */
+    FA_SET(k_scheme, Py_NewRef(rq->tls ? in->v_https : in->v_http));
     FA_SET(k_client, fa_build_client(rq));
+    if (rq->tls)
+        FA_SET(k_tls, fa_build_tls(rq));
     if (rq->allow_len)
         FA_SET(k_allow, fa_str(rq->allow, rq->allow_len));
 #undef FA_SET

@@ -47,6 +47,17 @@ typedef struct fa_pythread fa_pythread;
  * thread then shares; the main script is the real __main__ module and
  * sys.path is left alone. */
 fa_interp *fa_interp_new(const fa_app_spec *spec, char *err, size_t err_size);
+/* CPython 3.12.0-3.12.3 (python/cpython#119213): an extension function
+ * called with keywords for the first time builds a tuple of its keyword
+ * names with the calling interpreter's object allocator and keeps it in
+ * process-wide storage; when that interpreter is an own-GIL sub-interpreter,
+ * the main interpreter frees it with its own allocator at exit and the
+ * process aborts ("free(): invalid pointer").  3.12.4 fixed it.  On those
+ * versions sub-interpreters are safe only when every interpreter allocates
+ * objects with the C library's malloc (PYTHONMALLOC=malloc, read when the
+ * process starts).  Returns 0 when sub-interpreters are safe here, else -1
+ * with the reason and the remedies in msg.  Call with the GIL held. */
+int fa_interp_check_subinterp_safe(char *msg, size_t msg_size);
 /* Ends the interpreter (for a main-interpreter record: drops its
  * references).  Call with the main interpreter's GIL held, after every
  * fa_pythread of it was freed. */

@@ -90,6 +90,182 @@ static int fa_parse_seconds(PyObject *v, const char *name, double *out)
     return 0;
 }
 
+/* An optional str or os.PathLike argument into buf (empty when None or
+ * absent). */
+static int fa_parse_path(PyObject *v, const char *name, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    if (v == NULL || v == Py_None)
+        return 0;
+    PyObject *bytes = NULL;
+    if (!PyUnicode_FSConverter(v, &bytes)) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be a path (str or os.PathLike), not %.50s", name,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    Py_ssize_t n = PyBytes_GET_SIZE(bytes);
+    if (n == 0 || (size_t)n >= size) {
+        Py_DECREF(bytes);
+        PyErr_Format(PyExc_ValueError, "%s must be a non-empty path shorter than %zu bytes", name, size);
+        return -1;
+    }
+    memcpy(buf, PyBytes_AS_STRING(bytes), (size_t)n + 1);
+    Py_DECREF(bytes);
+    return 0;
+}
+
+/* Raises what a failed fa_tls_new / reload reported: OSError (its errno
+ * subclass: FileNotFoundError, PermissionError...) for a file that cannot
+ * be opened, ValueError for bad contents. */
+static void fa_tls_raise(const char *err, int kind, int errnum)
+{
+    if (kind == FA_TLS_ERR_FILE && errnum != 0) {
+        PyObject *e = PyObject_CallFunction(PyExc_OSError, "is", errnum, err);
+        if (e != NULL) {
+            PyErr_SetObject((PyObject *)Py_TYPE(e), e);
+            Py_DECREF(e);
+        }
+        return;
+    }
+    PyErr_SetString(PyExc_ValueError, err);
+}
+
+/* The ssl_* keywords: *out is NULL when no certificate was given. */
+static int fa_tls_from_args(PyObject *certfile, PyObject *keyfile, PyObject *password, PyObject *ca,
+                            PyObject *reqs, PyObject *ciphers, PyObject *minv, fa_tls **out)
+{
+    *out = NULL;
+    fa_tls_config *tc = calloc(1, sizeof(*tc));
+    if (tc == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int rc = -1;
+    if (fa_parse_path(certfile, "ssl_certfile", tc->certfile, sizeof(tc->certfile)) < 0 ||
+        fa_parse_path(keyfile, "ssl_keyfile", tc->keyfile, sizeof(tc->keyfile)) < 0 ||
+        fa_parse_path(ca, "ssl_ca_certs", tc->ca_certs, sizeof(tc->ca_certs)) < 0)
+        goto out;
+    tc->cert_reqs = FA_TLS_VERIFY_NONE;
+    if (reqs != NULL && reqs != Py_None) {
+        const char *m = PyUnicode_Check(reqs) ? PyUnicode_AsUTF8(reqs) : NULL;
+        long k = PyLong_Check(reqs) ? PyLong_AsLong(reqs) : -1; /* ssl.CERT_NONE/OPTIONAL/REQUIRED */
+        PyErr_Clear();
+        if ((m && strcmp(m, "none") == 0) || k == 0)
+            tc->cert_reqs = FA_TLS_VERIFY_NONE;
+        else if ((m && strcmp(m, "optional") == 0) || k == 1)
+            tc->cert_reqs = FA_TLS_VERIFY_OPTIONAL;
+        else if ((m && strcmp(m, "required") == 0) || k == 2)
+            tc->cert_reqs = FA_TLS_VERIFY_REQUIRED;
+        else {
+            PyErr_Format(PyExc_ValueError,
+                         "ssl_cert_reqs must be 'none', 'optional' or 'required' (or ssl.CERT_NONE, "
+                         "CERT_OPTIONAL, CERT_REQUIRED), not %R", reqs);
+            goto out;
+        }
+    }
+    tc->min_version = FA_TLS_V12;
+    if (minv != NULL && minv != Py_None) {
+        const char *m = PyUnicode_Check(minv) ? PyUnicode_AsUTF8(minv) : NULL;
+        PyErr_Clear();
+        if (m && strcmp(m, "TLSv1.2") == 0)
+            tc->min_version = FA_TLS_V12;
+        else if (m && strcmp(m, "TLSv1.3") == 0)
+            tc->min_version = FA_TLS_V13;
+        else {
+            PyErr_Format(PyExc_ValueError,
+                         "ssl_min_version must be 'TLSv1.2' or 'TLSv1.3' (older versions are "
+                         "broken, RFC 8996), not %R", minv);
+            goto out;
+        }
+    }
+    const char *strs[2][2] = {{"ssl_keyfile_password", NULL}, {"ssl_ciphers", NULL}};
+    PyObject *objs[2] = {password, ciphers};
+    char *bufs[2] = {tc->password, tc->ciphers};
+    for (int i = 0; i < 2; i++) {
+        if (objs[i] == NULL || objs[i] == Py_None)
+            continue;
+        Py_ssize_t n;
+        const char *s = PyUnicode_Check(objs[i]) ? PyUnicode_AsUTF8AndSize(objs[i], &n) : NULL;
+        if (s == NULL || (size_t)n >= 1024) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s must be a str shorter than 1024 bytes", strs[i][0]);
+            goto out;
+        }
+        memcpy(bufs[i], s, (size_t)n + 1);
+        if (i == 0)
+            tc->has_password = 1;
+    }
+    if (tc->certfile[0] == '\0') {
+        if (tc->keyfile[0] || tc->ca_certs[0] || tc->has_password || tc->ciphers[0] ||
+            tc->cert_reqs != FA_TLS_VERIFY_NONE) {
+            PyErr_SetString(PyExc_ValueError,
+                            "TLS settings were given without ssl_certfile: pass the certificate "
+                            "(PEM, with its chain) as ssl_certfile");
+            goto out;
+        }
+        rc = 0; /* cleartext */
+        goto out;
+    }
+    char err[2048];
+    int kind = 0, errnum = 0;
+    *out = fa_tls_new(tc, err, sizeof(err), &kind, &errnum);
+    if (*out == NULL) {
+        fa_tls_raise(err, kind, errnum);
+        goto out;
+    }
+    rc = 0;
+out:
+    fa_tls_config_wipe(tc);
+    free(tc);
+    return rc;
+}
+
+PyDoc_STRVAR(reload_certificates_doc,
+"reload_certificates()\n--\n\n"
+"Load the ssl_certfile / ssl_keyfile / ssl_ca_certs files again (renewed\n"
+"certificates).  New connections use them; open connections keep theirs and\n"
+"are not dropped.  SIGHUP does the same while start() blocks.  Raises\n"
+"OSError or ValueError (the old certificate stays) when a file is bad.");
+
+static PyObject *PyHttp2Server_reload_certificates(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (self->srv == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "PyHttp2Server.__init__ was not called");
+        return NULL;
+    }
+    char err[2048];
+    int kind = 0, errnum = 0, rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = fa_server_reload_tls(self->srv, err, sizeof(err), &kind, &errnum);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        fa_tls_raise(err, kind, errnum);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* SIGHUP while start() blocks: reload; a bad file is logged, the old
+ * certificate stays and the server goes on. */
+static PyObject *PyHttp2Server_on_sighup(PyObject *op, PyObject *args)
+{
+    (void)args;
+    PyObject *r = PyHttp2Server_reload_certificates(op, NULL);
+    if (r == NULL) {
+        PyObject *exc = PyErr_GetRaisedException();
+        PyObject *s = exc ? PyObject_Str(exc) : NULL;
+        fprintf(stderr, "[fasterapi] SIGHUP: certificates not reloaded: %s\n",
+                s ? PyUnicode_AsUTF8(s) : "?");
+        PyErr_Clear();
+        Py_XDECREF(s);
+        Py_XDECREF(exc);
+    }
+    Py_XDECREF(r);
+    Py_RETURN_NONE;
+}
+
 static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
 {
     PyHttp2Server *self = (PyHttp2Server *)op;
@@ -99,20 +275,26 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
                              "header_timeout", "body_timeout", "keepalive_timeout",
                              "graceful_timeout", "backlog", "max_inflight", "interpreters",
                              "num_processes", "max_requests", "max_requests_jitter", "max_rss",
-                             "lifetime", "kill_timeout", NULL};
+                             "lifetime", "kill_timeout", "ssl_certfile", "ssl_keyfile",
+                             "ssl_keyfile_password", "ssl_ca_certs", "ssl_cert_reqs", "ssl_ciphers",
+                             "ssl_min_version", NULL};
+    PyObject *ssl_certfile = NULL, *ssl_keyfile = NULL, *ssl_password = NULL, *ssl_ca = NULL,
+             *ssl_reqs = NULL, *ssl_ciphers = NULL, *ssl_min = NULL;
     PyObject *port = NULL, *host = NULL, *pinned = NULL, *pooled = NULL, *pooled_interps = NULL,
              *max_header_size = NULL, *max_headers = NULL, *max_target = NULL, *max_body = NULL,
              *max_streams = NULL, *header_timeout = NULL, *body_timeout = NULL,
              *keepalive_timeout = NULL, *graceful_timeout = NULL, *backlog = NULL,
              *max_inflight = NULL, *interpreters = NULL, *num_processes = NULL, *max_requests = NULL,
              *max_requests_jitter = NULL, *max_rss = NULL, *lifetime = NULL, *kill_timeout = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOOOOOOOOOO:PyHttp2Server", kwlist, &port,
-                                     &host, &pinned, &pooled, &pooled_interps, &max_header_size,
-                                     &max_headers, &max_target, &max_body, &max_streams,
-                                     &header_timeout, &body_timeout, &keepalive_timeout,
-                                     &graceful_timeout, &backlog, &max_inflight, &interpreters,
-                                     &num_processes, &max_requests, &max_requests_jitter, &max_rss,
-                                     &lifetime, &kill_timeout))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOOOOOOOOOOOOOOOOO:PyHttp2Server",
+                                     kwlist, &port, &host, &pinned, &pooled, &pooled_interps,
+                                     &max_header_size, &max_headers, &max_target, &max_body,
+                                     &max_streams, &header_timeout, &body_timeout,
+                                     &keepalive_timeout, &graceful_timeout, &backlog, &max_inflight,
+                                     &interpreters, &num_processes, &max_requests,
+                                     &max_requests_jitter, &max_rss, &lifetime, &kill_timeout,
+                                     &ssl_certfile, &ssl_keyfile, &ssl_password, &ssl_ca, &ssl_reqs,
+                                     &ssl_ciphers, &ssl_min))
         return -1;
     if (self->srv != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "PyHttp2Server.__init__ called twice");
@@ -194,11 +376,18 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
                      cfg.num_pooled_interpreters, cfg.num_pooled_workers);
         return -1;
     }
+    fa_tls *tls = NULL;
+    if (fa_tls_from_args(ssl_certfile, ssl_keyfile, ssl_password, ssl_ca, ssl_reqs, ssl_ciphers,
+                         ssl_min, &tls) < 0)
+        return -1;
     self->srv = fa_server_new(&cfg);
     if (self->srv == NULL) {
+        fa_tls_free(tls);
         PyErr_NoMemory();
         return -1;
     }
+    if (tls != NULL)
+        fa_server_set_tls(self->srv, tls);
     return 0;
 }
 
@@ -588,6 +777,37 @@ static void fa_restore_sigterm(PyObject *signal_mod, PyObject *old)
     PyErr_SetRaisedException(exc);
 }
 
+/* With TLS, SIGHUP reloads the certificates while start() blocks (as
+ * nginx does).  Returns the previous handler, or NULL (nothing changed). */
+static PyObject *fa_sighup_reloads(PyObject *signal_mod, PyObject *server)
+{
+    PyHttp2Server *self = (PyHttp2Server *)server;
+    if (self->srv == NULL || !fa_server_has_tls(self->srv) || !PyObject_HasAttrString(signal_mod, "SIGHUP"))
+        return NULL;
+    PyObject *num = PyObject_GetAttrString(signal_mod, "SIGHUP");
+    PyObject *cb = PyObject_GetAttrString(server, "_on_sighup");
+    PyObject *old = (num && cb) ? PyObject_CallMethod(signal_mod, "signal", "OO", num, cb) : NULL;
+    Py_XDECREF(num);
+    Py_XDECREF(cb);
+    if (old == NULL)
+        PyErr_Clear(); /* not the main thread: no SIGHUP reload */
+    return old;
+}
+
+static void fa_restore_signal(PyObject *signal_mod, const char *name, PyObject *old)
+{
+    if (old == NULL || signal_mod == NULL)
+        return;
+    PyObject *exc = PyErr_GetRaisedException();
+    PyObject *num = PyObject_GetAttrString(signal_mod, name);
+    PyObject *r = num ? PyObject_CallMethod(signal_mod, "signal", "OO", num, old) : NULL;
+    if (r == NULL)
+        PyErr_Clear();
+    Py_XDECREF(r);
+    Py_XDECREF(num);
+    PyErr_SetRaisedException(exc);
+}
+
 static PyObject *PyHttp2Server_start(PyObject *op, PyObject *args, PyObject *kwds)
 {
     PyHttp2Server *self = (PyHttp2Server *)op;
@@ -624,7 +844,7 @@ static PyObject *PyHttp2Server_start(PyObject *op, PyObject *args, PyObject *kwd
 
     /* Installed before anything starts, so a signal at any moment from here
      * on ends in a graceful stop rather than a killed process. */
-    PyObject *signal_mod = NULL, *old_term = NULL;
+    PyObject *signal_mod = NULL, *old_term = NULL, *old_hup = NULL;
     if (blocking) {
         signal_mod = PyImport_ImportModule("signal");
         if (signal_mod == NULL)
@@ -634,6 +854,7 @@ static PyObject *PyHttp2Server_start(PyObject *op, PyObject *args, PyObject *kwd
             Py_DECREF(signal_mod);
             return NULL; /* interrupted before anything started */
         }
+        old_hup = fa_sighup_reloads(signal_mod, op);
     }
 
     char *main_path;
@@ -662,7 +883,9 @@ static PyObject *PyHttp2Server_start(PyObject *op, PyObject *args, PyObject *kwd
     fa_free_paths(main_path, sys_path, n);
     if (rc < 0) {
         fa_restore_sigterm(signal_mod, old_term);
+        fa_restore_signal(signal_mod, "SIGHUP", old_hup);
         Py_XDECREF(old_term);
+        Py_XDECREF(old_hup);
         Py_XDECREF(signal_mod);
         return NULL;
     }
@@ -708,7 +931,9 @@ static PyObject *PyHttp2Server_start(PyObject *op, PyObject *args, PyObject *kwd
     }
     fa_finish(self);
     fa_restore_sigterm(signal_mod, old_term);
+    fa_restore_signal(signal_mod, "SIGHUP", old_hup);
     Py_XDECREF(old_term);
+    Py_XDECREF(old_hup);
     Py_XDECREF(signal_mod);
     if (raised != NULL) {
         PyErr_SetRaisedException(raised);
@@ -786,13 +1011,14 @@ static PyObject *PyHttp2Server_process_options(PyObject *op, PyObject *Py_UNUSED
     if (fa_check_init(self) < 0)
         return NULL;
     const fa_config *c = fa_server_config(self->srv);
-    return Py_BuildValue("{s:s,s:i,s:i,s:i,s:i,s:K,s:K,s:n,s:d,s:d,s:d}", "host", c->host, "port", c->port,
+    return Py_BuildValue("{s:s,s:i,s:i,s:i,s:i,s:K,s:K,s:n,s:d,s:d,s:d,s:O}", "host", c->host, "port", c->port,
                          "backlog", c->backlog, "num_pinned_workers", c->num_pinned_workers,
                          "num_processes", c->num_processes, "max_requests",
                          (unsigned long long)c->max_requests, "max_requests_jitter",
                          (unsigned long long)c->max_requests_jitter, "max_rss", (Py_ssize_t)c->max_rss_mib,
                          "lifetime", c->lifetime, "graceful_timeout", c->graceful_timeout,
-                         "kill_timeout", c->kill_timeout);
+                         "kill_timeout", c->kill_timeout, "tls",
+                         fa_server_has_tls(self->srv) ? Py_True : Py_False);
 }
 
 static PyObject *PyHttp2Server_get_requests_served(PyObject *op, void *Py_UNUSED(closure))
@@ -869,6 +1095,8 @@ static PyMethodDef PyHttp2Server_methods[] = {
     {"add_route", (PyCFunction)(void (*)(void))PyHttp2Server_add_route, METH_VARARGS | METH_KEYWORDS, add_route_doc},
     {"start", (PyCFunction)(void (*)(void))PyHttp2Server_start, METH_VARARGS | METH_KEYWORDS, start_doc},
     {"stop", PyHttp2Server_stop, METH_NOARGS, stop_doc},
+    {"reload_certificates", PyHttp2Server_reload_certificates, METH_NOARGS, reload_certificates_doc},
+    {"_on_sighup", PyHttp2Server_on_sighup, METH_VARARGS, NULL},
     {"is_running", PyHttp2Server_is_running, METH_NOARGS, is_running_doc},
     {"set_fallback", (PyCFunction)(void (*)(void))PyHttp2Server_set_fallback, METH_VARARGS | METH_KEYWORDS,
      set_fallback_doc},

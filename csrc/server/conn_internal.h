@@ -17,6 +17,7 @@
 
 struct fa_worker;
 struct fa_h2;
+struct ssl_st;
 
 typedef enum { FA_IO_LISTENER, FA_IO_WAKE, FA_IO_CONN, FA_IO_AIO } fa_io_kind;
 
@@ -80,6 +81,16 @@ typedef struct fa_conn {
     unsigned read_paused : 1;       /* not reading (request in flight, output backlog) */
     unsigned lingering : 1;         /* our side is shut down; discarding input */
     unsigned want_file : 1;         /* a file body waits for the socket to drain */
+    /* TLS (conn_io.c, tls/): ssl is NULL on a cleartext connection */
+    unsigned tls_handshake : 1;        /* the handshake is not finished */
+    unsigned tls_hs_write : 1;         /* ... and waits for writability */
+    unsigned tls_read_wants_write : 1; /* a read waits for writability */
+    unsigned tls_write_wants_read : 1; /* a write waits for readability */
+    unsigned tls_failed : 1;           /* broken session: no close_notify */
+    unsigned read_queued : 1;          /* on the worker's reads_due list */
+    struct ssl_st *ssl;
+    char *tls_subject;                 /* verified client certificate, or NULL */
+    struct fa_conn *read_next;         /* reads_due list */
     /* deadline list membership */
     fa_timer_kind timer;
     uint64_t deadline_ms;

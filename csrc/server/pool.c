@@ -24,7 +24,7 @@
 fa_job *fa_job_new(const fa_request *req)
 {
     size_t bytes = req->method_len + req->path_len + req->query_len + req->body_len + req->client_len +
-                   req->allow_len;
+                   req->allow_len + req->tls_subject_len;
     for (size_t i = 0; i < req->num_headers; i++)
         bytes += req->headers[i].name_len + req->headers[i].value_len;
     for (size_t i = 0; i < req->num_params; i++)
@@ -53,6 +53,8 @@ fa_job *fa_job_new(const fa_request *req)
     FA_COPY(r->client, req->client, req->client_len);
     r->client_obj = NULL; /* another interpreter: built afresh there */
     FA_COPY(r->allow, req->allow, req->allow_len);
+    if (req->tls_subject != NULL)
+        FA_COPY(r->tls_subject, req->tls_subject, req->tls_subject_len);
     for (size_t i = 0; i < req->num_headers; i++) {
         fa_header *h = &job->headers[i];
         h->name_len = req->headers[i].name_len;

@@ -70,6 +70,7 @@ void fa_server_free(fa_server *srv)
     free(srv->start_hooks);
     free(srv->stop_hooks);
     fa_router_free(&srv->router);
+    fa_tls_free(srv->tls);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cond);
     free(srv);
@@ -113,6 +114,30 @@ unsigned long long fa_server_requests(fa_server *srv)
             n += atomic_load_explicit(&srv->workers[i].requests, memory_order_relaxed);
     pthread_mutex_unlock(&srv->mu);
     return n;
+}
+
+int fa_server_has_tls(fa_server *srv) { return srv->tls != NULL; }
+
+void fa_server_set_tls(fa_server *srv, fa_tls *tls)
+{
+    fa_tls_free(srv->tls);
+    srv->tls = tls;
+}
+
+int fa_server_reload_tls(fa_server *srv, char *err, size_t err_size, int *kind, int *errnum)
+{
+    if (srv->tls == NULL) {
+        snprintf(err, err_size, "the server has no TLS certificate to reload");
+        *kind = FA_TLS_ERR_OTHER;
+        *errnum = 0;
+        return -1;
+    }
+    if (fa_tls_reload(srv->tls, err, err_size, kind, errnum) < 0)
+        return -1;
+    char line[1024];
+    fa_tls_describe(srv->tls, line, sizeof(line));
+    fa_log("Certificates reloaded: %s", line);
+    return 0;
 }
 
 int fa_server_add_route(fa_server *srv, const char *method, const char *path, const char *module,
@@ -354,6 +379,8 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
     pthread_mutex_unlock(&srv->mu);
 
     fa_config *cfg = &srv->cfg;
+    const char *level = getenv("FASTERAPI_LOG_LEVEL");
+    srv->debug_log = level != NULL && (strcmp(level, "debug") == 0 || strcmp(level, "trace") == 0);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     if (ncpu < 1)
         ncpu = 1;
@@ -403,6 +430,13 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
         }
 
     srv->main_interp = cfg->interpreters == FA_INTERP_MAIN;
+    if (!srv->main_interp && fa_interp_check_subinterp_safe(err, err_size) < 0) {
+        if (cfg->interpreters != FA_INTERP_AUTO)
+            goto fail;
+        fa_log("%s", err);
+        fa_log("serving from the main interpreter instead (one GIL for every thread)");
+        srv->main_interp = 1;
+    }
     if (fa_server_make_interps(srv, main_path, sys_path, sys_path_len, err, err_size) < 0) {
         if (cfg->interpreters != FA_INTERP_AUTO || strstr(err, FA_NOT_SUBINTERP_MSG) == NULL)
             goto fail;
@@ -462,7 +496,13 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
     if (srv->fallback.handler_id >= 0)
         fa_log("Unmatched requests go to %s%s", srv->handlers[srv->fallback.handler_id].label,
                srv->fallback.pooled ? " [pooled]" : "");
-    fa_log("Listening on %s:%d (HTTP/1.1, h2c prior knowledge, h2c upgrade)", cfg->host, cfg->port);
+    if (srv->tls != NULL) {
+        char line[1024];
+        fa_tls_describe(srv->tls, line, sizeof(line));
+        fa_log("Listening on https://%s:%d (%s)", cfg->host, cfg->port, line);
+    } else {
+        fa_log("Listening on %s:%d (HTTP/1.1, h2c prior knowledge, h2c upgrade)", cfg->host, cfg->port);
+    }
     fa_log("Event-loop workers: %d (poller: %s, SO_REUSEPORT listener each)", srv->num_workers,
            fa_loop_backend());
     if (srv->main_interp)

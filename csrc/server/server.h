@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "../tls/tls.h"
 
 typedef struct fa_server fa_server;
 
@@ -59,5 +60,13 @@ int fa_server_set_listeners(fa_server *srv, const int *fds, int n);
 unsigned long long fa_server_requests(fa_server *srv);
 /* 1 when the last start() serves from the main interpreter. */
 int fa_server_main_interp(fa_server *srv);
+/* Makes the listener speak TLS with this context (the server owns it from
+ * now on).  Before start(). */
+void fa_server_set_tls(fa_server *srv, fa_tls *tls);
+int fa_server_has_tls(fa_server *srv);
+/* Loads the certificate files again (new connections use them; open ones
+ * keep theirs).  Any thread, running or not.  Returns 0, or -1 with err,
+ * *kind and *errnum set as fa_tls_new() does. */
+int fa_server_reload_tls(fa_server *srv, char *err, size_t err_size, int *kind, int *errnum);
 
 #endif

@@ -23,6 +23,7 @@
 #include "../common/slab.h"
 #include "../loop/loop.h"
 #include "../python/interp.h"
+#include "../tls/tls.h"
 #include "config.h"
 #include "conn_internal.h"
 #include "router.h"
@@ -35,6 +36,8 @@
  * no buffer and a busy one does not call malloc per request. */
 #define FA_CHUNK 16384
 #define FA_CHUNK_POOL 256
+/* a streamed answer pulls more while less than this waits to be written */
+#define FA_STREAM_HIGH (64 * 1024)
 
 struct fa_server;
 
@@ -130,6 +133,11 @@ typedef struct fa_worker {
                                   other threads, so relaxed atomic; one writer) */
     size_t inflight;        /* requests waiting on a coroutine or a pooled thread */
     uint64_t refused;       /* turned away by admission control */
+    /* TLS: this worker's reference to the server's current SSL_CTX */
+    struct ssl_ctx_st *tls_ctx;
+    unsigned tls_gen;
+    int tls_file_logged;    /* which way files go over TLS was logged */
+    fa_conn *reads_due;     /* TLS connections with decrypted bytes waiting */
     char errbuf[256];
 } fa_worker;
 
@@ -172,6 +180,8 @@ typedef struct fa_server {
     pthread_mutex_t mu;
     pthread_cond_t cond; /* signalled when a worker exits or gets ready */
     fa_srv_state state;
+    fa_tls *tls;         /* NULL: cleartext; owned by the server */
+    int debug_log;       /* FASTERAPI_LOG_LEVEL=debug|trace at start */
 } fa_server;
 
 /* worker.c */
@@ -217,5 +227,11 @@ void fa_server_thread_stopping(fa_server *srv, fa_pythread *py, int run_hooks);
 /* small helpers */
 uint64_t fa_now_ms(void);
 void fa_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Logged only when the server runs with debug logging. */
+#define fa_debug(srv, ...)           \
+    do {                             \
+        if ((srv)->debug_log)        \
+            fa_log(__VA_ARGS__);     \
+    } while (0)
 
 #endif

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -27,15 +26,12 @@
 #include <unistd.h>
 
 #include "../http2/session.h"
-
-#define FA_READ_CHUNK 16384
+#include "conn_io_internal.h"
 
 static void fa_worker_attach(fa_worker *w);
-static void fa_conn_queue_outs(fa_conn *c);
 static void fa_stream_out_free(fa_stream_out *so);
 static void fa_pool_close_producer(fa_worker *w, fa_job *job);
 static void fa_stream_out_write(fa_stream_out *so, const char *data, size_t len, int r);
-#define FA_STREAM_HIGH (64 * 1024)
 #define FA_MAX_EVENTS 256
 
 uint64_t fa_now_ms(void)
@@ -123,7 +119,7 @@ void fa_conn_set_timer(fa_conn *c, fa_timer_kind kind)
 }
 
 /* Re-arms the current deadline: progress was made. */
-static void fa_conn_touch_timer(fa_conn *c)
+void fa_conn_touch_timer(fa_conn *c)
 {
     fa_timer_kind k = c->timer;
     if (k == FA_TIMER_NONE)
@@ -133,47 +129,7 @@ static void fa_conn_touch_timer(fa_conn *c)
 }
 
 /* --------------------------------------------------------------------- */
-/* Connections */
-
-void fa_conn_buf_take(fa_conn *c, fa_buf *b)
-{
-    if (b->cap != 0)
-        return;
-    fa_worker *w = c->worker;
-    char *p = w->num_chunks > 0 ? w->chunks[--w->num_chunks] : malloc(FA_CHUNK);
-    if (p == NULL)
-        return; /* fa_buf_reserve will try again and report */
-    b->data = p;
-    b->cap = FA_CHUNK;
-    b->len = 0;
-}
-
-void fa_conn_buf_release(fa_conn *c, fa_buf *b)
-{
-    if (b->cap == 0 || b->len != 0)
-        return;
-    fa_worker *w = c->worker;
-    if (b->cap == FA_CHUNK && w->num_chunks < FA_CHUNK_POOL) {
-        w->chunks[w->num_chunks++] = b->data;
-        b->data = NULL;
-        b->cap = 0;
-    } else {
-        fa_buf_free(b);
-    }
-}
-
-static void fa_conn_free(fa_conn *c)
-{
-    if (c->h1.file_fd >= 0)
-        close(c->h1.file_fd);
-    fa_buf_reset(&c->rbuf);
-    fa_buf_reset(&c->wbuf);
-    fa_conn_buf_release(c, &c->rbuf);
-    fa_conn_buf_release(c, &c->wbuf);
-    if (c->h2)
-        fa_h2_free(c);
-    free(c);
-}
+/* Connections: the worker's lists and what it holds for each */
 
 static void fa_conns_unlink(fa_conn **head, fa_conn *c)
 {
@@ -197,7 +153,7 @@ static void fa_conns_push(fa_conn **head, fa_conn *c)
 
 /* The client is gone: its coroutine handlers get CancelledError; their
  * records go when the Tasks report back. */
-static void fa_conn_cancel_async(fa_conn *c)
+void fa_conn_cancel_async(fa_conn *c)
 {
     if (c->async_reqs == NULL)
         return;
@@ -208,12 +164,11 @@ static void fa_conn_cancel_async(fa_conn *c)
     w->aio_due = 1;
 }
 
-/* Closes the socket now; memory goes at the end of the iteration (or when
- * the last pooled answer for it returns). */
-static void fa_conn_close(fa_conn *c)
+/* The socket is about to close (conn_io.c): drop what the worker holds
+ * for it.  Memory goes at the end of the iteration (or when the last
+ * pooled answer for it returns). */
+void fa_worker_conn_closing(fa_conn *c)
 {
-    if (c->dead)
-        return;
     fa_worker *w = c->worker;
     fa_timer_unlink(c);
     fa_conn_cancel_async(c);
@@ -224,192 +179,15 @@ static void fa_conn_close(fa_conn *c)
     }
     while (c->outs)
         fa_stream_out_free(c->outs);
-    if (c->io.events)
-        fa_loop_del(w->loop, c->io.fd, c->io.events);
-    close(c->io.fd);
-    c->io.fd = -1;
-    c->io.events = 0;
-    c->dead = 1;
     fa_conns_unlink(&w->conns, c);
     w->num_conns--;
     fa_conns_push(&w->zombies, c);
 }
 
-static void fa_conn_set_events(fa_conn *c, uint32_t events);
-
-/* Closing right after an error answer while the peer is still sending
- * would make the kernel send RST, which can destroy the answer before the
- * peer reads it.  So shut our side down and discard input until the peer
- * closes or a short deadline passes (what RFC 9112 section 9.6 calls a
- * staged close). */
-static void fa_conn_close_lingering(fa_conn *c)
+void fa_worker_conn_opened(fa_conn *c)
 {
-    if (c->read_eof || c->lingering || fa_worker_stopping(c->worker)) {
-        fa_conn_close(c);
-        return;
-    }
-    if (shutdown(c->io.fd, SHUT_WR) < 0) {
-        fa_conn_close(c);
-        return;
-    }
-    c->lingering = 1;
-    c->read_paused = 0;
-    fa_conn_cancel_async(c);
-    fa_buf_free(&c->rbuf);
-    fa_buf_free(&c->wbuf);
-    c->wpos = 0;
-    fa_conn_set_events(c, FA_EV_READ);
-    fa_timer_unlink(c);
-    fa_timer_append(c, FA_TIMER_LINGER);
-}
-
-static void fa_conn_discard_input(fa_conn *c)
-{
-    char sink[4096];
-    for (int i = 0; i < 16; i++) {
-        ssize_t n = recv(c->io.fd, sink, sizeof(sink), 0);
-        if (n > 0)
-            continue;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
-        break; /* EOF or error */
-    }
-    fa_conn_close(c);
-}
-
-static void fa_conn_set_events(fa_conn *c, uint32_t events)
-{
-    if (c->dead || c->io.events == events)
-        return;
-    fa_worker *w = c->worker;
-    int rc;
-    if (c->io.events == 0)
-        rc = fa_loop_add(w->loop, c->io.fd, events, &c->io);
-    else if (events == 0)
-        rc = fa_loop_del(w->loop, c->io.fd, c->io.events);
-    else
-        rc = fa_loop_mod(w->loop, c->io.fd, c->io.events, events, &c->io);
-    if (rc < 0) {
-        fa_conn_close(c);
-        return;
-    }
-    c->io.events = events;
-}
-
-static void fa_conn_update_events(fa_conn *c)
-{
-    uint32_t ev = 0;
-    if (!c->read_paused && !c->read_eof)
-        ev |= FA_EV_READ;
-    else if (!c->read_eof)
-        ev |= FA_EV_HUP; /* not reading, but a client that leaves is noticed */
-    if (c->wpos < c->wbuf.len || c->want_file)
-        ev |= FA_EV_WRITE;
-    fa_conn_set_events(c, ev);
-}
-
-void fa_conn_pause_reading(fa_conn *c, int paused)
-{
-    c->read_paused = paused ? 1 : 0;
-    fa_conn_update_events(c);
-}
-
-/* Picks the deadline list that fits the connection's state. */
-static void fa_conn_update_timer(fa_conn *c)
-{
-    if (c->dead || c->lingering)
-        return;
-    if (c->wpos < c->wbuf.len || c->want_file) {
-        fa_conn_set_timer(c, FA_TIMER_WRITE);
-    } else if (c->proto == FA_PROTO_H2) {
-        fa_conn_set_timer(c, c->h2 && fa_h2_busy(c) ? FA_TIMER_NONE : FA_TIMER_IDLE);
-    } else if (c->h1.in_flight) {
-        fa_conn_set_timer(c, FA_TIMER_NONE);
-    } else if (c->h1.head_len > 0) {
-        fa_conn_set_timer(c, FA_TIMER_BODY);
-    } else if (c->rbuf.len > 0) {
-        fa_conn_set_timer(c, FA_TIMER_HEAD);
-    } else {
-        fa_conn_set_timer(c, FA_TIMER_IDLE);
-    }
-}
-
-void fa_conn_flush(fa_conn *c)
-{
-    for (;;) {
-        if (c->dead || c->lingering)
-            return;
-        if (c->proto == FA_PROTO_H2 && c->h2)
-            fa_conn_buf_take(c, &c->wbuf);
-        if (c->proto == FA_PROTO_H2 && c->h2 && fa_h2_flush(c) < 0) {
-            fa_conn_close(c);
-            return;
-        }
-        size_t before = c->wpos;
-        while (c->wpos < c->wbuf.len) {
-            ssize_t n = send(c->io.fd, c->wbuf.data + c->wpos, c->wbuf.len - c->wpos, MSG_NOSIGNAL);
-            if (n > 0) {
-                c->wpos += (size_t)n;
-            } else if (n < 0 && errno == EINTR) {
-                continue;
-            } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                break;
-            } else {
-                fa_conn_close(c);
-                return;
-            }
-        }
-        if (c->wpos > before && c->timer == FA_TIMER_WRITE)
-            fa_conn_touch_timer(c);
-        if (c->wpos < c->wbuf.len)
-            break; /* socket full: wait for writability */
-        if (c->h1.file_fd >= 0) {
-            /* a file body follows the head */
-            int r = fa_h1_send_file(c);
-            if (r < 0) {
-                fa_conn_close(c);
-                return;
-            }
-            if (r == 0) {
-                if (c->want_file && c->timer == FA_TIMER_WRITE)
-                    fa_conn_touch_timer(c); /* woken by writability: progress */
-                c->want_file = 1;
-                break;
-            }
-            if (!c->h1.in_flight && !c->close_after_write) {
-                fa_conn_pause_reading(c, 0); /* the exchange is over: read again */
-                if (c->rbuf.len > 0) {
-                    fa_h1_process(c); /* pipelined requests waiting behind it */
-                    continue;
-                }
-            }
-        }
-        c->want_file = 0;
-        size_t wrote = c->wpos - before;
-        fa_buf_reset(&c->wbuf);
-        c->wpos = 0;
-        fa_conn_buf_release(c, &c->wbuf);
-        /* HTTP/2 may have stopped at its high-water mark: go again when it
-         * still has frames to send. */
-        if (!(c->proto == FA_PROTO_H2 && c->h2 && wrote > 0))
-            break;
-    }
-    if (c->wpos >= c->wbuf.len && !c->want_file) {
-        if (c->close_after_write) {
-            fa_conn_close_lingering(c);
-            return;
-        }
-        if (c->proto == FA_PROTO_H2 && c->h2 && fa_h2_done(c)) {
-            fa_conn_close(c);
-            return;
-        }
-    }
-    if (c->outs != NULL && c->wbuf.len - c->wpos < FA_STREAM_HIGH)
-        fa_conn_queue_outs(c);
-    fa_conn_update_events(c);
-    fa_conn_update_timer(c);
+    fa_conns_push(&c->worker->conns, c);
+    c->worker->num_conns++;
 }
 
 static void fa_worker_queue_out(fa_worker *w, fa_stream_out *so)
@@ -422,7 +200,7 @@ static void fa_worker_queue_out(fa_worker *w, fa_stream_out *so)
 }
 
 /* Room freed on a connection: its streamed answers may pull again. */
-static void fa_conn_queue_outs(fa_conn *c)
+void fa_conn_queue_outs(fa_conn *c)
 {
     for (fa_stream_out *so = c->outs; so; so = so->next)
         fa_worker_queue_out(c->worker, so);
@@ -626,98 +404,6 @@ void fa_conn_respond_error(fa_conn *c, int32_t stream_id, int status, const char
     fa_conn_respond(c, stream_id, &w->resp);
 }
 
-static void fa_conn_on_readable(fa_conn *c)
-{
-    static const char preface[] = FA_H2_PREFACE;
-    for (int round = 0; round < 8 && !c->dead && !c->read_paused; round++) {
-        fa_conn_buf_take(c, &c->rbuf);
-        if (c->rbuf.cap - c->rbuf.len < 4096 && fa_buf_reserve(&c->rbuf, FA_READ_CHUNK) < 0) {
-            fa_conn_close(c);
-            return;
-        }
-        size_t room = c->rbuf.cap - c->rbuf.len;
-        ssize_t n = recv(c->io.fd, c->rbuf.data + c->rbuf.len, room, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            fa_conn_close(c);
-            return;
-        }
-        if (n == 0) {
-            c->read_eof = 1;
-            break;
-        }
-        c->rbuf.len += (size_t)n;
-        if (c->timer == FA_TIMER_BODY)
-            fa_conn_touch_timer(c);
-
-        if (c->proto == FA_PROTO_DETECT) {
-            size_t k = c->rbuf.len < FA_H2_PREFACE_LEN ? c->rbuf.len : FA_H2_PREFACE_LEN;
-            if (memcmp(c->rbuf.data, preface, k) != 0) {
-                c->proto = FA_PROTO_H1;
-            } else if (k == FA_H2_PREFACE_LEN) {
-                c->proto = FA_PROTO_H2;
-                if (fa_h2_start(c, NULL, 0, NULL) < 0) {
-                    fa_conn_close(c);
-                    return;
-                }
-            } else {
-                continue; /* a prefix of the preface: need more */
-            }
-        }
-        if (c->proto == FA_PROTO_H2) {
-            int rc = fa_h2_recv(c, (const uint8_t *)c->rbuf.data, c->rbuf.len);
-            fa_buf_reset(&c->rbuf);
-            if (rc < 0) {
-                c->close_after_write = 1;
-                break;
-            }
-        } else {
-            fa_h1_process(c);
-        }
-        if ((size_t)n < room)
-            break; /* drained the socket */
-    }
-    if (c->dead)
-        return;
-    if (c->read_eof && c->async_reqs != NULL) {
-        /* The client went away while a coroutine handler awaits: cancel it
-         * (it gets CancelledError) rather than compute an answer nobody
-         * reads. */
-        fa_conn_close(c);
-        return;
-    }
-    if (c->read_eof) {
-        /* The peer will send nothing more.  HTTP/1: answer what is in flight
-         * then close; HTTP/2: the session cannot go on. */
-        if (c->proto == FA_PROTO_H2 || !c->h1.in_flight)
-            c->close_after_write = 1;
-    }
-    if (c->rbuf.len == 0)
-        fa_conn_buf_release(c, &c->rbuf); /* idle connections hold no buffer */
-    fa_conn_flush(c);
-}
-
-/* The peer's numeric address and port, kept for req['client']. */
-static void fa_conn_set_peer(fa_conn *c, const struct sockaddr_storage *ss)
-{
-    const void *addr = NULL;
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
-        addr = &in->sin_addr;
-        c->peer_port = ntohs(in->sin_port);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
-        addr = &in6->sin6_addr;
-        c->peer_port = ntohs(in6->sin6_port);
-    }
-    c->peer_len = 0;
-    if (addr != NULL && inet_ntop(ss->ss_family, addr, c->peer, sizeof(c->peer)) != NULL)
-        c->peer_len = (uint8_t)strlen(c->peer);
-}
-
 static void fa_worker_accept(fa_worker *w)
 {
     for (int i = 0; i < 64; i++) {
@@ -733,29 +419,7 @@ static void fa_worker_accept(fa_worker *w)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        fa_conn *c = calloc(1, sizeof(*c));
-        if (c == NULL) {
-            close(fd);
-            return;
-        }
-        c->io.kind = FA_IO_CONN;
-        c->io.fd = fd;
-        c->worker = w;
-        c->proto = FA_PROTO_DETECT;
-        c->timer = FA_TIMER_NONE;
-        fa_conn_set_peer(c, &peer);
-        fa_h1_init(c);
-        fa_conns_push(&w->conns, c);
-        w->num_conns++;
-        if (fa_loop_add(w->loop, fd, FA_EV_READ, &c->io) < 0) {
-            c->io.events = 0;
-            fa_conn_close(c);
-            continue;
-        }
-        c->io.events = FA_EV_READ;
-        /* The head timeout runs from accept: a client that connects and
-         * sends nothing is a slowloris too. */
-        fa_conn_set_timer(c, FA_TIMER_HEAD);
+        fa_conn_open(w, fd, &peer);
     }
 }
 
@@ -800,7 +464,7 @@ static int fa_worker_next_timeout(fa_worker *w)
         next = w->stop_deadline_ms;
     if (w->aio_deadline_ms < next)
         next = w->aio_deadline_ms;
-    if (w->aio_due || w->due)
+    if (w->aio_due || w->due || w->reads_due)
         return 0;
     uint64_t now = fa_now_ms();
     int ms = 1000; /* also refreshes the Date cache when idle */
@@ -837,6 +501,16 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
     routed.client_obj = &c->client_obj;
     routed.allow = NULL;
     routed.allow_len = 0;
+    routed.tls = c->ssl != NULL;
+    routed.tls_version = routed.tls_cipher = routed.tls_alpn = routed.tls_subject = NULL;
+    routed.tls_subject_len = 0;
+    if (c->ssl != NULL) {
+        routed.tls_version = fa_tls_version(c->ssl);
+        routed.tls_cipher = fa_tls_cipher(c->ssl);
+        routed.tls_alpn = fa_tls_alpn(c->ssl);
+        routed.tls_subject = c->tls_subject;
+        routed.tls_subject_len = c->tls_subject ? strlen(c->tls_subject) : 0;
+    }
     /* one writer: a relaxed load and store, no locked add on the request path */
     atomic_store_explicit(&w->requests, atomic_load_explicit(&w->requests, memory_order_relaxed) + 1,
                           memory_order_relaxed);
@@ -1162,7 +836,7 @@ static void fa_worker_bury(fa_worker *w)
     fa_conn *c = w->zombies, *next;
     for (; c; c = next) {
         next = c->next;
-        if (c->pending == 0) {
+        if (c->pending == 0 && !c->read_queued) {
             fa_conns_unlink(&w->zombies, c);
             fa_conn_free(c);
         }
@@ -1237,35 +911,9 @@ void *fa_worker_main(void *arg)
                 fa_worker_take_answers(w);
                 break;
             }
-            case FA_IO_CONN: {
-                fa_conn *c = (fa_conn *)io;
-                if (c->dead)
-                    break;
-                if (c->lingering) {
-                    fa_conn_discard_input(c);
-                    break;
-                }
-                if (evs[i].events & FA_EV_WRITE)
-                    fa_conn_flush(c);
-                if (!c->dead && c->read_paused && (evs[i].events & FA_EV_HUP)) {
-                    /* the client hung up while we were not reading */
-                    c->read_eof = 1;
-                    if (c->async_reqs != NULL) {
-                        fa_conn_close(c); /* cancels its coroutine handlers */
-                        break;
-                    }
-                    if (c->proto != FA_PROTO_H2 && !c->h1.in_flight) {
-                        fa_conn_close(c);
-                        break;
-                    }
-                    c->close_after_write = 1;
-                    fa_conn_update_events(c);
-                    break;
-                }
-                if (!c->dead && (evs[i].events & FA_EV_READ))
-                    fa_conn_on_readable(c);
+            case FA_IO_CONN:
+                fa_conn_on_event((fa_conn *)io, evs[i].events);
                 break;
-            }
             }
         }
         fa_worker_expire(w);
@@ -1273,6 +921,8 @@ void *fa_worker_main(void *arg)
             fa_worker_aio_step(w);
         if (w->due)
             fa_worker_pump(w);
+        if (w->reads_due)
+            fa_conn_run_reads_due(w);
         if (fa_pythread_after_pending(w->py)) {
             /* res['after'] callables, now that this round's answers were written */
             fa_worker_attach(w);
@@ -1442,4 +1092,6 @@ void fa_worker_destroy(fa_worker *w)
     w->loop = NULL;
     fa_response_free(&w->resp);
     fa_buf_free(&w->scratch);
+    if (w->tls_ctx != NULL)
+        fa_tls_ctx_release(&w->tls_ctx);
 }

@@ -103,7 +103,8 @@ def serve(app, *, host="127.0.0.1", port=8000, workers=0, pooled_workers=0, pool
     server = build_server(app, spec, main_path, host=host, port=port, workers=workers,
                           pooled_workers=pooled_workers, pooled_interpreters=pooled_interpreters,
                           log_level=log_level, interpreters=interpreters, **server_options)
-    logger.info("FasterAPI serving %s on http://%s:%s", spec, host, port)
+    scheme = "https" if server_options.get("ssl_certfile") else "http"
+    logger.info("FasterAPI serving %s on %s://%s:%s", spec, scheme, host, port)
     try:
         server.start()
     except RuntimeError as exc:

@@ -337,7 +337,8 @@ class Supervisor:
         old = {s: signal.signal(s, on_term) for s in (signal.SIGTERM, signal.SIGINT)}
         old[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
         try:
-            where = (f"http://{self.opts['host']}:{self.slots[0].socks[0].getsockname()[1]}"
+            scheme = "https" if self.opts.get("tls") else "http"
+            where = (f"{scheme}://{self.opts['host']}:{self.slots[0].socks[0].getsockname()[1]}"
                      if self.shared_fds is None else f"descriptor {self.shared_fds[0]}")
             _log(f"supervisor (pid {os.getpid()}) starting {self.n} server process(es) on {where}")
             for slot in self.slots:

@@ -20,6 +20,18 @@ Options follow Uvicorn's where they mean the same thing::
     --reload              restart the processes when a *.py file under --reload-dir changes
     --uds PATH            listen on a Unix socket instead of host:port
     --fd N                listen on the already listening socket N (systemd, a parent process)
+    --ssl-certfile FILE   serve HTTPS (ALPN h2 and http/1.1) with this PEM certificate chain
+    --ssl-keyfile FILE    its private key (default: in the certificate file)
+    --ssl-keyfile-password PASSWORD
+    --ssl-ca-certs FILE   CAs that sign client certificates (mTLS)
+    --ssl-cert-reqs N     client certificates: 0 none, 1 optional, 2 required (Uvicorn's numbers;
+                          the words none/optional/required work too)
+    --ssl-ciphers LIST    TLS 1.2 cipher list, OpenSSL syntax
+    --ssl-min-version V   TLSv1.2 (default) or TLSv1.3
+SIGHUP reloads the certificate files without dropping connections; under a
+supervisor (--processes, a recycling limit, --reload) it replaces every server
+process, one at a time, and the new processes read the code and the
+certificate files again.
 """
 import argparse
 import logging
@@ -64,6 +76,14 @@ def _parser():
                    help="directory to watch with --reload (default: --app-dir); repeatable")
     p.add_argument("--uds", default=None, help="listen on this Unix domain socket path instead of host:port")
     p.add_argument("--fd", type=_non_negative, default=None, help="listen on this already listening socket")
+    p.add_argument("--ssl-certfile", default=None, help="PEM certificate (with chain): serve HTTPS")
+    p.add_argument("--ssl-keyfile", default=None, help="PEM private key (default: in --ssl-certfile)")
+    p.add_argument("--ssl-keyfile-password", default=None, help="password of an encrypted key file")
+    p.add_argument("--ssl-ca-certs", default=None, help="CA bundle that verifies client certificates")
+    p.add_argument("--ssl-cert-reqs", default="0",
+                   help="client certificates: 0/none (default), 1/optional, 2/required")
+    p.add_argument("--ssl-ciphers", default=None, help="TLS 1.2 ciphers, OpenSSL syntax (default: OpenSSL's)")
+    p.add_argument("--ssl-min-version", default="TLSv1.2", choices=["TLSv1.2", "TLSv1.3"])
     return p
 
 
@@ -96,8 +116,38 @@ def _unix_listener(path, backlog=4096):
     return s
 
 
+
+def _ssl_options(args) -> dict:
+    """The server's ssl_* keywords from the command line (none without a
+    certificate)."""
+    reqs = {"0": "none", "1": "optional", "2": "required"}.get(args.ssl_cert_reqs, args.ssl_cert_reqs)
+    opts = {"ssl_certfile": args.ssl_certfile, "ssl_keyfile": args.ssl_keyfile,
+            "ssl_keyfile_password": args.ssl_keyfile_password, "ssl_ca_certs": args.ssl_ca_certs,
+            "ssl_ciphers": args.ssl_ciphers}
+    opts = {k: v for k, v in opts.items() if v is not None}
+    if args.ssl_certfile is not None or reqs != "none":
+        opts["ssl_cert_reqs"] = reqs
+        opts["ssl_min_version"] = args.ssl_min_version
+    return opts
+
+
+def _needs_libc_malloc(interpreters: str) -> bool:
+    """CPython 3.12.0-3.12.3 run own-GIL sub-interpreters safely only with
+    PYTHONMALLOC=malloc (CPython bug gh-119213: the process aborts at exit
+    otherwise); the variable is read when Python starts."""
+    return ((3, 12, 0) <= sys.version_info[:3] < (3, 12, 4) and interpreters != "main"
+            and os.environ.get("PYTHONMALLOC") != "malloc")
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    if argv is None and _needs_libc_malloc(args.interpreters):
+        # start again with the allocator that makes sub-interpreters safe here
+        env = dict(os.environ, PYTHONMALLOC="malloc")
+        sys.stderr.write(f"fasterapi: Python {sys.version.split()[0]} needs PYTHONMALLOC=malloc for "
+                         "sub-interpreters (CPython gh-119213, fixed in 3.12.4): restarting with it\n")
+        sys.stderr.flush()
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
     app_dir = os.path.abspath(args.app_dir)
     if app_dir not in sys.path:
         sys.path.insert(0, app_dir)
@@ -128,7 +178,8 @@ def main(argv=None) -> int:
         listen_fds = [args.fd]
     serve_kw = dict(host=args.host, port=args.port, workers=args.workers, pooled_workers=args.pooled_workers,
                     pooled_interpreters=args.pooled_interpreters, log_level=args.log_level,
-                    interpreters=args.interpreters, graceful_timeout=args.graceful_timeout or 10.0)
+                    interpreters=args.interpreters, graceful_timeout=args.graceful_timeout or 10.0,
+                    **_ssl_options(args))
     try:
         supervised = (args.processes > 1 or args.max_requests or args.max_rss or args.lifetime or args.reload)
         if supervised:
@@ -159,7 +210,8 @@ def _supervised(args, serve_kw, listen_fds, log) -> int:
     opts = dict(host=args.host, port=args.port, backlog=4096, num_pinned_workers=args.workers,
                 num_processes=args.processes, max_requests=args.max_requests,
                 max_requests_jitter=args.max_requests_jitter, max_rss=args.max_rss, lifetime=args.lifetime,
-                graceful_timeout=serve_kw["graceful_timeout"], kill_timeout=args.kill_timeout)
+                graceful_timeout=serve_kw["graceful_timeout"], kill_timeout=args.kill_timeout,
+                tls=args.ssl_certfile is not None)
     dirs = [os.path.abspath(d) for d in (args.reload_dir or [args.app_dir])] if args.reload else None
     try:
         return _supervisor.run(make_server, opts, reload_dirs=dirs, shared_fds=listen_fds)
@@ -181,6 +233,9 @@ def _single(args, serve_kw, listen_fds, log) -> int:
         return 1
     try:
         return serve(app, app_spec_override=(args.app, None), listen_fds=listen_fds, **serve_kw)
+    except (OSError, ValueError) as exc:  # a bad certificate file or setting: the message names it
+        log.error("%s", exc)
+        return 1
     except RuntimeError as exc:
         log.error("%s", exc)
         return 1

@@ -14,19 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fa_t_passed, fa_t_failed;
-
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (cond) {                                                          \
-            fa_t_passed++;                                                   \
-        } else {                                                             \
-            fa_t_failed++;                                                   \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);             \
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fputc('\n', stderr);                                             \
-        }                                                                    \
-    } while (0)
+#include "check.h"
 
 /* A string literal and its length, so inputs can hold NUL bytes. */
 #define S(lit) lit, sizeof(lit) - 1

@@ -12,19 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-static int fa_t_passed, fa_t_failed;
-
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (cond) {                                                          \
-            fa_t_passed++;                                                   \
-        } else {                                                             \
-            fa_t_failed++;                                                   \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);             \
-            fprintf(stderr, __VA_ARGS__);                                    \
-            fputc('\n', stderr);                                             \
-        }                                                                    \
-    } while (0)
+#include "check.h"
 
 /* Items are sequence numbers + 1 disguised as pointers: NULL means empty. */
 static void *fa_t_item(uintptr_t seq) { return (void *)(seq + 1); }

@@ -127,7 +127,11 @@ class ServerProcess:
     up."""
 
     def __init__(self, app: str = "basic.py", workdir: Path | None = None,
-                 startup_timeout: float = 30.0, **config):
+                 startup_timeout: float = 30.0, env_extra: dict | None = None,
+                 probe_cert: tuple | None = None, **config):
+        # probe_cert: (certfile, keyfile) the readiness probe presents to a
+        # TLS server that requires client certificates
+        self.probe_cert = probe_cert
         cfg = dict(DEFAULT_CONFIG)
         cfg.update(config)
         cfg.setdefault("port", free_port())
@@ -147,7 +151,7 @@ class ServerProcess:
             self.proc = subprocess.Popen(
                 [sys.executable, str(script), json.dumps(cfg)],
                 stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                env=native_env(), cwd=str(ROOT))
+                env=native_env(env_extra), cwd=str(ROOT))
         _LIVE.add(self)
         try:
             self.wait_ready(startup_timeout)
@@ -157,8 +161,12 @@ class ServerProcess:
 
     # -- state ------------------------------------------------------------
     @property
+    def tls(self) -> bool:
+        return bool(self.config.get("ssl_certfile"))
+
+    @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def pid(self) -> int:
@@ -205,7 +213,16 @@ class ServerProcess:
                     f"server {self.app} exited with {self.proc.returncode} before serving on "
                     f"{self.port}\n--- stderr ---\n{self.stderr()[-8000:]}\n--- stdout ---\n{self.stdout()[-2000:]}")
             try:
-                with socket.create_connection((self.host, self.port), timeout=2.0) as s:
+                with socket.create_connection((self.host, self.port), timeout=2.0) as raw:
+                    s = raw
+                    if self.tls:  # a TLS listener: the probe goes over TLS, unverified
+                        import ssl
+                        ctx = ssl.create_default_context()
+                        ctx.check_hostname = False
+                        ctx.verify_mode = ssl.CERT_NONE
+                        if self.probe_cert:
+                            ctx.load_cert_chain(*self.probe_cert)
+                        s = ctx.wrap_socket(raw)
                     s.sendall(probe)
                     if s.recv(16).startswith(b"HTTP/1."):
                         return
@@ -600,10 +617,12 @@ class H2Client:
     HTTP/1.1 request carrying Upgrade: h2c (see upgrade())."""
 
     def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = 30.0,
-                 mode: str = "prior", local_settings: dict | None = None):
+                 mode: str = "prior", local_settings: dict | None = None, tls_context=None):
         import h2.config
         import h2.connection
         self.sock = connect(port, host=host, timeout=timeout)
+        if tls_context is not None:  # HTTPS: the context must offer ALPN h2
+            self.sock = tls_context.wrap_socket(self.sock, server_hostname="localhost")
         self.timeout = timeout
         self.host = host
         self.port = port

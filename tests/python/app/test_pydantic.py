@@ -10,6 +10,7 @@ for the same app, except ``ctx.error`` of a value_error (FastAPI encodes
 the exception as ``{}``; we give its message, as for dataclasses) and
 ``"default": null`` in schemas (FastAPI drops every null from its
 document)."""
+import sys
 from decimal import Decimal
 from typing import Annotated, Optional
 
@@ -297,6 +298,13 @@ def _json_schema(op, where="requestBody"):
     return content["application/json"]["schema"]
 
 
+# Cut at the form feed, as FastAPI does.  Python 3.13's compiler strips the
+# docstring's indentation and keeps the form feed; on 3.12 pydantic's
+# inspect.cleandoc() takes the form feed for indentation and drops it, so
+# nothing is cut there (FastAPI on 3.12 shows the same).
+ITEM_DESCRIPTION = "An item.\n\n" if sys.version_info >= (3, 13) else "An item.\n\n(not in the schema)"
+
+
 def test_openapi():
     validator = pytest.importorskip("openapi_spec_validator")
     doc = client.get("/openapi.json").json()
@@ -305,7 +313,7 @@ def test_openapi():
     assert set(schemas) == {"Item", "Tag", "Public", "Owner", "Order-Input", "Order-Output", "Body_embed_embed_post",
                             "Body_two_two_post", "HTTPValidationError", "ValidationError"}
     assert schemas["Item"] == {
-        "title": "Item", "type": "object", "description": "An item.\n\n",  # cut at the form feed, as FastAPI does
+        "title": "Item", "type": "object", "description": ITEM_DESCRIPTION,
         "properties": {"name": {"title": "Name", "type": "string"},
                        "price": {"title": "Price", "type": "number", "exclusiveMinimum": 0},
                        "tags": {"title": "Tags", "type": "array", "items": _ref("Tag"), "default": []},

@@ -16,8 +16,12 @@ STARTS = []  # appended to by the startup hook, in whichever interpreter runs it
 
 
 def interp_id():
-    import _interpreters  # 3.13; 3.12 has _xxsubinterpreters
-    return _interpreters.get_current()[0]
+    try:
+        import _interpreters  # 3.13
+        return _interpreters.get_current()[0]
+    except ImportError:  # 3.12
+        import _xxsubinterpreters
+        return int(_xxsubinterpreters.get_current())
 
 
 def where(req, res):

@@ -24,8 +24,13 @@ def started():
 
 @app.get("/where")
 def where():
-    import _interpreters
-    return {"interp": _interpreters.get_current()[0], "starts": len(STARTS)}
+    try:
+        import _interpreters  # 3.13
+        interp = _interpreters.get_current()[0]
+    except ImportError:  # 3.12
+        import _xxsubinterpreters
+        interp = int(_xxsubinterpreters.get_current())
+    return {"interp": interp, "starts": len(STARTS)}
 
 
 if BaseModel is not None:

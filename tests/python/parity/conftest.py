@@ -1,0 +1,5 @@
+"""The parity harness's directory is importable as `harness`."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
