@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../server/proxy.h"
 #include "../server/server.h"
 
 typedef struct {
@@ -266,6 +267,45 @@ static PyObject *PyHttp2Server_on_sighup(PyObject *op, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* proxy_headers (truth value, default off) and forwarded_allow_ips (a
+ * comma-separated str or a list of str; default "127.0.0.1", Uvicorn's). */
+static int fa_proxy_from_args(PyObject *enabled, PyObject *allow, fa_proxy *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (enabled != NULL && enabled != Py_None) {
+        int on = PyObject_IsTrue(enabled);
+        if (on < 0)
+            return -1;
+        out->enabled = on;
+    }
+    PyObject *text = NULL;
+    if (allow == NULL || allow == Py_None) {
+        text = PyUnicode_FromString("127.0.0.1");
+    } else if (PyUnicode_Check(allow)) {
+        text = Py_NewRef(allow);
+    } else if (PyList_Check(allow) || PyTuple_Check(allow)) {
+        PyObject *sep = PyUnicode_FromString(",");
+        text = sep ? PyUnicode_Join(sep, allow) : NULL;
+        Py_XDECREF(sep);
+        if (text == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "forwarded_allow_ips must be a str or a list of str");
+        }
+    } else {
+        PyErr_Format(PyExc_TypeError, "forwarded_allow_ips must be a str (\"127.0.0.1,10.0.0.0/8\") or a "
+                     "list of str, not %.50s", Py_TYPE(allow)->tp_name);
+    }
+    if (text == NULL)
+        return -1;
+    const char *s = PyUnicode_AsUTF8(text);
+    char err[256];
+    int rc = s ? fa_proxy_parse(out, s, err, sizeof(err)) : -1;
+    Py_DECREF(text);
+    if (s != NULL && rc < 0)
+        PyErr_SetString(PyExc_ValueError, err);
+    return rc;
+}
+
 static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
 {
     PyHttp2Server *self = (PyHttp2Server *)op;
@@ -277,16 +317,17 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
                              "num_processes", "max_requests", "max_requests_jitter", "max_rss",
                              "lifetime", "kill_timeout", "ssl_certfile", "ssl_keyfile",
                              "ssl_keyfile_password", "ssl_ca_certs", "ssl_cert_reqs", "ssl_ciphers",
-                             "ssl_min_version", NULL};
+                             "ssl_min_version", "proxy_headers", "forwarded_allow_ips", NULL};
     PyObject *ssl_certfile = NULL, *ssl_keyfile = NULL, *ssl_password = NULL, *ssl_ca = NULL,
-             *ssl_reqs = NULL, *ssl_ciphers = NULL, *ssl_min = NULL;
+             *ssl_reqs = NULL, *ssl_ciphers = NULL, *ssl_min = NULL, *proxy_headers = NULL,
+             *allow_ips = NULL;
     PyObject *port = NULL, *host = NULL, *pinned = NULL, *pooled = NULL, *pooled_interps = NULL,
              *max_header_size = NULL, *max_headers = NULL, *max_target = NULL, *max_body = NULL,
              *max_streams = NULL, *header_timeout = NULL, *body_timeout = NULL,
              *keepalive_timeout = NULL, *graceful_timeout = NULL, *backlog = NULL,
              *max_inflight = NULL, *interpreters = NULL, *num_processes = NULL, *max_requests = NULL,
              *max_requests_jitter = NULL, *max_rss = NULL, *lifetime = NULL, *kill_timeout = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOOOOOOOOOOOOOOOOO:PyHttp2Server",
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOOOOOOOOOOOOOOOOOOO:PyHttp2Server",
                                      kwlist, &port, &host, &pinned, &pooled, &pooled_interps,
                                      &max_header_size, &max_headers, &max_target, &max_body,
                                      &max_streams, &header_timeout, &body_timeout,
@@ -294,7 +335,7 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
                                      &interpreters, &num_processes, &max_requests,
                                      &max_requests_jitter, &max_rss, &lifetime, &kill_timeout,
                                      &ssl_certfile, &ssl_keyfile, &ssl_password, &ssl_ca, &ssl_reqs,
-                                     &ssl_ciphers, &ssl_min))
+                                     &ssl_ciphers, &ssl_min, &proxy_headers, &allow_ips))
         return -1;
     if (self->srv != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "PyHttp2Server.__init__ called twice");
@@ -376,6 +417,9 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
                      cfg.num_pooled_interpreters, cfg.num_pooled_workers);
         return -1;
     }
+    fa_proxy proxy;
+    if (fa_proxy_from_args(proxy_headers, allow_ips, &proxy) < 0)
+        return -1;
     fa_tls *tls = NULL;
     if (fa_tls_from_args(ssl_certfile, ssl_keyfile, ssl_password, ssl_ca, ssl_reqs, ssl_ciphers,
                          ssl_min, &tls) < 0)
@@ -388,6 +432,7 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
     }
     if (tls != NULL)
         fa_server_set_tls(self->srv, tls);
+    fa_server_set_proxy(self->srv, &proxy);
     return 0;
 }
 

@@ -118,6 +118,8 @@ unsigned long long fa_server_requests(fa_server *srv)
 
 int fa_server_has_tls(fa_server *srv) { return srv->tls != NULL; }
 
+void fa_server_set_proxy(fa_server *srv, const fa_proxy *proxy) { srv->proxy = *proxy; }
+
 void fa_server_set_tls(fa_server *srv, fa_tls *tls)
 {
     fa_tls_free(srv->tls);

@@ -64,6 +64,10 @@ int fa_server_main_interp(fa_server *srv);
  * now on).  Before start(). */
 void fa_server_set_tls(fa_server *srv, fa_tls *tls);
 int fa_server_has_tls(fa_server *srv);
+/* Proxy headers (proxy.h): a trusted peer's Forwarded / X-Forwarded-*
+ * set the request's client, scheme and host.  Before start(). */
+struct fa_proxy;
+void fa_server_set_proxy(fa_server *srv, const struct fa_proxy *proxy);
 /* Loads the certificate files again (new connections use them; open ones
  * keep theirs).  Any thread, running or not.  Returns 0, or -1 with err,
  * *kind and *errnum set as fa_tls_new() does. */

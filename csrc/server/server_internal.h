@@ -25,6 +25,7 @@
 #include "../python/interp.h"
 #include "../tls/tls.h"
 #include "config.h"
+#include "proxy.h"
 #include "conn_internal.h"
 #include "router.h"
 
@@ -181,6 +182,7 @@ typedef struct fa_server {
     pthread_cond_t cond; /* signalled when a worker exits or gets ready */
     fa_srv_state state;
     fa_tls *tls;         /* NULL: cleartext; owned by the server */
+    fa_proxy proxy;      /* proxy headers: off unless set (fa_server_set_proxy) */
     int debug_log;       /* FASTERAPI_LOG_LEVEL=debug|trace at start */
 } fa_server;
 

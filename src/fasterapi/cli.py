@@ -20,6 +20,13 @@ Options follow Uvicorn's where they mean the same thing::
     --reload              restart the processes when a *.py file under --reload-dir changes
     --uds PATH            listen on a Unix socket instead of host:port
     --fd N                listen on the already listening socket N (systemd, a parent process)
+    --proxy-headers / --no-proxy-headers
+                          client, scheme and host from Forwarded / X-Forwarded-* (default on,
+                          trusted only from --forwarded-allow-ips)
+    --forwarded-allow-ips LIST
+                          trusted proxies: addresses, CIDR networks, * (default
+                          $FORWARDED_ALLOW_IPS or 127.0.0.1)
+    --root-path PATH      the prefix a proxy strips (URLs, url_for, OpenAPI servers)
     --ssl-certfile FILE   serve HTTPS (ALPN h2 and http/1.1) with this PEM certificate chain
     --ssl-keyfile FILE    its private key (default: in the certificate file)
     --ssl-keyfile-password PASSWORD
@@ -76,6 +83,13 @@ def _parser():
                    help="directory to watch with --reload (default: --app-dir); repeatable")
     p.add_argument("--uds", default=None, help="listen on this Unix domain socket path instead of host:port")
     p.add_argument("--fd", type=_non_negative, default=None, help="listen on this already listening socket")
+    p.add_argument("--proxy-headers", action=argparse.BooleanOptionalAction, default=True,
+                   help="take the client, scheme and host from Forwarded / X-Forwarded-* sent by a trusted "
+                        "proxy (default: on)")
+    p.add_argument("--forwarded-allow-ips", default=None,
+                   help="comma-separated trusted proxies: addresses, CIDR networks or * (default: "
+                        "$FORWARDED_ALLOW_IPS, else 127.0.0.1)")
+    p.add_argument("--root-path", default="", help="the path prefix a proxy strips (as Uvicorn's --root-path)")
     p.add_argument("--ssl-certfile", default=None, help="PEM certificate (with chain): serve HTTPS")
     p.add_argument("--ssl-keyfile", default=None, help="PEM private key (default: in --ssl-certfile)")
     p.add_argument("--ssl-keyfile-password", default=None, help="password of an encrypted key file")
@@ -115,6 +129,15 @@ def _unix_listener(path, backlog=4096):
     s.listen(backlog)
     return s
 
+
+
+def _proxy_options(args) -> dict:
+    """proxy_headers / forwarded_allow_ips, with Uvicorn's defaults: on,
+    trusting $FORWARDED_ALLOW_IPS or else only 127.0.0.1."""
+    allow = args.forwarded_allow_ips
+    if allow is None:
+        allow = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+    return {"proxy_headers": args.proxy_headers, "forwarded_allow_ips": allow}
 
 
 def _ssl_options(args) -> dict:
@@ -162,6 +185,12 @@ def main(argv=None) -> int:
         if getattr(args, name) < 0:
             log.error("--%s must be 0 or more seconds", name.replace("_", "-"))
             return 2
+    try:  # a bad list says so at once, not from every server process
+        from ._native.http2 import PyHttp2Server
+        PyHttp2Server(port=0, **_proxy_options(args))
+    except (ValueError, TypeError) as exc:
+        log.error("--forwarded-allow-ips: %s", exc)
+        return 2
     if args.uds and args.fd is not None:
         log.error("--uds and --fd both name the listener: give one")
         return 2
@@ -179,7 +208,7 @@ def main(argv=None) -> int:
     serve_kw = dict(host=args.host, port=args.port, workers=args.workers, pooled_workers=args.pooled_workers,
                     pooled_interpreters=args.pooled_interpreters, log_level=args.log_level,
                     interpreters=args.interpreters, graceful_timeout=args.graceful_timeout or 10.0,
-                    **_ssl_options(args))
+                    root_path=args.root_path, **_proxy_options(args), **_ssl_options(args))
     try:
         supervised = (args.processes > 1 or args.max_requests or args.max_rss or args.lifetime or args.reload)
         if supervised:
