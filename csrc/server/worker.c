@@ -489,11 +489,54 @@ static void fa_worker_detach(fa_worker *w)
     }
 }
 
+/* The request's C data before any handler object exists: the cheapest
+ * place (one scan of the header slices, no Python) and the same for both
+ * protocols, the pooled copy and the fallback. */
+#define FA_PROXY_HEADERS_MAX 258 /* max_headers (256) + HTTP/2's host from :authority, + 1 */
+
+static void fa_worker_apply_proxy(const fa_proxy *proxy, fa_conn *c, fa_request *r, fa_header *hdrs)
+{
+    fa_forwarded f;
+    if (!fa_proxy_trusts(proxy, c->peer, c->peer_len) ||
+        !fa_proxy_resolve(proxy, r->headers, r->num_headers, &f))
+        return;
+    if (f.client != NULL) {
+        r->client = f.client;
+        r->client_len = f.client_len;
+        r->client_port = f.client_port;
+        r->client_obj = NULL; /* per request now: not the connection's cached peer */
+    }
+    if (f.scheme != FA_FWD_SCHEME_NONE)
+        r->fwd_scheme = f.scheme;
+    if (f.host != NULL && r->num_headers < FA_PROXY_HEADERS_MAX) {
+        /* the handler's Host (and the app layer's request.url) is the one
+         * the client asked the proxy for */
+        size_t n = 0;
+        int replaced = 0;
+        for (size_t i = 0; i < r->num_headers; i++) {
+            hdrs[n] = r->headers[i];
+            if (hdrs[n].name_len == 4 && memcmp(hdrs[n].name, "host", 4) == 0) {
+                if (replaced)
+                    continue;
+                hdrs[n].value = f.host;
+                hdrs[n].value_len = f.host_len;
+                replaced = 1;
+            }
+            n++;
+        }
+        if (!replaced)
+            hdrs[n++] = (fa_header){"host", 4, f.host, f.host_len};
+        r->headers = hdrs;
+        r->num_headers = n;
+    }
+}
+
 void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_request *in)
 {
     const fa_route *rt;
     char allow[256];
     fa_header params[FA_MAX_PATH_PARAMS];
+    fa_header fwd_headers[FA_PROXY_HEADERS_MAX];
     fa_request routed = *in, *req = &routed;
     routed.client = c->peer;
     routed.client_len = c->peer_len;
@@ -511,7 +554,12 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
         routed.tls_subject = c->tls_subject;
         routed.tls_subject_len = c->tls_subject ? strlen(c->tls_subject) : 0;
     }
-    w->requests++;
+    routed.fwd_scheme = 0;
+    if (w->srv->proxy.enabled)
+        fa_worker_apply_proxy(&w->srv->proxy, c, &routed, fwd_headers);
+    /* one writer: a relaxed load and store, no locked add on the request path */
+    atomic_store_explicit(&w->requests, atomic_load_explicit(&w->requests, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     fa_route_result r = fa_router_find(&w->srv->router, req->method, req->method_len, req->path,
                                        req->path_len, &rt, params, &routed.num_params, allow,
                                        sizeof(allow));
@@ -1015,7 +1063,19 @@ int fa_worker_init(fa_worker *w, fa_server *srv, int id, char *err, size_t err_s
         return -1;
     }
     w->listener.kind = FA_IO_LISTENER;
-    w->listener.fd = fa_listen(&srv->cfg, err, err_size);
+    if (srv->num_listen_fds > 0) {
+        /* a socket someone else made (the supervisor, --fd, --uds): ours is
+         * a dup, so closing it at stop leaves the others' copies, and the
+         * connections queued on it, alone */
+        w->listener.fd = fcntl(srv->listen_fds[id % srv->num_listen_fds], F_DUPFD_CLOEXEC, 0);
+        if (w->listener.fd < 0 || fcntl(w->listener.fd, F_SETFL, O_NONBLOCK) < 0) {
+            snprintf(err, err_size, "cannot listen on descriptor %d: %s",
+                     srv->listen_fds[id % srv->num_listen_fds], strerror(errno));
+            return -1;
+        }
+    } else {
+        w->listener.fd = fa_listen(&srv->cfg, err, err_size);
+    }
     if (w->listener.fd < 0)
         return -1;
     w->wake.kind = FA_IO_WAKE;
