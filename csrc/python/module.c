@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../server/server.h"
+#include "obs_args.h"
 
 typedef struct {
     PyObject *server_type;
@@ -282,6 +283,9 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
              *max_streams = NULL, *header_timeout = NULL, *body_timeout = NULL,
              *keepalive_timeout = NULL, *graceful_timeout = NULL, *backlog = NULL,
              *max_inflight = NULL, *interpreters = NULL;
+    fa_obs_config obs; /* access_log=, metrics_port=...: taken out of kwds first */
+    if (fa_obs_take_kwargs(kwds, &obs) < 0)
+        return -1;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOOOOOOOOOOO:PyHttp2Server", kwlist,
                                      &port, &host, &pinned, &pooled, &pooled_interps, &max_header_size,
                                      &max_headers, &max_target, &max_body, &max_streams,
@@ -373,6 +377,13 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
     }
     if (tls != NULL)
         fa_server_set_tls(self->srv, tls);
+    char obs_err[512];
+    if (fa_server_set_obs(self->srv, &obs, obs_err, sizeof(obs_err)) < 0) {
+        PyErr_SetString(PyExc_ValueError, obs_err);
+        fa_server_free(self->srv);
+        self->srv = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -1029,7 +1040,15 @@ PyDoc_STRVAR(PyHttp2Server_doc,
 "header_timeout=10.0 s, body_timeout=30.0 s, keepalive_timeout=5.0 s,\n"
 "graceful_timeout=10.0 s, backlog=4096, max_inflight=10000 (per worker:\n"
 "requests awaiting a coroutine or a pooled thread; more get 503 with\n"
-"Retry-After over HTTP/1.1 and REFUSED_STREAM over HTTP/2).");
+"Retry-After over HTTP/1.1 and REFUSED_STREAM over HTTP/2).\n\n"
+"access_log=False: no access log by default here (the command line turns\n"
+"it on); access_log=True writes one line per request to stderr, formatted\n"
+"in C from C data and buffered per worker; access_log_format= takes\n"
+"{atoms} (client, client_ip, method, path, query, target, protocol,\n"
+"scheme, status, status_phrase, bytes, duration, duration_ms, time, pid,\n"
+"worker, header:NAME; {{ and }} for braces), default Uvicorn's line.\n"
+"metrics_port=None: no metrics; a port serves Prometheus' text format at\n"
+"/metrics on its own listener and thread (metrics_host= defaults to host).");
 
 static PyType_Slot PyHttp2Server_slots[] = {
     {Py_tp_doc, (void *)PyHttp2Server_doc},
