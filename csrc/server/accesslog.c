@@ -131,7 +131,7 @@ fa_alog_format *fa_alog_format_compile(const char *spec, char *err, size_t err_s
         const char *name = spec + i + 1;
         size_t nlen = (size_t)(end - name);
         fa_atom *a = &f->atoms[f->n];
-        if (nlen > 7 && memcmp(name, "header:", 7) == 0) {
+        if (nlen >= 7 && memcmp(name, "header:", 7) == 0) {
             const char *h = name + 7;
             size_t hl = nlen - 7;
             if (hl == 0 || hl >= sizeof(f->hdr[0])) {

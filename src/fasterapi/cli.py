@@ -19,6 +19,11 @@ Options follow Uvicorn's where they mean the same thing::
                           the words none/optional/required work too)
     --ssl-ciphers LIST    TLS 1.2 cipher list, OpenSSL syntax
     --ssl-min-version V   TLSv1.2 (default) or TLSv1.3
+    --no-access-log       no access log (on by default: one line per request on stderr)
+    --access-log-format F the line, with {atoms}: client, method, path, query, target, protocol,
+                          status, status_phrase, bytes, duration, header:NAME... (default Uvicorn's)
+    --metrics-port N      serve Prometheus metrics at http://HOST:N/metrics
+    --metrics-host HOST   where the metrics listen (default: --host)
 SIGHUP reloads the certificate files without dropping connections.
 """
 import argparse
@@ -54,7 +59,26 @@ def _parser():
                    help="client certificates: 0/none (default), 1/optional, 2/required")
     p.add_argument("--ssl-ciphers", default=None, help="TLS 1.2 ciphers, OpenSSL syntax (default: OpenSSL's)")
     p.add_argument("--ssl-min-version", default="TLSv1.2", choices=["TLSv1.2", "TLSv1.3"])
+    p.add_argument("--no-access-log", dest="access_log", action="store_false",
+                   help="do not log one line per request (on by default)")
+    p.add_argument("--access-log-format", default=None,
+                   help="access log line with {atoms} (client, method, path, query, target, protocol, status, "
+                        "status_phrase, bytes, duration, duration_ms, time, header:NAME...); default: Uvicorn's")
+    p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
+    p.add_argument("--metrics-host", default=None, help="address of the metrics listener (default: --host)")
     return p
+
+
+def _obs_options(args) -> dict:
+    """The server's access log and metrics keywords from the command line."""
+    opts = {"access_log": args.access_log}
+    if args.access_log and args.access_log_format is not None:
+        opts["access_log_format"] = args.access_log_format
+    if args.metrics_port is not None:
+        opts["metrics_port"] = args.metrics_port
+        if args.metrics_host is not None:
+            opts["metrics_host"] = args.metrics_host
+    return opts
 
 
 def _ssl_options(args) -> dict:
@@ -111,7 +135,7 @@ def main(argv=None) -> int:
         return serve(app, host=args.host, port=args.port, workers=args.workers, pooled_workers=args.pooled_workers,
                      pooled_interpreters=args.pooled_interpreters, log_level=args.log_level,
                      interpreters=args.interpreters, app_spec_override=(args.app, None),
-                     **_ssl_options(args))
+                     **_ssl_options(args), **_obs_options(args))
     except (OSError, ValueError) as exc:  # a bad certificate file or setting: the message names it
         log.error("%s", exc)
         return 1
