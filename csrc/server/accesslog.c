@@ -305,6 +305,8 @@ static fa_alog_rec *fa_alog_new(fa_conn *c, int32_t stream_id)
 {
     fa_alog_conn *ac = &c->alog;
     fa_alog_rec *r = NULL;
+    if (c->dead)
+        return NULL; /* its records went with fa_alog_conn_closed() */
     for (unsigned i = 0; i < ac->n && r == NULL; i++)
         if (!ac->recs[i].live)
             r = &ac->recs[i];
