@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "../server/server.h"
-#include "obs_args.h"
+#include "obs_module.h"
 
 typedef struct {
     PyObject *server_type;
@@ -1115,6 +1115,7 @@ static struct PyModuleDef fa_module_def = {
     .m_doc = module_doc,
     .m_size = sizeof(fa_module_state),
     .m_slots = fa_module_slots,
+    .m_methods = fa_obs_methods, /* the supervisor's metrics region (obs_module.c) */
     .m_traverse = fa_module_traverse,
     .m_clear = fa_module_clear,
     .m_free = fa_module_free,

@@ -281,3 +281,70 @@ def test_bad_metrics_settings(kw, message):
         "try:\n    PyHttp2Server(**json.loads(sys.argv[1]))\nexcept (TypeError, ValueError) as e:\n"
         "    print(type(e).__name__, e)\nelse:\n    print('no error')\n", json.dumps(kw))
     assert message in p.stdout, p.stdout + p.stderr
+
+
+def _parse_sections(text):
+    """{section: snapshot} from metrics_procs.py's output."""
+    out, name, buf = {}, None, []
+    for line in text.splitlines():
+        if line.startswith("==") and line.endswith("=="):
+            if name:
+                snap = {}
+                for fam in parser.text_string_to_metric_families("\n".join(buf) + "\n"):
+                    for smp in fam.samples:
+                        snap[(smp.name, frozenset(smp.labels.items()))] = smp.value
+                out[name] = snap
+            name, buf = line.strip("="), []
+        elif name:
+            buf.append(line)
+    return out
+
+
+def test_processes_share_one_region():
+    """Two server processes forked after the region was mapped: one scrape
+    sums both; a process killed with SIGKILL keeps its counts (retired) and
+    loses its gauges; supervisor events count by cause."""
+    n = 40
+    p = helpers.run_native(helpers.APPS / "metrics_procs.py", helpers.free_port(), n, timeout=120)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    assert "served-by 2" in p.stdout, p.stdout[:200]  # SO_REUSEPORT spread the connections
+    assert "child0-exit 0" in p.stdout
+    s = _parse_sections(p.stdout)
+    serving, killed, stopped = s["serving"], s["killed"], s["stopped"]
+    for snap in (serving, killed, stopped):
+        assert total(snap, "fasterapi_requests_total", method="GET", status_class="2xx") == n
+        assert value(snap, "fasterapi_request_duration_seconds_count") == n
+        assert total(snap, "fasterapi_connections_total") == n
+        assert value(snap, "fasterapi_requests_in_flight") == 0
+    assert value(serving, "fasterapi_processes") == 2
+    assert value(killed, "fasterapi_processes") == 1
+    assert value(stopped, "fasterapi_processes") == 0
+    assert total(stopped, "fasterapi_connections_open") == 0
+    assert value(killed, "fasterapi_process_restarts_total", cause="signal") == 1
+    assert value(killed, "fasterapi_process_restarts_total", cause="exit") == 0
+    assert value(stopped, "fasterapi_process_recycles_total", cause="max_requests") == 1
+    # both processes' worker interpreters ran handlers while both served
+    assert total(serving, "fasterapi_handler_calls_total") == n
+
+
+def test_region_functions_refuse_bad_arguments():
+    p = helpers.run_native(
+        "import mmap\nfrom fasterapi._native import http2 as n\n"
+        "def err(f, *a):\n    try:\n        f(*a)\n    except (TypeError, ValueError, BufferError) as e:\n"
+        "        print(type(e).__name__, e)\n    else:\n        print('no error')\n"
+        "err(n._metrics_render, mmap.mmap(-1, 4096))\n"
+        "err(n._metrics_render, b'x' * 4096)\n"
+        "err(n._metrics_region_size, 0, 1)\n"
+        "r = mmap.mmap(-1, n._metrics_region_size(1, 1)); n._metrics_init(r, 1, 1)\n"
+        "err(n._metrics_retire, r, 5)\n"
+        "err(n._metrics_count, r, 'restart', 'oom')\n"
+        "err(n._metrics_count, r, 'bounce', 'exit')\n"
+        "err(n._metrics_init, mmap.mmap(-1, 64), 1, 1)\n")
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("ValueError not a metrics region"), p.stdout + p.stderr
+    assert lines[1].startswith(("TypeError", "BufferError")), lines[1]
+    assert lines[2] == "ValueError slots and blocks must be between 1 and 4096"
+    assert lines[3] == "ValueError slot 5 is beyond the region's 1"
+    assert lines[4].startswith("ValueError restart cause must be 'exit' or 'signal'")
+    assert lines[5].startswith("ValueError kind must be 'restart' or 'recycle'")
+    assert lines[6].startswith("ValueError not a metrics region")

@@ -1,0 +1,29 @@
+/* obs_module.h - the binding of the access log and metrics: PyHttp2Server's
+ * keywords, and the metrics region functions a supervisor uses.
+ *
+ * Kept apart from module.c's argument list: fa_obs_take_kwargs() removes
+ * its keywords from the call's keyword dict before the rest is parsed. */
+#ifndef FA_OBS_MODULE_H
+#define FA_OBS_MODULE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "../server/obs.h"
+
+/* Fills cfg from access_log=, access_log_format=, metrics_port=,
+ * metrics_host= (and the supervisor's private _metrics_region=,
+ * _metrics_slot=), deleting them from kwds (the dict CPython made for this
+ * call; may be NULL).  Returns 0, or -1 with an exception set. */
+int fa_obs_take_kwargs(PyObject *kwds, fa_obs_config *cfg);
+
+/* Module functions for a supervisor (src/fasterapi/_supervisor.py), which
+ * maps the region with mmap before it forks and passes it to each child:
+ *   _metrics_region_size(slots, blocks) -> int
+ *   _metrics_init(region, slots, blocks)       lays the region out
+ *   _metrics_render(region) -> bytes            the text exposition
+ *   _metrics_retire(region, slot)               its process is gone
+ *   _metrics_count(region, "restart"|"recycle", cause) */
+extern PyMethodDef fa_obs_methods[];
+
+#endif
