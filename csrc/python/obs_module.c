@@ -241,7 +241,100 @@ static PyObject *fa_py_region_count(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* A scrape listener serving a region: the capsule keeps the region's
+ * buffer exported (so the mmap cannot go away under the thread) until it
+ * is stopped or collected. */
+typedef struct fa_serve_handle {
+    fa_metrics_http *http;
+    Py_buffer view;
+} fa_serve_handle;
+
+#define FA_SERVE_CAPSULE "fasterapi._native.http2.metrics_listener"
+
+static void fa_serve_stop(fa_serve_handle *h)
+{
+    if (h->http == NULL)
+        return;
+    fa_metrics_http *http = h->http;
+    h->http = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    fa_metrics_http_stop(http);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&h->view);
+}
+
+static void fa_serve_capsule_free(PyObject *cap)
+{
+    fa_serve_handle *h = PyCapsule_GetPointer(cap, FA_SERVE_CAPSULE);
+    if (h == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    fa_serve_stop(h);
+    PyMem_Free(h);
+}
+
+static PyObject *fa_py_region_serve(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *obj;
+    const char *host;
+    int port;
+    if (!PyArg_ParseTuple(args, "Osi:_metrics_serve", &obj, &host, &port))
+        return NULL;
+    if (port < 0 || port > 65535)
+        return PyErr_Format(PyExc_ValueError, "metrics_port must be between 0 and 65535, got %d", port);
+    fa_serve_handle *h = PyMem_Calloc(1, sizeof(*h));
+    if (h == NULL)
+        return PyErr_NoMemory();
+    fa_metrics_region *r = fa_region_of(obj, &h->view, 0, 0);
+    if (r == NULL) {
+        PyMem_Free(h);
+        return NULL;
+    }
+    char err[512];
+    Py_BEGIN_ALLOW_THREADS
+    h->http = fa_metrics_http_start(r, host, port, err, sizeof(err));
+    Py_END_ALLOW_THREADS
+    if (h->http == NULL) {
+        PyBuffer_Release(&h->view);
+        PyMem_Free(h);
+        PyErr_SetString(PyExc_OSError, err);
+        return NULL;
+    }
+    PyObject *cap = PyCapsule_New(h, FA_SERVE_CAPSULE, fa_serve_capsule_free);
+    if (cap == NULL) {
+        fa_serve_stop(h);
+        PyMem_Free(h);
+    }
+    return cap;
+}
+
+static PyObject *fa_py_region_serve_port(PyObject *self, PyObject *cap)
+{
+    (void)self;
+    fa_serve_handle *h = PyCapsule_GetPointer(cap, FA_SERVE_CAPSULE);
+    if (h == NULL)
+        return NULL;
+    return PyLong_FromLong(h->http != NULL ? fa_metrics_http_port(h->http) : -1);
+}
+
+static PyObject *fa_py_region_serve_stop(PyObject *self, PyObject *cap)
+{
+    (void)self;
+    fa_serve_handle *h = PyCapsule_GetPointer(cap, FA_SERVE_CAPSULE);
+    if (h == NULL)
+        return NULL;
+    fa_serve_stop(h);
+    Py_RETURN_NONE;
+}
+
 PyMethodDef fa_obs_methods[] = {
+    {"_metrics_serve", fa_py_region_serve, METH_VARARGS,
+     "_metrics_serve(region, host, port): serves the region's metrics at /metrics from a thread of "
+     "its own (C, blocking sockets); returns a handle for _metrics_serve_port/_metrics_serve_stop."},
+    {"_metrics_serve_port", fa_py_region_serve_port, METH_O, "The port a _metrics_serve handle listens on."},
+    {"_metrics_serve_stop", fa_py_region_serve_stop, METH_O, "Stops a _metrics_serve listener."},
     {"_metrics_region_size", fa_py_region_size, METH_VARARGS,
      "_metrics_region_size(slots, blocks): bytes of a metrics region for `slots` server processes of "
      "`blocks` threads each."},

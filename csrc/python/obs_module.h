@@ -23,7 +23,9 @@ int fa_obs_take_kwargs(PyObject *kwds, fa_obs_config *cfg);
  *   _metrics_init(region, slots, blocks)       lays the region out
  *   _metrics_render(region) -> bytes            the text exposition
  *   _metrics_retire(region, slot)               its process is gone
- *   _metrics_count(region, "restart"|"recycle", cause) */
+ *   _metrics_count(region, "restart"|"recycle", cause)
+ *   _metrics_serve(region, host, port) -> handle  the scrape listener
+ *   _metrics_serve_port(handle), _metrics_serve_stop(handle) */
 extern PyMethodDef fa_obs_methods[];
 
 #endif

@@ -311,6 +311,7 @@ def test_processes_share_one_region():
     assert "child0-exit 0" in p.stdout
     s = _parse_sections(p.stdout)
     serving, killed, stopped = s["serving"], s["killed"], s["stopped"]
+    assert s["http"] == serving  # the supervisor's listener serves the same sums
     for snap in (serving, killed, stopped):
         assert total(snap, "fasterapi_requests_total", method="GET", status_class="2xx") == n
         assert value(snap, "fasterapi_request_duration_seconds_count") == n

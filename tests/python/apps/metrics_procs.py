@@ -55,6 +55,9 @@ def main():
     slots, blocks = 4, 8
     region = mmap.mmap(-1, native._metrics_region_size(slots, blocks))
     native._metrics_init(region, slots, blocks)
+    # the supervisor's own scrape listener (a C thread), before it forks
+    listener = native._metrics_serve(region, "127.0.0.1", 0)
+    mport = native._metrics_serve_port(listener)
     kids = []
     for slot in range(2):
         rfd, wfd = os.pipe()
@@ -74,6 +77,18 @@ def main():
     print("served-by", len(set(pids)))
     print("==serving==")
     print(native._metrics_render(region).decode())
+    print("==http==")
+    with socket.create_connection(("127.0.0.1", mport), timeout=10) as s:
+        s.sendall(b"GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200") and b"version=0.0.4" in head, head
+    print(body.decode())
     os.kill(kids[1], signal.SIGKILL)
     os.waitpid(kids[1], 0)
     native._metrics_retire(region, 1)
@@ -87,6 +102,8 @@ def main():
     print("==stopped==")
     print(native._metrics_render(region).decode())
     print("==end==")
+    native._metrics_serve_stop(listener)
+    native._metrics_serve_stop(listener)  # twice: a no-op
     print("child0-exit", os.waitstatus_to_exitcode(status))
 
 
