@@ -22,6 +22,7 @@ typedef struct {
     PyObject_HEAD
     fa_server *srv;
     PyObject *atexit_cb; /* bound stop() registered with atexit while running */
+    int in_child;        /* a supervisor's server process: start() serves here */
 } PyHttp2Server;
 
 static fa_module_state *fa_get_state(PyObject *module)
@@ -274,23 +275,28 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
                              "max_target_size", "max_body_size", "max_concurrent_streams",
                              "header_timeout", "body_timeout", "keepalive_timeout",
                              "graceful_timeout", "backlog", "max_inflight", "interpreters",
-                             "ssl_certfile", "ssl_keyfile", "ssl_keyfile_password", "ssl_ca_certs",
-                             "ssl_cert_reqs", "ssl_ciphers", "ssl_min_version", NULL};
+                             "num_processes", "max_requests", "max_requests_jitter", "max_rss",
+                             "lifetime", "kill_timeout", "ssl_certfile", "ssl_keyfile",
+                             "ssl_keyfile_password", "ssl_ca_certs", "ssl_cert_reqs", "ssl_ciphers",
+                             "ssl_min_version", NULL};
     PyObject *ssl_certfile = NULL, *ssl_keyfile = NULL, *ssl_password = NULL, *ssl_ca = NULL,
              *ssl_reqs = NULL, *ssl_ciphers = NULL, *ssl_min = NULL;
     PyObject *port = NULL, *host = NULL, *pinned = NULL, *pooled = NULL, *pooled_interps = NULL,
              *max_header_size = NULL, *max_headers = NULL, *max_target = NULL, *max_body = NULL,
              *max_streams = NULL, *header_timeout = NULL, *body_timeout = NULL,
              *keepalive_timeout = NULL, *graceful_timeout = NULL, *backlog = NULL,
-             *max_inflight = NULL, *interpreters = NULL;
+             *max_inflight = NULL, *interpreters = NULL, *num_processes = NULL, *max_requests = NULL,
+             *max_requests_jitter = NULL, *max_rss = NULL, *lifetime = NULL, *kill_timeout = NULL;
     fa_obs_config obs; /* access_log=, metrics_port=...: taken out of kwds first */
     if (fa_obs_take_kwargs(kwds, &obs) < 0)
         return -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOOOOOOOOOOO:PyHttp2Server", kwlist,
-                                     &port, &host, &pinned, &pooled, &pooled_interps, &max_header_size,
-                                     &max_headers, &max_target, &max_body, &max_streams,
-                                     &header_timeout, &body_timeout, &keepalive_timeout,
-                                     &graceful_timeout, &backlog, &max_inflight, &interpreters,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOOOOOOOOOOOOOOOOO:PyHttp2Server",
+                                     kwlist, &port, &host, &pinned, &pooled, &pooled_interps,
+                                     &max_header_size, &max_headers, &max_target, &max_body,
+                                     &max_streams, &header_timeout, &body_timeout,
+                                     &keepalive_timeout, &graceful_timeout, &backlog, &max_inflight,
+                                     &interpreters, &num_processes, &max_requests,
+                                     &max_requests_jitter, &max_rss, &lifetime, &kill_timeout,
                                      &ssl_certfile, &ssl_keyfile, &ssl_password, &ssl_ca, &ssl_reqs,
                                      &ssl_ciphers, &ssl_min))
         return -1;
@@ -331,7 +337,7 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
             return -1;
         }
     }
-    size_t streams = cfg.max_concurrent_streams;
+    size_t streams = cfg.max_concurrent_streams, mreq = 0, mjit = 0;
     if (fa_parse_int(port, "port", 0, 65535, &cfg.port) < 0 ||
         fa_parse_int(pinned, "num_pinned_workers", 0, 1024, &cfg.num_pinned_workers) < 0 ||
         fa_parse_int(pooled, "num_pooled_workers", 0, 1024, &cfg.num_pooled_workers) < 0 ||
@@ -346,8 +352,17 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
         fa_parse_seconds(header_timeout, "header_timeout", &cfg.header_timeout) < 0 ||
         fa_parse_seconds(body_timeout, "body_timeout", &cfg.body_timeout) < 0 ||
         fa_parse_seconds(keepalive_timeout, "keepalive_timeout", &cfg.keepalive_timeout) < 0 ||
-        fa_parse_seconds(graceful_timeout, "graceful_timeout", &cfg.graceful_timeout) < 0)
+        fa_parse_seconds(graceful_timeout, "graceful_timeout", &cfg.graceful_timeout) < 0 ||
+        fa_parse_int(num_processes, "num_processes", 1, 256, &cfg.num_processes) < 0 ||
+        fa_parse_size(max_requests, "max_requests", 0, &mreq) < 0 ||
+        fa_parse_size(max_requests_jitter, "max_requests_jitter", 0, &mjit) < 0 ||
+        fa_parse_size(max_rss, "max_rss", 0, &cfg.max_rss_mib) < 0 ||
+        fa_parse_seconds(kill_timeout, "kill_timeout", &cfg.kill_timeout) < 0 ||
+        (lifetime != NULL && lifetime != Py_None &&
+         fa_parse_seconds(lifetime, "lifetime", &cfg.lifetime) < 0))
         return -1;
+    cfg.max_requests = mreq;
+    cfg.max_requests_jitter = mjit;
     if (cfg.max_headers > 256) {
         PyErr_Format(PyExc_ValueError, "max_headers must be at most 256, got %zu", cfg.max_headers);
         return -1;
@@ -813,6 +828,30 @@ static PyObject *PyHttp2Server_start(PyObject *op, PyObject *args, PyObject *kwd
         return NULL;
     if (fa_check_init(self) < 0)
         return NULL;
+    const fa_config *pc = fa_server_config(self->srv);
+    if ((pc->num_processes > 1 || pc->max_requests > 0 || pc->max_rss_mib > 0 || pc->lifetime > 0) &&
+        !self->in_child) {
+        /* This process becomes the supervisor: it forks the server
+         * processes before any interpreter or thread exists here. */
+        if (!blocking) {
+            PyErr_SetString(PyExc_ValueError,
+                            "num_processes > 1 and the recycling limits (max_requests, max_rss, "
+                            "lifetime) need start(blocking=True): the calling process becomes the "
+                            "supervisor of the server processes and must not run threads of its "
+                            "own");
+            return NULL;
+        }
+        if (fa_server_running(self->srv)) {
+            PyErr_SetString(PyExc_RuntimeError, "the server is already running");
+            return NULL;
+        }
+        PyObject *sup = PyImport_ImportModule("fasterapi._supervisor");
+        if (sup == NULL)
+            return NULL;
+        PyObject *r = PyObject_CallMethod(sup, "supervise", "O", op);
+        Py_DECREF(sup);
+        return r;
+    }
 
     /* Installed before anything starts, so a signal at any moment from here
      * on ends in a graceful stop rather than a killed process. */
@@ -938,6 +977,85 @@ static PyObject *PyHttp2Server_stop(PyObject *op, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
+static PyObject *PyHttp2Server_use_listeners(PyObject *op, PyObject *args, PyObject *kwds)
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    static char *kwlist[] = {"fds", "child", NULL};
+    PyObject *fds;
+    int child = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p:_use_listeners", kwlist, &fds, &child))
+        return NULL;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    PyObject *seq = PySequence_Fast(fds, "fds must be a sequence of file descriptors");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    int *v = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
+    if (v == NULL) {
+        Py_DECREF(seq);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int fd = PyObject_AsFileDescriptor(PySequence_Fast_GET_ITEM(seq, i));
+        if (fd < 0) {
+            PyMem_Free(v);
+            Py_DECREF(seq);
+            return NULL;
+        }
+        v[i] = fd;
+    }
+    Py_DECREF(seq);
+    int rc = fa_server_set_listeners(self->srv, v, (int)n);
+    PyMem_Free(v);
+    if (rc < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "listeners can only be set before start()");
+        return NULL;
+    }
+    self->in_child = child;
+    Py_RETURN_NONE;
+}
+
+static PyObject *PyHttp2Server_process_options(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    const fa_config *c = fa_server_config(self->srv);
+    return Py_BuildValue("{s:s,s:i,s:i,s:i,s:i,s:K,s:K,s:n,s:d,s:d,s:d,s:O}", "host", c->host, "port", c->port,
+                         "backlog", c->backlog, "num_pinned_workers", c->num_pinned_workers,
+                         "num_processes", c->num_processes, "max_requests",
+                         (unsigned long long)c->max_requests, "max_requests_jitter",
+                         (unsigned long long)c->max_requests_jitter, "max_rss", (Py_ssize_t)c->max_rss_mib,
+                         "lifetime", c->lifetime, "graceful_timeout", c->graceful_timeout,
+                         "kill_timeout", c->kill_timeout, "tls",
+                         fa_server_has_tls(self->srv) ? Py_True : Py_False);
+}
+
+static PyObject *PyHttp2Server_use_metrics(PyObject *op, PyObject *args)
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    return fa_obs_use_region(fa_server_obs(self->srv), fa_server_running(self->srv), args);
+}
+
+static PyObject *PyHttp2Server_metrics_options(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    return fa_obs_options(fa_server_obs(self->srv));
+}
+
+static PyObject *PyHttp2Server_get_requests_served(PyObject *op, void *Py_UNUSED(closure))
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(fa_server_requests(self->srv));
+}
+
 PyDoc_STRVAR(is_running_doc, "is_running()\n--\n\nTrue between start() and the end of stop().");
 
 static PyObject *PyHttp2Server_is_running(PyObject *op, PyObject *Py_UNUSED(ignored))
@@ -1011,11 +1129,21 @@ static PyMethodDef PyHttp2Server_methods[] = {
      set_fallback_doc},
     {"on_startup", PyHttp2Server_on_startup, METH_O, on_startup_doc},
     {"on_shutdown", PyHttp2Server_on_shutdown, METH_O, on_shutdown_doc},
+    {"_use_listeners", (PyCFunction)(void (*)(void))PyHttp2Server_use_listeners, METH_VARARGS | METH_KEYWORDS,
+     "_use_listeners(fds, child=False): serve on these listening sockets (the supervisor, --fd, --uds)."},
+    {"_process_options", PyHttp2Server_process_options, METH_NOARGS,
+     "_process_options(): the settings the supervisor reads."},
+    {"_use_metrics", PyHttp2Server_use_metrics, METH_VARARGS,
+     "_use_metrics(region, slot): count into a supervisor's metrics region (before start())."},
+    {"_metrics_options", PyHttp2Server_metrics_options, METH_NOARGS,
+     "_metrics_options(): metrics_port and metrics_host as given, for the supervisor."},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef PyHttp2Server_getset[] = {
     {"port", PyHttp2Server_get_port, NULL, "The TCP port: the one bound once started (useful with port=0).", NULL},
+    {"requests_served", PyHttp2Server_get_requests_served, NULL,
+     "Requests dispatched by this process's workers since start() (0 when not running).", NULL},
     {"interpreters", PyHttp2Server_get_interpreters, NULL,
      "Where handlers run: 'sub' or 'main' ('auto' before start(); once started, what auto chose).", NULL},
     {NULL, NULL, NULL, NULL, NULL},

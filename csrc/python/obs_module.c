@@ -119,6 +119,41 @@ int fa_obs_take_kwargs(PyObject *kwds, fa_obs_config *cfg)
 /* ------------------------------------------------------------------ */
 /* the region, for a supervisor                                         */
 
+static fa_metrics_region *fa_region_of(PyObject *obj, Py_buffer *view, unsigned slots, unsigned blocks);
+
+PyObject *fa_obs_use_region(fa_obs_config *cfg, int running, PyObject *args)
+{
+    PyObject *obj;
+    unsigned slot;
+    if (!PyArg_ParseTuple(args, "OI:_use_metrics", &obj, &slot))
+        return NULL;
+    if (running) {
+        PyErr_SetString(PyExc_RuntimeError, "_use_metrics() must come before start()");
+        return NULL;
+    }
+    Py_buffer view;
+    fa_metrics_region *r = fa_region_of(obj, &view, 0, 0);
+    if (r == NULL)
+        return NULL;
+    unsigned nslots = fa_metrics_region_slots(r);
+    /* the supervisor keeps the mapping for the life of the process */
+    cfg->region_mem = view.buf;
+    cfg->region_size = (size_t)view.len;
+    PyBuffer_Release(&view);
+    if (slot >= nslots)
+        return PyErr_Format(PyExc_ValueError, "slot %u is beyond the region's %u", slot, nslots);
+    cfg->region_slot = slot;
+    cfg->metrics_port = -1; /* the supervisor serves the scrapes */
+    Py_RETURN_NONE;
+}
+
+PyObject *fa_obs_options(const fa_obs_config *cfg)
+{
+    if (cfg->metrics_port < 0)
+        return PyDict_New();
+    return Py_BuildValue("{s:i,s:s}", "metrics_port", cfg->metrics_port, "metrics_host", cfg->metrics_host);
+}
+
 /* The region behind a writable buffer (an mmap), or NULL with an exception.
  * view must be released by the caller. */
 static fa_metrics_region *fa_region_of(PyObject *obj, Py_buffer *view, unsigned slots, unsigned blocks)

@@ -28,4 +28,11 @@ int fa_obs_take_kwargs(PyObject *kwds, fa_obs_config *cfg);
  *   _metrics_serve_port(handle), _metrics_serve_stop(handle) */
 extern PyMethodDef fa_obs_methods[];
 
+/* PyHttp2Server._use_metrics(region, slot): this (forked) process counts
+ * into slot `slot` of a supervisor's region and serves no metrics itself.
+ * PyHttp2Server._metrics_options(): {"metrics_port", "metrics_host"} as
+ * given to the constructor ({} without metrics), for the supervisor. */
+PyObject *fa_obs_use_region(fa_obs_config *cfg, int running, PyObject *args);
+PyObject *fa_obs_options(const fa_obs_config *cfg);
+
 #endif

@@ -265,7 +265,11 @@ static void fa_conn_set_events(fa_conn *c, uint32_t events)
  * staged close). */
 static void fa_conn_close_lingering(fa_conn *c)
 {
-    if (c->read_eof || c->lingering || fa_worker_stopping(c->worker)) {
+    /* Also while the worker stops: a graceful stop's GOAWAY must reach a
+     * client that sent requests in the meantime (they are above its last
+     * stream id, so the client may retry them elsewhere).  The stop waits
+     * for lingering connections no longer than FA_TIMER_LINGER. */
+    if (c->read_eof || c->lingering) {
         fa_conn_close(c);
         return;
     }

@@ -38,6 +38,8 @@ void fa_config_defaults(fa_config *cfg)
     cfg->keepalive_timeout = 5.0;
     cfg->graceful_timeout = 10.0;
     cfg->max_inflight = 10000;
+    cfg->num_processes = 1;
+    cfg->kill_timeout = 5.0;
 }
 
 fa_server *fa_server_new(const fa_config *cfg)
@@ -66,6 +68,7 @@ void fa_server_free(fa_server *srv)
         free(srv->handlers[i].route);
     }
     free(srv->handlers);
+    free(srv->listen_fds);
     free(srv->start_hooks);
     free(srv->stop_hooks);
     fa_router_free(&srv->router);
@@ -90,6 +93,32 @@ int fa_server_port(fa_server *srv) { return srv->cfg.port; }
 
 int fa_server_main_interp(fa_server *srv) { return srv->main_interp; }
 
+int fa_server_set_listeners(fa_server *srv, const int *fds, int n)
+{
+    if (fa_server_running(srv))
+        return -1;
+    int *p = NULL;
+    if (n > 0 && (p = malloc((size_t)n * sizeof(int))) == NULL)
+        return -1;
+    if (n > 0)
+        memcpy(p, fds, (size_t)n * sizeof(int));
+    free(srv->listen_fds);
+    srv->listen_fds = p;
+    srv->num_listen_fds = n;
+    return 0;
+}
+
+unsigned long long fa_server_requests(fa_server *srv)
+{
+    unsigned long long n = 0;
+    pthread_mutex_lock(&srv->mu);
+    if (srv->state == FA_SRV_RUNNING && srv->workers != NULL)
+        for (int i = 0; i < srv->num_workers; i++)
+            n += atomic_load_explicit(&srv->workers[i].requests, memory_order_relaxed);
+    pthread_mutex_unlock(&srv->mu);
+    return n;
+}
+
 int fa_server_has_tls(fa_server *srv) { return srv->tls != NULL; }
 
 int fa_server_set_obs(fa_server *srv, const fa_obs_config *cfg, char *err, size_t err_size)
@@ -109,6 +138,8 @@ int fa_server_set_obs(fa_server *srv, const fa_obs_config *cfg, char *err, size_
 }
 
 int fa_server_metrics_port(fa_server *srv) { return fa_obs_metrics_port(srv); }
+
+fa_obs_config *fa_server_obs(fa_server *srv) { return &srv->obs; }
 
 void fa_server_set_tls(fa_server *srv, fa_tls *tls)
 {
@@ -408,7 +439,8 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
              * the others share that port */
             struct sockaddr_storage ss;
             socklen_t len = sizeof(ss);
-            if (getsockname(srv->workers[0].listener.fd, (struct sockaddr *)&ss, &len) == 0)
+            if (getsockname(srv->workers[0].listener.fd, (struct sockaddr *)&ss, &len) == 0 &&
+                (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
                 cfg->port = ss.ss_family == AF_INET6
                                 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                 : ntohs(((struct sockaddr_in *)&ss)->sin_port);
@@ -577,7 +609,7 @@ void fa_server_finish(fa_server *srv, void (*release)(void *), void (*reacquire)
         if (srv->workers[i].thread_started) {
             pthread_join(srv->workers[i].thread, NULL);
             srv->workers[i].thread_started = 0;
-            served += srv->workers[i].requests;
+            served += atomic_load(&srv->workers[i].requests);
             refused += srv->workers[i].refused;
         }
     atomic_store(&srv->pool_stop, 1);

@@ -131,7 +131,8 @@ typedef struct fa_worker {
     char date[32];
     int stopping;           /* graceful stop began in this worker */
     uint64_t stop_deadline_ms;
-    uint64_t requests;      /* served, for the log at stop */
+    _Atomic uint64_t requests; /* served: the log at stop, requests_served (read from
+                                  other threads, so relaxed atomic; one writer) */
     size_t inflight;        /* requests waiting on a coroutine or a pooled thread */
     uint64_t refused;       /* turned away by admission control */
     /* TLS: this worker's reference to the server's current SSL_CTX */
@@ -160,6 +161,9 @@ typedef enum { FA_SRV_IDLE, FA_SRV_RUNNING, FA_SRV_STOPPING } fa_srv_state;
 
 typedef struct fa_server {
     fa_config cfg;
+    int *listen_fds;     /* inherited listeners (supervisor, --fd, --uds): worker i
+                            listens on a dup of listen_fds[i % num_listen_fds] */
+    int num_listen_fds;
     fa_router router;
     fa_handler_ref *handlers;
     size_t num_handlers, cap_handlers;

@@ -516,7 +516,9 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
         routed.tls_subject = c->tls_subject;
         routed.tls_subject_len = c->tls_subject ? strlen(c->tls_subject) : 0;
     }
-    w->requests++;
+    /* one writer: a relaxed load and store, no locked add on the request path */
+    atomic_store_explicit(&w->requests, atomic_load_explicit(&w->requests, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     fa_alog_request_begin(c, stream_id, in);
     fa_route_result r = fa_router_find(&w->srv->router, req->method, req->method_len, req->path,
                                        req->path_len, &rt, params, &routed.num_params, allow,
@@ -1025,7 +1027,19 @@ int fa_worker_init(fa_worker *w, fa_server *srv, int id, char *err, size_t err_s
         return -1;
     }
     w->listener.kind = FA_IO_LISTENER;
-    w->listener.fd = fa_listen(&srv->cfg, err, err_size);
+    if (srv->num_listen_fds > 0) {
+        /* a socket someone else made (the supervisor, --fd, --uds): ours is
+         * a dup, so closing it at stop leaves the others' copies, and the
+         * connections queued on it, alone */
+        w->listener.fd = fcntl(srv->listen_fds[id % srv->num_listen_fds], F_DUPFD_CLOEXEC, 0);
+        if (w->listener.fd < 0 || fcntl(w->listener.fd, F_SETFL, O_NONBLOCK) < 0) {
+            snprintf(err, err_size, "cannot listen on descriptor %d: %s",
+                     srv->listen_fds[id % srv->num_listen_fds], strerror(errno));
+            return -1;
+        }
+    } else {
+        w->listener.fd = fa_listen(&srv->cfg, err, err_size);
+    }
     if (w->listener.fd < 0)
         return -1;
     w->wake.kind = FA_IO_WAKE;

@@ -334,3 +334,29 @@ def test_command_line_flags(tmp_path):
     assert "CLI GET /items/3?q=a 200" in texts[0], texts[0][-2000:]
     assert "INFO:     127.0.0.1" not in texts[1] and "/items/3" not in texts[1]
     assert re.search(r'INFO:     127\.0\.0\.1:\d+ - "GET /items/3\?q=a HTTP/1\.1" 200 OK', texts[2]), texts[2][-2000:]
+
+
+@pytest.mark.skipif(not (helpers.APPS / "proc_app.py").exists(), reason="needs the process model (proc_app.py)")
+def test_access_log_of_two_processes_no_torn_or_lost_line(tmp_path):
+    """`--processes 2`: both processes' workers write to the one stderr;
+    every request has exactly one whole line."""
+    if not helpers.have_tool("h2load"):
+        pytest.skip("needs h2load")
+    from test_supervisor import Supervised
+    s = Supervised(tmp_path, "--processes", "2", "--access-log-format", "P {pid} {method} {target} {status}")
+    try:
+        pids = s.serving_pids(2)
+        n = 3000
+        h = subprocess.run(["h2load", "-n", str(n), "-c", "16", "-m", "4", "-t", "1",
+                            f"http://127.0.0.1:{s.port}/?load"], capture_output=True, text=True, timeout=120,
+                           env=helpers.plain_env())
+        assert f"{n} succeeded" in h.stdout, h.stdout
+        assert s.stop() == 0
+    finally:
+        s.kill()
+    lines = [ln for ln in s.log().splitlines() if ln.startswith("P ")]
+    pattern = re.compile(r"P (\d+) GET /\?load 200")
+    bad = [ln for ln in lines if not pattern.fullmatch(ln)]
+    assert not bad, bad[:5]
+    assert len(lines) == n
+    assert {int(pattern.fullmatch(ln).group(1)) for ln in lines} == set(pids), "both processes logged"

@@ -5,6 +5,7 @@ with prometheus_client's own parser.
 Counts are compared as differences between two scrapes around the
 requests a test sends (the readiness probe and earlier tests also count).
 """
+import os
 import socket
 import subprocess
 import threading
@@ -349,3 +350,43 @@ def test_region_functions_refuse_bad_arguments():
     assert lines[4].startswith("ValueError restart cause must be 'exit' or 'signal'")
     assert lines[5].startswith("ValueError kind must be 'restart' or 'recycle'")
     assert lines[6].startswith("ValueError not a metrics region")
+
+
+@pytest.mark.skipif(not (helpers.APPS / "proc_app.py").exists(), reason="needs the process model (proc_app.py)")
+def test_metrics_of_every_process_under_the_supervisor(tmp_path):
+    """`--processes 2 --metrics-port M`: the supervisor serves one scrape for
+    both processes; a kill -9 keeps the counts and counts a restart;
+    SIGHUP's rolling restart counts two recycles; SIGTERM exits 0."""
+    import signal
+    from test_supervisor import Supervised
+    mport = helpers.free_port()
+    s = Supervised(tmp_path, "--processes", "2", "--metrics-port", str(mport), "--no-access-log")
+    try:
+        pids = s.serving_pids(2)
+        s.wait_log(r"metrics of every process on http://127\.0\.0\.1:%d/metrics" % mport)
+        n = 40
+        seen = {s.get()["pid"] for _ in range(n)}
+        assert seen == set(pids), "both processes answered"
+        snap = samples(mport)
+        assert value(snap, "fasterapi_processes") == 2
+        assert total(snap, "fasterapi_requests_total", method="GET", status_class="2xx", protocol="HTTP/1.1") == n
+        assert value(snap, "fasterapi_request_duration_seconds_count") == n
+        assert total(snap, "fasterapi_handler_calls_total") == n
+        os.kill(pids[1], signal.SIGKILL)
+        s.wait_log(r"restarted as pid \d+")
+        s.serving_pids(3)
+        snap = settle(mport, lambda x: value(x, "fasterapi_processes") == 2)
+        assert value(snap, "fasterapi_process_restarts_total", cause="signal") == 1
+        assert total(snap, "fasterapi_requests_total") == n, "a killed process's counts stay"
+        assert value(snap, "fasterapi_requests_in_flight") == 0
+        s.proc.send_signal(signal.SIGHUP)
+        s.wait_log(r"replaces pid", 2, timeout=60)
+        # the replaced processes drain, exit and are retired
+        snap = settle(mport, lambda x: value(x, "fasterapi_process_recycles_total", cause="sighup") == 2
+                      and value(x, "fasterapi_processes") == 2, timeout=30)
+        assert value(snap, "fasterapi_process_recycles_total", cause="sighup") == 2
+        assert value(snap, "fasterapi_processes") == 2
+        assert total(snap, "fasterapi_requests_total") == n
+        assert s.stop() == 0
+    finally:
+        s.kill()
