@@ -13,6 +13,7 @@
 
 #include "../server/proxy.h"
 #include "../server/server.h"
+#include "obs_module.h"
 
 typedef struct {
     PyObject *server_type;
@@ -327,6 +328,9 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
              *keepalive_timeout = NULL, *graceful_timeout = NULL, *backlog = NULL,
              *max_inflight = NULL, *interpreters = NULL, *num_processes = NULL, *max_requests = NULL,
              *max_requests_jitter = NULL, *max_rss = NULL, *lifetime = NULL, *kill_timeout = NULL;
+    fa_obs_config obs; /* access_log=, metrics_port=...: taken out of kwds first */
+    if (fa_obs_take_kwargs(kwds, &obs) < 0)
+        return -1;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOOOOOOOOOOOOOOOOOOO:PyHttp2Server",
                                      kwlist, &port, &host, &pinned, &pooled, &pooled_interps,
                                      &max_header_size, &max_headers, &max_target, &max_body,
@@ -433,6 +437,13 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
     if (tls != NULL)
         fa_server_set_tls(self->srv, tls);
     fa_server_set_proxy(self->srv, &proxy);
+    char obs_err[512];
+    if (fa_server_set_obs(self->srv, &obs, obs_err, sizeof(obs_err)) < 0) {
+        PyErr_SetString(PyExc_ValueError, obs_err);
+        fa_server_free(self->srv);
+        self->srv = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -1066,6 +1077,22 @@ static PyObject *PyHttp2Server_process_options(PyObject *op, PyObject *Py_UNUSED
                          fa_server_has_tls(self->srv) ? Py_True : Py_False);
 }
 
+static PyObject *PyHttp2Server_use_metrics(PyObject *op, PyObject *args)
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    return fa_obs_use_region(fa_server_obs(self->srv), fa_server_running(self->srv), args);
+}
+
+static PyObject *PyHttp2Server_metrics_options(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    return fa_obs_options(fa_server_obs(self->srv));
+}
+
 static PyObject *PyHttp2Server_get_requests_served(PyObject *op, void *Py_UNUSED(closure))
 {
     PyHttp2Server *self = (PyHttp2Server *)op;
@@ -1151,6 +1178,10 @@ static PyMethodDef PyHttp2Server_methods[] = {
      "_use_listeners(fds, child=False): serve on these listening sockets (the supervisor, --fd, --uds)."},
     {"_process_options", PyHttp2Server_process_options, METH_NOARGS,
      "_process_options(): the settings the supervisor reads."},
+    {"_use_metrics", PyHttp2Server_use_metrics, METH_VARARGS,
+     "_use_metrics(region, slot): count into a supervisor's metrics region (before start())."},
+    {"_metrics_options", PyHttp2Server_metrics_options, METH_NOARGS,
+     "_metrics_options(): metrics_port and metrics_host as given, for the supervisor."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1182,7 +1213,15 @@ PyDoc_STRVAR(PyHttp2Server_doc,
 "header_timeout=10.0 s, body_timeout=30.0 s, keepalive_timeout=5.0 s,\n"
 "graceful_timeout=10.0 s, backlog=4096, max_inflight=10000 (per worker:\n"
 "requests awaiting a coroutine or a pooled thread; more get 503 with\n"
-"Retry-After over HTTP/1.1 and REFUSED_STREAM over HTTP/2).");
+"Retry-After over HTTP/1.1 and REFUSED_STREAM over HTTP/2).\n\n"
+"access_log=False: no access log by default here (the command line turns\n"
+"it on); access_log=True writes one line per request to stderr, formatted\n"
+"in C from C data and buffered per worker; access_log_format= takes\n"
+"{atoms} (client, client_ip, method, path, query, target, protocol,\n"
+"scheme, status, status_phrase, bytes, duration, duration_ms, time, pid,\n"
+"worker, header:NAME; {{ and }} for braces), default Uvicorn's line.\n"
+"metrics_port=None: no metrics; a port serves Prometheus' text format at\n"
+"/metrics on its own listener and thread (metrics_host= defaults to host).");
 
 static PyType_Slot PyHttp2Server_slots[] = {
     {Py_tp_doc, (void *)PyHttp2Server_doc},
@@ -1249,6 +1288,7 @@ static struct PyModuleDef fa_module_def = {
     .m_doc = module_doc,
     .m_size = sizeof(fa_module_state),
     .m_slots = fa_module_slots,
+    .m_methods = fa_obs_methods, /* the supervisor's metrics region (obs_module.c) */
     .m_traverse = fa_module_traverse,
     .m_clear = fa_module_clear,
     .m_free = fa_module_free,

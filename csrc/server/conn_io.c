@@ -409,6 +409,7 @@ void fa_conn_flush(fa_conn *c)
             }
             c->wpos += (size_t)n;
         }
+        fa_obs_io(c, 0, c->wpos - before);
         if (c->wpos > before && c->timer == FA_TIMER_WRITE)
             fa_conn_touch_timer(c);
         if (c->wpos < c->wbuf.len)
@@ -567,6 +568,7 @@ void fa_conn_on_readable(fa_conn *c)
             break;
         }
         c->rbuf.len += (size_t)n;
+        fa_obs_io(c, (size_t)n, 0);
         if (c->timer == FA_TIMER_BODY)
             fa_conn_touch_timer(c);
         int r = fa_conn_deliver(c);

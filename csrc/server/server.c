@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "server_internal.h"
 
 void fa_config_defaults(fa_config *cfg)
@@ -52,6 +53,7 @@ fa_server *fa_server_new(const fa_config *cfg)
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->cond, NULL);
     srv->state = FA_SRV_IDLE;
+    fa_obs_config_defaults(&srv->obs);
     return srv;
 }
 
@@ -71,6 +73,7 @@ void fa_server_free(fa_server *srv)
     free(srv->stop_hooks);
     fa_router_free(&srv->router);
     fa_tls_free(srv->tls);
+    fa_alog_format_free(srv->alog_fmt);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cond);
     free(srv);
@@ -119,6 +122,26 @@ unsigned long long fa_server_requests(fa_server *srv)
 int fa_server_has_tls(fa_server *srv) { return srv->tls != NULL; }
 
 void fa_server_set_proxy(fa_server *srv, const fa_proxy *proxy) { srv->proxy = *proxy; }
+
+int fa_server_set_obs(fa_server *srv, const fa_obs_config *cfg, char *err, size_t err_size)
+{
+    fa_alog_format *f = NULL;
+    if (cfg->access_log) {
+        f = fa_alog_format_compile(cfg->access_log_format[0] ? cfg->access_log_format
+                                                             : FA_ALOG_DEFAULT_FORMAT,
+                                   err, err_size);
+        if (f == NULL)
+            return -1;
+    }
+    fa_alog_format_free(srv->alog_fmt);
+    srv->alog_fmt = f;
+    srv->obs = *cfg;
+    return 0;
+}
+
+int fa_server_metrics_port(fa_server *srv) { return fa_obs_metrics_port(srv); }
+
+fa_obs_config *fa_server_obs(fa_server *srv) { return &srv->obs; }
 
 void fa_server_set_tls(fa_server *srv, fa_tls *tls)
 {
@@ -452,6 +475,8 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
     }
     for (int i = 0; i < srv->num_pool; i++)
         srv->pool[i].interp = srv->pool_interps[i % srv->num_pool_interps];
+    if (fa_obs_start(srv, err, err_size) < 0)
+        goto fail;
 
     atomic_store(&srv->workers_alive, srv->num_workers);
     srv->threads_ready = 0;
@@ -602,6 +627,7 @@ void fa_server_finish(fa_server *srv, void (*release)(void *), void (*reacquire)
         }
     if (reacquire)
         reacquire(arg);
+    fa_obs_stop(srv); /* the last access log lines go out */
     fa_server_teardown(srv);
     fa_log("Stopped after %llu requests (%llu refused by admission control)",
            (unsigned long long)served, (unsigned long long)refused);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "obs.h"
 #include "../tls/tls.h"
 
 typedef struct fa_server fa_server;
@@ -68,6 +69,13 @@ int fa_server_has_tls(fa_server *srv);
  * set the request's client, scheme and host.  Before start(). */
 struct fa_proxy;
 void fa_server_set_proxy(fa_server *srv, const struct fa_proxy *proxy);
+/* Access log and metrics settings (obs.h); before start().  Checks the
+ * access log format.  Returns 0, or -1 with err set. */
+int fa_server_set_obs(fa_server *srv, const fa_obs_config *cfg, char *err, size_t err_size);
+/* The port the metrics listener bound while running (-1: none). */
+int fa_server_metrics_port(fa_server *srv);
+/* The access log and metrics settings (before start()). */
+fa_obs_config *fa_server_obs(fa_server *srv);
 /* Loads the certificate files again (new connections use them; open ones
  * keep theirs).  Any thread, running or not.  Returns 0, or -1 with err,
  * *kind and *errnum set as fa_tls_new() does. */

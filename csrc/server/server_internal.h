@@ -27,6 +27,7 @@
 #include "config.h"
 #include "proxy.h"
 #include "conn_internal.h"
+#include "obs.h"
 #include "router.h"
 
 #define FA_POOL_RING_SIZE 1024
@@ -63,6 +64,7 @@ typedef struct fa_job {
     int pool_id;      /* the thread that holds the producer */
     void *producer;   /* python/interp.h stream handle, owned by that thread */
     int stream_failed; /* the producer raised: end the answer short */
+    uint64_t queued_ns; /* when it was handed over (metrics), 0: not counted */
     struct fa_stream_out *so; /* PULL: the answer it feeds (NULL once gone) */
     fa_request req;
     fa_response resp;
@@ -139,6 +141,8 @@ typedef struct fa_worker {
     unsigned tls_gen;
     int tls_file_logged;    /* which way files go over TLS was logged */
     fa_conn *reads_due;     /* TLS connections with decrypted bytes waiting */
+    struct fa_alog_writer *alog;   /* access log buffer (NULL: no access log) */
+    struct fa_metrics_block *mb;   /* this thread's counters (NULL: no metrics) */
     char errbuf[256];
 } fa_worker;
 
@@ -151,6 +155,7 @@ typedef struct fa_pool_thread {
     fa_interp *interp;     /* shared with other pooled threads */
     fa_ring *from_worker;  /* [num_workers] requests, worker w -> this thread */
     _Atomic int inflight;  /* jobs queued or running here */
+    struct fa_metrics_block *mb; /* this thread's counters (NULL: no metrics) */
 } fa_pool_thread;
 
 typedef enum { FA_SRV_IDLE, FA_SRV_RUNNING, FA_SRV_STOPPING } fa_srv_state;
@@ -184,6 +189,13 @@ typedef struct fa_server {
     fa_tls *tls;         /* NULL: cleartext; owned by the server */
     fa_proxy proxy;      /* proxy headers: off unless set (fa_server_set_proxy) */
     int debug_log;       /* FASTERAPI_LOG_LEVEL=debug|trace at start */
+    /* access log and metrics (obs.c) */
+    fa_obs_config obs;
+    struct fa_alog_format *alog_fmt;
+    struct fa_metrics_region *mregion;
+    unsigned mslot;
+    int mregion_own;
+    struct fa_metrics_http *mhttp;
 } fa_server;
 
 /* worker.c */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "../http2/session.h"
+#include "accesslog.h"
 #include "conn_io_internal.h"
 
 static void fa_worker_attach(fa_worker *w);
@@ -172,6 +173,7 @@ void fa_worker_conn_closing(fa_conn *c)
     fa_worker *w = c->worker;
     fa_timer_unlink(c);
     fa_conn_cancel_async(c);
+    fa_alog_conn_closed(c);
     if (c->client_obj != NULL) {
         fa_worker_attach(w);
         fa_pythread_release(c->client_obj);
@@ -188,6 +190,7 @@ void fa_worker_conn_opened(fa_conn *c)
 {
     fa_conns_push(&c->worker->conns, c);
     c->worker->num_conns++;
+    fa_alog_conn_opened(c);
 }
 
 static void fa_worker_queue_out(fa_worker *w, fa_stream_out *so)
@@ -264,6 +267,7 @@ static void fa_conn_respond_stream(fa_conn *c, int32_t stream_id, fa_response *r
     resp->streaming = producer != NULL || job != NULL;
     int wants_body = 0;
     if (!c->dead) {
+        fa_alog_request_respond(c, stream_id, resp);
         if (c->proto == FA_PROTO_H2) {
             fa_h2_respond(c, stream_id, resp);
             wants_body = (producer != NULL || job != NULL) && fa_h2_stream_pending(c, stream_id) >= 0;
@@ -375,6 +379,7 @@ static void fa_stream_out_write(fa_stream_out *so, const char *data, size_t len,
     fa_conn *c = so->conn;
     fa_worker *w = c->worker;
     int end = r == FA_PULL_END, failed = r == FA_PULL_ERROR;
+    fa_alog_request_bytes(c, so->stream_id, len);
     if (c->proto == FA_PROTO_H2) {
         if (failed)
             fa_h2_stream_reset(c, so->stream_id);
@@ -470,7 +475,7 @@ static int fa_worker_next_timeout(fa_worker *w)
     int ms = 1000; /* also refreshes the Date cache when idle */
     if (next != UINT64_MAX)
         ms = next <= now ? 0 : (next - now < 1000 ? (int)(next - now) : 1000);
-    return ms;
+    return fa_alog_timeout(w, ms);
 }
 
 static void fa_worker_attach(fa_worker *w)
@@ -560,6 +565,7 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
     /* one writer: a relaxed load and store, no locked add on the request path */
     atomic_store_explicit(&w->requests, atomic_load_explicit(&w->requests, memory_order_relaxed) + 1,
                           memory_order_relaxed);
+    fa_alog_request_begin(c, stream_id, in);
     fa_route_result r = fa_router_find(&w->srv->router, req->method, req->method_len, req->path,
                                        req->path_len, &rt, params, &routed.num_params, allow,
                                        sizeof(allow));
@@ -588,6 +594,7 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
         /* Admission control: turn the request away now rather than queue
          * without bound behind slow handlers. */
         w->refused++;
+        fa_obs_refused(w);
         if (c->proto == FA_PROTO_H2) {
             fa_h2_refuse(c, stream_id);
             return;
@@ -624,8 +631,10 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
         return;
     }
     void *body = NULL;
-    if (fa_pythread_call(w->py, rt->handler_id, req, &w->resp, ar, &ar->handle, &body) ==
-        FA_CALL_DEFERRED) {
+    uint64_t t0 = fa_obs_handler_begin(w->mb);
+    int called = fa_pythread_call(w->py, rt->handler_id, req, &w->resp, ar, &ar->handle, &body);
+    fa_obs_handler_end(w->mb, t0);
+    if (called == FA_CALL_DEFERRED) {
         /* a coroutine suspended: its Task answers through fa_worker_async_done */
         w->spare_async = NULL;
         ar->body = body;
@@ -963,6 +972,7 @@ void *fa_worker_main(void *arg)
             }
         }
         fa_worker_expire(w);
+        fa_alog_tick(w);
         if (w->aio_due || w->aio_deadline_ms <= w->now_ms)
             fa_worker_aio_step(w);
         if (w->due)
