@@ -127,6 +127,11 @@ class FastAPI:
         """Adds router's routes (see APIRouter.include_router)."""
         self.router.include_router(router, **kwargs)
 
+    def mount(self, path: str, app, name: str | None = None) -> None:
+        """Serves app under path: another FastAPI app (its own routes, docs and
+        /openapi.json) or ``StaticFiles(directory=...)``."""
+        self.router.mount(path, app, name=name)
+
     def get(self, path: str, **kwargs):
         """Decorator for a GET endpoint (see APIRouter.add_api_route for the keywords)."""
         return self.router.get(path, **kwargs)

@@ -89,6 +89,7 @@ class SchemaBuilder:
 
     def __init__(self, separate_input_output_schemas: bool = True):
         self.definitions = {}
+        self.security_schemes = {}  # scheme_name -> security scheme object
         self._names = {}  # class -> component name
         self.mode = "validation"
         self.separate_input_output_schemas = separate_input_output_schemas
@@ -430,6 +431,23 @@ def _params_own_first(dep) -> list:
     return out
 
 
+def _security_requirements(dep, out=None, seen=None) -> list:
+    """[(scheme object, scopes)] of the security dependencies in dep's tree,
+    in FastAPI's order (a dependency before the ones it depends on), each
+    (scheme, scopes) once."""
+    from .security import SecurityBase  # noqa: PLC0415
+    if out is None:
+        out, seen = [], set()
+    for sub in dep.dependencies:
+        if isinstance(sub.call, SecurityBase):
+            key = (id(sub.call), tuple(sub.scopes))
+            if key not in seen:
+                seen.add(key)
+                out.append((sub.call, list(sub.scopes)))
+        _security_requirements(sub, out, seen)
+    return out
+
+
 def _response_schema(sb, tp) -> dict:
     if tp is None:
         return {}
@@ -547,9 +565,30 @@ def _route_operation(sb, route, method: str, operation_ids: set) -> tuple:
         sb.definitions.setdefault("ValidationError", _VALIDATION_ERROR)
         sb.definitions.setdefault("HTTPValidationError", _HTTP_VALIDATION_ERROR)
     op["responses"] = responses
+    security = _security_requirements(dep)
+    if security:
+        op["security"] = [{scheme.scheme_name: scopes} for scheme, scopes in security]
+        for scheme, _ in security:
+            sb.security_schemes.setdefault(scheme.scheme_name, scheme.model)
     if route.openapi_extra:
         _deep_update(op, route.openapi_extra)
     return op
+
+
+def _drop_null_defaults(node) -> None:
+    """FastAPI (0.165) writes no ``"default": null`` in its schemas (an
+    optional field's null default is implied by its ``anyOf`` with null);
+    pydantic and our builder do, so they are taken out, except in the
+    application's own examples."""
+    if isinstance(node, dict):
+        if "default" in node and node["default"] is None:
+            del node["default"]
+        for k, v in node.items():
+            if k not in ("example", "examples"):
+                _drop_null_defaults(v)
+    elif isinstance(node, list):
+        for v in node:
+            _drop_null_defaults(v)
 
 
 def _deep_update(d, extra):
@@ -591,11 +630,18 @@ def get_openapi(*, title: str, version: str, openapi_version: str = "3.1.0", sum
                              if m.lower() in _METHODS_ORDER else 99):
             item[method.lower()] = _route_operation(sb, route, method, operation_ids)
     sb.resolve_pydantic(paths)
+    _drop_null_defaults(paths)
+    _drop_null_defaults(sb.definitions)
     out["paths"] = paths
     if webhooks:
         out["webhooks"] = {}
+    components = {}
     if sb.definitions:
-        out["components"] = {"schemas": dict(sorted(sb.definitions.items()))}
+        components["schemas"] = dict(sorted(sb.definitions.items()))
+    if sb.security_schemes:
+        components["securitySchemes"] = dict(sb.security_schemes)
+    if components:
+        out["components"] = components
     if tags:
         out["tags"] = list(tags)
     if external_docs:
@@ -717,13 +763,25 @@ def get_swagger_ui_oauth2_redirect_html() -> HTMLResponse:
 # the routes FastAPI() adds (plain routes: endpoint(request) -> Response)
 # ---------------------------------------------------------------------------
 
+def _root_path(request) -> str:
+    """The prefix the app is served under: its own root_path, else the
+    mount's (Mount sets req["root_path"])."""
+    return request.app.root_path or request._req.get("root_path", "").rstrip("/")
+
+
 def openapi_endpoint(request):
-    return JSONResponse(request.app.openapi())
+    app = request.app
+    root = request._req.get("root_path", "").rstrip("/")
+    if root and app.root_path_in_servers and not any(s.get("url") == root for s in app.servers):
+        # a mounted app lists its prefix, as FastAPI's does from the scope's root_path
+        app.servers.insert(0, {"url": root})
+        app.openapi_schema = None
+    return JSONResponse(app.openapi())
 
 
 def swagger_endpoint(request):
     app = request.app
-    return get_swagger_ui_html(openapi_url=app.root_path + app.openapi_url, title=f"{app.title} - Swagger UI",
+    return get_swagger_ui_html(openapi_url=_root_path(request) + app.openapi_url, title=f"{app.title} - Swagger UI",
                                oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
                                init_oauth=app.swagger_ui_init_oauth, swagger_ui_parameters=app.swagger_ui_parameters)
 
@@ -734,5 +792,5 @@ def swagger_redirect_endpoint(request):
 
 def redoc_endpoint(request):
     app = request.app
-    return get_redoc_html(openapi_url=app.root_path + app.openapi_url, title=f"{app.title} - ReDoc")
+    return get_redoc_html(openapi_url=_root_path(request) + app.openapi_url, title=f"{app.title} - ReDoc")
 

@@ -89,7 +89,8 @@ class Request:
     @property
     def url(self) -> URL:
         scheme = "https" if self._req.get("scheme") == "https" else "http"
-        return URL(scheme, self.headers.get("host", ""), self._req["path"], self._req.get("query", ""))
+        path = self._req.get("root_path", "") + self._req["path"]  # a mounted app's path is after its prefix
+        return URL(scheme, self.headers.get("host", ""), path, self._req.get("query", ""))
 
     @property
     def base_url(self) -> URL:
@@ -248,10 +249,10 @@ class _Scope(dict):
             "http_version": req.get("http_version", "1.1"),
             "method": req["method"],
             "scheme": req.get("scheme") or "http",
-            "path": req["path"],
-            "raw_path": req["path"].encode("latin-1", "replace"),
+            "path": req.get("root_path", "") + req["path"],
+            "raw_path": (req.get("root_path", "") + req["path"]).encode("latin-1", "replace"),
             "query_string": req.get("query", "").encode("latin-1", "replace"),
-            "root_path": "",
+            "root_path": req.get("root_path", ""),
             "headers": [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in req["headers"].items()],
             "path_params": req.get("path_params") or {},
             "route": req.get("route"),

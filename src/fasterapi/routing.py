@@ -22,7 +22,7 @@ from .encoders import jsonable_encoder
 from .exceptions import FasterAPIError, RequestValidationError, ResponseValidationError
 from .responses import FileResponse, JSONResponse, Response, StreamingResponse, apply_file_conditions
 
-__all__ = ["APIRouter", "APIRoute", "BaseRoute", "Route", "generate_unique_id"]
+__all__ = ["APIRouter", "APIRoute", "BaseRoute", "Mount", "Route", "generate_unique_id"]
 
 _CONVERTORS = {
     "str": r"[^/]+",
@@ -579,6 +579,71 @@ class Route(BaseRoute):
                 await r
 
 
+_MOUNT_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"))
+
+
+class Mount(BaseRoute):
+    """An application answering everything under a path prefix
+    (``app.mount("/sub", subapp)``): another FastAPI app, a StaticFiles,
+    or anything with ``get_response(path, method, request_path)``.
+
+    The mounted app sees the path without the prefix and the prefix as its
+    ``root_path`` (its /openapi.json lists it in ``servers``, as FastAPI's
+    does); ``request.url`` stays the full URL.  The prefix alone is
+    redirected to prefix + "/" by the usual trailing-slash rule."""
+
+    def __init__(self, path: str, app, name: str | None = None):
+        path = path.rstrip("/")
+        if not path.startswith("/"):
+            raise FasterAPIError(f"mount paths must start with '/': {path!r}")
+        if "{" in path:
+            raise FasterAPIError(f"mount path {path!r}: parameters in a mount path are not supported")
+        self.path = path
+        self.app = app
+        self.name = name
+        self.native_path, self.regex, self.convertors, self.path_format = compile_path(path + "/{path:path}")
+        self.convertors = {}
+        self.methods = set(_MOUNT_METHODS)
+        self.include_in_schema = False
+        self.pooled = False
+        self.is_async = True  # a sub-app's routes may be async: run where coroutines can
+        self.streams_body = False
+
+    def matches(self, path: str):
+        prefix = self.path + "/"
+        if path.startswith(prefix):
+            return {"path": path[len(prefix):]}
+        return None
+
+    def convertors_ok(self, params) -> bool:
+        return True
+
+    def compile(self):
+        return self
+
+    def handle(self, app, req, res):
+        sub_path = req["path"][len(self.path):] or "/"
+        child = dict(req)
+        child["path"] = sub_path
+        child["route"] = None
+        child["path_params"] = {}
+        child["root_path"] = req.get("root_path", "") + self.path
+        target = self.app
+        if hasattr(target, "_handle"):  # a FastAPI application
+            return target._handle(child, res)
+        from .dependencies import RequestContext  # noqa: PLC0415
+        ctx = RequestContext(child, app, self)
+        try:
+            out = target.get_response(sub_path.lstrip("/"), req["method"], req["path"])
+            _emit(res, response_tuple(out), child)
+        except Exception as exc:  # noqa: BLE001 - its HTTPExceptions go to the app's handlers
+            return app._error_response(ctx, exc, res)
+        return None
+
+    def __repr__(self):
+        return f"Mount(path={self.path!r}, name={self.name!r}, app={self.app!r})"
+
+
 def _merge(a, b):
     return list(a or []) + list(b or [])
 
@@ -702,6 +767,11 @@ class APIRouter:
     trace = _method("TRACE")
     del _method
 
+    def mount(self, path: str, app, name: str | None = None) -> None:
+        """Mounts app (a FastAPI app, StaticFiles...) under path (see Mount)."""
+        self.routes.append(Mount(self.prefix + path, app, name=name))
+        self._version += 1
+
     def websocket(self, path, name=None, **_kw):
         """Not supported yet: raises NotImplementedError."""
         raise NotImplementedError("WebSockets are not supported by FasterAPI yet")
@@ -743,6 +813,8 @@ class APIRouter:
                     route_class_override=type(r), callbacks=r.callbacks, openapi_extra=r.openapi_extra,
                     generate_unique_id_function=gen if r.operation_id is None else Default(generate_unique_id),
                     pooled=r.pooled if pooled is None else pooled)
+            elif isinstance(r, Mount):
+                self.routes.append(Mount(self.prefix + prefix + r.path, r.app, name=r.name))
             elif isinstance(r, Route):
                 self.routes.append(Route(self.prefix + prefix + r.path, r.endpoint, methods=r.methods, name=r.name,
                                          include_in_schema=r.include_in_schema))

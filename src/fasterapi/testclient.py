@@ -16,6 +16,7 @@ first, HEAD answered by GET routes, FastAPI-shaped 404/405), the same
 handler.  Unhandled exceptions are re-raised in the test
 (``raise_server_exceptions=False`` to get the 500 instead).
 """
+import base64
 import inspect
 import json as _jsonlib
 import threading
@@ -168,6 +169,8 @@ class TestClient:
         method = method.upper()
         follow = self.follow_redirects if follow_redirects is None else follow_redirects
         history = []
+        if auth is not None:
+            headers = _with_auth(headers, auth)
         r = self._send(method, url, params, content, data, files, json, headers, cookies)
         while follow and r.is_redirect and len(history) < 20:
             history.append(r)
@@ -181,7 +184,7 @@ class TestClient:
     def _send(self, method, url, params, content, data, files, json, headers, cookies):
         full = url if "://" in url else self.base_url + (url if url.startswith("/") else "/" + url)
         parts = urlsplit(full)
-        path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+        path = quote(_remove_dot_segments(parts.path or "/"), safe="/%:@!$&'()*+,;=-._~")
         query = parts.query
         if params:
             items = params.items() if hasattr(params, "items") else params
@@ -317,6 +320,38 @@ def _collect_body(res: dict):
     else:
         chunks.extend(body)
     return b"".join(c.encode("utf-8") if isinstance(c, str) else bytes(c) for c in chunks)
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4, as httpx applies it to every URL: "/a/../b" -> "/b"."""
+    if "." not in path:
+        return path
+    out = []
+    segs = path.split("/")
+    for i, seg in enumerate(segs):
+        if seg == "..":
+            if len(out) > 1:
+                out.pop()
+            if i == len(segs) - 1:
+                out.append("")
+        elif seg == ".":
+            if i == len(segs) - 1:
+                out.append("")
+        else:
+            out.append(seg)
+    return "/".join(out) or "/"
+
+
+def _with_auth(headers, auth):
+    """headers plus the Authorization of auth: (user, password) for Basic
+    (as httpx does), or a callable given the headers to change."""
+    out = dict(headers.items() if hasattr(headers, "items") else headers or ())
+    if callable(auth):
+        return auth(out) or out
+    user, password = auth
+    token = base64.b64encode(f"{user}:{password}".encode("latin-1")).decode("ascii")
+    out["authorization"] = f"Basic {token}"
+    return out
 
 
 def _param_str(v) -> str:

@@ -20,8 +20,6 @@ KNOWN = {
     "forms_files": "several files under one field name give 422 list_type; file fields are 'format: binary' "
                    "where FastAPI 0.165 writes 'contentMediaType: application/octet-stream'",
     "headers_cookies": "TestClient headers as a list of (name, value) pairs raise AttributeError",
-    "middleware_cors": "fasterapi.middleware.cors does not exist (middleware is a module, not a package)",
-    "mount_static": "fasterapi.staticfiles and app.mount do not exist",
     "on_event": "no DeprecationWarning for @app.on_event",
     "openapi_meta": "/docs and /redoc pages are our own HTML (kept: same function, different page)",
     "path_params": "a Path() parameter not in the route's path raises FasterAPIError at definition; FastAPI "
@@ -29,7 +27,6 @@ KNOWN = {
     "query_params": "Annotated[str, AfterValidator(f)] on a query parameter is not applied",
     "response_models": "the response schema title of a return annotation is missing; an error loc is a tuple "
                        "on one side and a list on the other (a harness artefact: compare after a JSON round trip)",
-    "security": "fasterapi.security (OAuth2PasswordBearer, HTTPBasic, APIKey*) does not exist",
     "status_and_responses": "204 by status_code= has no content-type (FastAPI: application/json); TestClient "
                             "gives a StreamingResponse a content-length; HEAD on a GET route answers 200 "
                             "(kept: documented in migration.md), FastAPI 405",
