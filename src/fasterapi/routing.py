@@ -503,7 +503,8 @@ class APIRoute(BaseRoute):
                                       exclude_none=self.response_model_exclude_none)
         if self.fast_json:
             if not body_allowed(status):
-                out = (status, None, b"", None)
+                # no body, but JSONResponse's content type all the same, as in FastAPI
+                out = (status, "application/json", b"", None)
             else:
                 out = (status, "application/json", _json.dumps(result), None)
         else:
