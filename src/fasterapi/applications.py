@@ -12,7 +12,7 @@ from .dependencies import RequestContext
 from .exception_handlers import http_exception_handler, request_validation_exception_handler
 from .exceptions import FasterAPIError, HTTPException, RequestValidationError
 from .responses import FileResponse, JSONResponse, Response, StreamingResponse
-from .routing import APIRouter, CallNextRes, _emit, generate_unique_id, response_tuple
+from .routing import APIRouter, CallNextRes, _emit, _warn_on_event, generate_unique_id, response_tuple
 
 __all__ = ["FastAPI"]
 
@@ -175,7 +175,9 @@ class FastAPI:
     # -- events ----------------------------------------------------------------------
     def on_event(self, event_type: str):
         """Decorator: ``@app.on_event("startup")`` / ``("shutdown")``.  They run
-        in every worker interpreter (before its first request / when it ends)."""
+        in every worker interpreter (before its first request / when it ends).
+        Deprecated, as in FastAPI: use ``lifespan``."""
+        _warn_on_event()
         return self.router.on_event(event_type)
 
     def add_event_handler(self, event_type: str, func) -> None:

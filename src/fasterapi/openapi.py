@@ -63,6 +63,16 @@ def _title(name: str) -> str:
     return name.replace("_", " ").title()
 
 
+def _refers(s: dict) -> bool:
+    """A field schema that is a reference to a named schema, also when
+    nullable: pydantic gives those no title of their own."""
+    if "$ref" in s:
+        return True
+    any_of = s.get("anyOf")
+    return isinstance(any_of, list) and len(any_of) == 2 and {"type": "null"} in any_of and \
+        any("$ref" in m for m in any_of)
+
+
 def _jsonable_default(v):
     """A default value as JSON, or Undefined when it has none."""
     if isinstance(v, enum.Enum):
@@ -233,10 +243,9 @@ class SchemaBuilder:
             return {"type": "number"}
         if tp is str or issubclass(tp, str):
             return {"type": "string"}
-        if issubclass(tp, (bytes, bytearray)):
-            return {"type": "string", "format": "binary"}
-        if issubclass(tp, UploadFile):
-            return {"type": "string", "format": "binary"}
+        if issubclass(tp, (bytes, bytearray, UploadFile)):
+            # JSON Schema 2020-12's way (FastAPI 0.165's), not OpenAPI 3.0's "format": "binary"
+            return {"type": "string", "contentMediaType": "application/octet-stream"}
         if tp is decimal.Decimal:
             return {"anyOf": [{"type": "number"}, {"type": "string"}]}
         if issubclass(tp, uuid.UUID):
@@ -297,8 +306,8 @@ class SchemaBuilder:
                         if default is Undefined and m.default is not Undefined:
                             default = m.default
             s = self.schema(tp)
-            if "$ref" not in s or len(s) > 1:
-                s = {"title": _title(name), **s} if "title" not in s else s
+            if not _refers(s) and "title" not in s:
+                s = {"title": _title(name), **s}
             if default is not Undefined:
                 d = _jsonable_default(default)
                 if d is not Undefined:
@@ -322,10 +331,7 @@ class SchemaBuilder:
             if f.default is not dataclasses.MISSING:
                 fl.append((f.name, False, f.default))
             elif f.default_factory is not dataclasses.MISSING:
-                try:
-                    fl.append((f.name, False, f.default_factory()))
-                except Exception:  # noqa: BLE001
-                    fl.append((f.name, False, Undefined))
+                fl.append((f.name, False, Undefined))  # a factory's value is not a schema default (pydantic's rule)
             else:
                 fl.append((f.name, True, Undefined))
         return self._fields_schema(cls, fl)
@@ -419,8 +425,7 @@ def _param_schema(sb, f) -> dict:
         d = _jsonable_default(f.default)
         if d is not Undefined and "$ref" not in s:
             s["default"] = d
-    s.pop("description", None)
-    s.pop("deprecated", None)
+    # FastAPI 0.165 keeps description and deprecated in the parameter's schema too
     return s
 
 
@@ -479,7 +484,7 @@ def _route_operation(sb, route, method: str, operation_ids: set) -> tuple:
         if f.info is not None and not f.info.include_in_schema:
             continue
         seen.add((f.in_, f.alias))
-        p = {"name": f.alias, "in": f.in_, "required": f.required or f.in_ == "path",
+        p = {"name": f.alias, "in": f.in_, "required": f.required,
              "schema": _param_schema(sb, f)}
         if f.info is not None:
             if f.info.description:
@@ -488,8 +493,8 @@ def _route_operation(sb, route, method: str, operation_ids: set) -> tuple:
                 p["deprecated"] = True
             if f.info.openapi_examples:
                 p["examples"] = f.info.openapi_examples
-            elif f.info.examples:
-                p["example"] = f.info.examples[0]
+            elif f.info.example is not Undefined:
+                p["example"] = f.info.example
         params.append(p)
     if params:
         op["parameters"] = params

@@ -11,6 +11,7 @@ import inspect
 import re
 import types
 import typing
+import warnings
 from urllib.parse import unquote
 
 from . import _json
@@ -33,6 +34,11 @@ _CONVERTORS = {
 }
 _PARAM_SEG = re.compile(r"^{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?}$")
 _NO_BODY_STATUSES = frozenset((204, 205, 304))
+
+
+_SWALLOWED = ("the endpoint raised an exception, and a dependency with yield caught it (a bare except, or except "
+              "Exception) without raising it again, so there is no response to send: re-raise it (or raise "
+              "HTTPException) in the dependency's except block")
 
 
 def body_allowed(status: int) -> bool:
@@ -439,7 +445,7 @@ class APIRoute(BaseRoute):
                 exc = unwind_sync(ctx.exits, exc)
                 ctx.exits = None
                 if exc is None:
-                    exc = RuntimeError("a dependency with yield caught the exception and did not re-raise it")
+                    exc = FasterAPIError(_SWALLOWED)
             return app._error_response(ctx, exc, res)
         _emit(res, out, req)
         _set_after(res, app, ctx, False)  # background tasks, then dependency exits
@@ -471,7 +477,7 @@ class APIRoute(BaseRoute):
                 exc = await unwind_async(ctx.exits, exc)
                 ctx.exits = None
                 if exc is None:
-                    exc = RuntimeError("a dependency with yield caught the exception and did not re-raise it")
+                    exc = FasterAPIError(_SWALLOWED)
             r = app._error_response(ctx, exc, res)
             if r is not None:
                 await r
@@ -643,6 +649,12 @@ class Mount(BaseRoute):
 
     def __repr__(self):
         return f"Mount(path={self.path!r}, name={self.name!r}, app={self.app!r})"
+
+
+def _warn_on_event():
+    # FastAPI marks both FastAPI.on_event and APIRouter.on_event deprecated
+    # (app.on_event calls the router's, so it warns twice there too)
+    warnings.warn("on_event is deprecated, use lifespan event handlers instead", DeprecationWarning, stacklevel=3)
 
 
 def _merge(a, b):
@@ -836,7 +848,10 @@ class APIRouter:
             raise ValueError("event_type must be 'startup' or 'shutdown'")
 
     def on_event(self, event_type: str):
-        """Decorator for startup/shutdown handlers (prefer ``lifespan``)."""
+        """Decorator for startup/shutdown handlers (deprecated, as in FastAPI:
+        use ``lifespan``)."""
+        _warn_on_event()
+
         def decorator(func):
             self.add_event_handler(event_type, func)
             return func
