@@ -429,28 +429,54 @@ def _param_schema(sb, f) -> dict:
     return s
 
 
+_PARAM_LOCATIONS = ("path", "query", "header", "cookie")
+
+
 def _params_own_first(dep) -> list:
-    out = list(dep.params)
-    for sub in dep.dependencies:
-        out.extend(_params_own_first(sub))
-    return out
+    """The parameters of dep's tree in FastAPI's document order: grouped by
+    location (path, query, header, cookie), each group in the order of a
+    depth-first walk (a dependant's own parameters, then its dependencies'
+    in declaration order), a dependency reached twice counted once."""
+    flat = []
+    seen = set()
+
+    def walk(d):
+        key = (d.call, tuple(d.scopes))
+        if key in seen:
+            return
+        seen.add(key)
+        flat.extend(d.params)
+        for sub in d.dependencies:
+            walk(sub)
+    walk(dep)
+    return [f for where in _PARAM_LOCATIONS for f in flat if f.in_ == where] + \
+        [f for f in flat if f.in_ not in _PARAM_LOCATIONS]
 
 
-def _security_requirements(dep, out=None, seen=None) -> list:
+def _security_requirements(dep) -> list:
     """[(scheme object, scopes)] of the security dependencies in dep's tree,
-    in FastAPI's order (a dependency before the ones it depends on), each
-    (scheme, scopes) once."""
+    in FastAPI's order (depth first, a dependency before the ones it
+    depends on), one entry per scheme name with the scopes of all its uses
+    merged."""
     from .security import SecurityBase  # noqa: PLC0415
-    if out is None:
-        out, seen = [], set()
-    for sub in dep.dependencies:
-        if isinstance(sub.call, SecurityBase):
-            key = (id(sub.call), tuple(sub.scopes))
-            if key not in seen:
-                seen.add(key)
-                out.append((sub.call, list(sub.scopes)))
-        _security_requirements(sub, out, seen)
-    return out
+    found = {}  # scheme_name -> (scheme, scopes)
+
+    def walk(d):
+        for sub in d.dependencies:
+            if isinstance(sub.call, SecurityBase):
+                scheme, scopes = found.setdefault(sub.call.scheme_name, (sub.call, []))
+                scopes.extend(s for s in sub.scopes if s not in scopes)
+            walk(sub)
+    walk(dep)
+    return list(found.values())
+
+
+def _titled(schema: dict, field_name: str) -> dict:
+    """A response schema that is not a reference gets the title FastAPI
+    gives it, from the name of its response field ("Response_<id>")."""
+    if "$ref" in schema:
+        return schema
+    return {**schema, "title": field_name.title().replace("_", " ")}
 
 
 def _response_schema(sb, tp) -> dict:
@@ -544,6 +570,8 @@ def _route_operation(sb, route, method: str, operation_ids: set) -> tuple:
     if status >= 200 and status not in (204, 205, 304):
         content_schema = _response_schema(sb, route.response_model) if media == "application/json" \
             else {"type": "string"}
+        if route.response_model is not None and media == "application/json":
+            content_schema = _titled(content_schema, f"Response_{route.unique_id}")
         main["content"] = {media: {"schema": content_schema}}
     responses[status_key] = main
     for code, extra in (route.responses or {}).items():
@@ -554,7 +582,8 @@ def _route_operation(sb, route, method: str, operation_ids: set) -> tuple:
         content = extra.pop("content", None)
         if model is not None:
             entry.setdefault("content", {})
-            entry["content"] = {**entry.get("content", {}), media: {"schema": _response_schema(sb, model)}}
+            schema = _titled(_response_schema(sb, model), f"Response_{code_s}_{route.unique_id}")
+            entry["content"] = {**entry.get("content", {}), media: {"schema": schema}}
         if content:
             entry["content"] = {**entry.get("content", {}), **content}
         entry.update(extra)

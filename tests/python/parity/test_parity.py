@@ -10,12 +10,9 @@ import harness
 # difference is kept.  They run as strict xfails, so a case that starts to
 # pass fails the suite until it is taken off this list.
 KNOWN = {
-    "dependencies": "parameters of the app's global dependencies come first in our OpenAPI, last in FastAPI's",
     "openapi_meta": "/docs and /redoc pages are our own HTML (kept: same function, different page)",
     "path_params": "kept: the 405's Allow lists HEAD beside GET, since we answer HEAD on GET routes "
                    "(see status_and_responses); FastAPI's lists GET",
-    "response_models": "the response schema title of a return annotation is missing; an error loc is a tuple "
-                       "on one side and a list on the other (a harness artefact: compare after a JSON round trip)",
     "status_and_responses": "kept, both in migration.md: HEAD on a GET-only route answers 200 (ours) where "
                             "FastAPI answers 405; a Response without a media type (StreamingResponse(gen)) gets "
                             "'content-type: application/octet-stream' from our server (RFC 9110 8.3: a sender "
