@@ -128,8 +128,12 @@ def run_case(mod) -> dict:
                 # so its byte length is not
                 doc["headers"] = [(k, v) for k, v in doc["headers"] if k != "content-length"]
                 out["openapi"] = doc
-    # what the two sides return is compared as JSON: a tuple on one side and a list on the
-    # other (an error's loc, say) are the same JSON
+    return json_roundtrip(out)
+
+
+def json_roundtrip(out):
+    """What the two sides return is compared as JSON: a tuple on one side
+    and a list on the other (an error's loc, say) are the same JSON."""
     return json.loads(json.dumps(out, default=repr))
 
 
