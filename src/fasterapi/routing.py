@@ -641,7 +641,9 @@ class Mount(BaseRoute):
         from .dependencies import RequestContext  # noqa: PLC0415
         ctx = RequestContext(child, app, self)
         try:
-            out = target.get_response(sub_path.lstrip("/"), req["method"], req["path"])
+            # the file name percent-decoded, as Starlette's decoded scope path gives it
+            # (StaticFiles still refuses whatever resolves outside its directory)
+            out = target.get_response(unquote(sub_path).lstrip("/"), req["method"], req["path"])
             _emit(res, response_tuple(out), child)
         except Exception as exc:  # noqa: BLE001 - its HTTPExceptions go to the app's handlers
             return app._error_response(ctx, exc, res)
