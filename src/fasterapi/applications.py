@@ -507,7 +507,9 @@ class FastAPI:
         return not any(inspect.iscoroutinefunction(h) for h in self.router.on_startup)
 
     async def startup_async(self):
-        """Runs the lifespan's entry (or the startup handlers)."""
+        """Runs the lifespan's entry (or the startup handlers).  Each startup
+        arms one shutdown (``with TestClient(app)`` twice runs both twice)."""
+        self._shutdown_done = False
         spans = self._lifespans()
         if spans:
             state = {}
