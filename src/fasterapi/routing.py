@@ -862,6 +862,12 @@ class APIRouter:
     def url_path_for(self, name: str, /, **path_params) -> str:
         """The path of the route named name, with its parameters filled in."""
         for r in self.routes:
+            if isinstance(r, Mount):
+                if r.name == name and set(path_params) == {"path"}:  # url_for("static", path="/app.css")
+                    return r.path + "/" + str(path_params["path"]).lstrip("/")
+                if name.startswith(f"{r.name}:") and hasattr(r.app, "url_path_for"):  # "sub:route" of a mounted app
+                    return r.path + r.app.url_path_for(name.split(":", 1)[1], **path_params)
+                continue
             if r.name == name and set(r.convertors) == set(path_params):
                 path = r.path_format
                 for k, v in path_params.items():

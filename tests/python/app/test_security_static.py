@@ -120,7 +120,8 @@ def static_app(tmp_path_factory):
     @sub.get("/where")
     def where(request: __import__("fasterapi").Request):
         return {"url": str(request.url), "path": request.url.path, "root_path": request.scope["root_path"]}
-    a.mount("/sub", sub)
+    a.mount("/sub", sub, name="subapp")
+    a.mount("/s2", StaticFiles(directory=root / "site"), name="st")
     return a
 
 
@@ -172,6 +173,8 @@ def test_static_traversal_and_symlinks(static_app):
 
 def test_mounted_app(static_app):
     c = TestClient(static_app)
+    assert static_app.url_path_for("st", path="/a.css") == "/s2/a.css"
+    assert static_app.url_path_for("subapp:where") == "/sub/where"
     assert c.get("/sub/where").json() == {"url": "http://testserver/sub/where", "path": "/sub/where",
                                           "root_path": "/sub"}
     doc = c.get("/sub/openapi.json").json()

@@ -13,7 +13,8 @@ compare.  Hop-by-hop fields (RFC 9110 7.6.1: ``connection``,
 response, and TestClient has no connection: they are not compared.
 
 The subset is every case driven by ``REQUESTS`` (the ``scenario`` cases use
-a TestClient themselves) and not listed as differing in test_parity.KNOWN.
+a TestClient themselves), not listed as differing in test_parity.KNOWN, and
+not in NOT_OVER_A_SERVER (with the reason).
 Cases whose module imports pydantic run in main mode only: pydantic-core
 (a PyO3 extension) refuses to load in an own-GIL interpreter.
 """
@@ -45,10 +46,19 @@ def _uses_pydantic(name: str) -> bool:
     return any(line.startswith(("from pydantic", "import pydantic")) for line in src.splitlines())
 
 
+# Cases of the subset that cannot be compared over a server, with why.
+NOT_OVER_A_SERVER = {
+    "background_tasks": "its next request reads what the previous one's background tasks wrote: a TestClient "
+                        "runs them before it returns the response, a server after the answer is sent, so "
+                        "whether they are done when the next request arrives is timing (seen failing once "
+                        "in a loaded run)",
+}
+
+
 def _subset() -> list:
     out = []
     for name in harness.case_names():
-        if name in KNOWN:
+        if name in KNOWN or name in NOT_OVER_A_SERVER:
             continue
         mod_src = harness.case_source(name, "fastapi")
         if "\nREQUESTS" not in mod_src:
