@@ -634,7 +634,8 @@ class Mount(BaseRoute):
         child["path"] = sub_path
         child["route"] = None
         child["path_params"] = {}
-        child["root_path"] = req.get("root_path", "") + self.path
+        above = req["root_path"] if "root_path" in req else (getattr(app, "root_path", "") or "")
+        child["root_path"] = above + self.path
         target = self.app
         if hasattr(target, "_handle"):  # a FastAPI application
             return target._handle(child, res)
