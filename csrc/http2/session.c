@@ -106,6 +106,7 @@ struct fa_h2 {
     unsigned calm : 1;          /* glitch budget exhausted */
     unsigned calm_sent : 1;     /* ENHANCE_YOUR_CALM submitted */
     unsigned await_preface : 1; /* upgraded: hold our frames until the client's preface */
+    unsigned progress : 1;      /* a request stream began since fa_h2_timer_state() */
     uint64_t glitch_start_ms;
     unsigned glitches;
     /* Stream-id bookkeeping for RFC 9113 5.1.1, which nghttp2 1.52 leaves
@@ -516,6 +517,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     fa_h2_stream *st = h2_stream_new(h2, frame->hd.stream_id);
     if (st == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    h2->progress = 1;
     if (nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, st) != 0) {
         h2_stream_free(h2, st);
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -1000,6 +1002,10 @@ static uint32_t h2_recv_error_code(const fa_h2 *h2, ssize_t err)
         return NGHTTP2_PROTOCOL_ERROR;
     case NGHTTP2_ERR_FLOODED:
         return NGHTTP2_ENHANCE_YOUR_CALM;
+#ifdef FA_HAVE_NGHTTP2_MAX_CONTINUATIONS
+    case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS: /* CONTINUATION flood */
+        return NGHTTP2_ENHANCE_YOUR_CALM;
+#endif
     default: /* out of memory, or a callback gave up */
         return NGHTTP2_INTERNAL_ERROR;
     }
@@ -1260,6 +1266,39 @@ void fa_h2_shutdown(fa_conn *c)
 int fa_h2_busy(fa_conn *c)
 {
     return c->h2 != NULL ? c->h2->busy : 0;
+}
+
+/* Whether the stream has answer bytes that only the peer's window holds. */
+static int h2_stream_stalled(fa_h2 *h2, const fa_h2_stream *st, int conn_shut)
+{
+    if (!st->responded ||
+        (st->file_fd < 0 && st->resp_off >= st->resp_body.len))
+        return 0;
+    return conn_shut || nghttp2_session_get_stream_remote_window_size(h2->session, st->id) <= 0;
+}
+
+int fa_h2_timer_state(fa_conn *c, int *progress)
+{
+    fa_h2 *h2 = c->h2;
+    *progress = 0;
+    if (h2 == NULL)
+        return FA_H2_IDLE;
+    *progress = h2->progress;
+    h2->progress = 0;
+    /* A peer that stops giving window (zero-window hold) gets the write
+     * timeout, as one that stops reading: it cannot keep our answers in
+     * memory for ever. */
+    int conn_shut = nghttp2_session_get_remote_window_size(h2->session) <= 0;
+    int receiving = 0;
+    for (const fa_h2_stream *st = h2->streams; st != NULL; st = st->next) {
+        if (h2_stream_stalled(h2, st, conn_shut))
+            return FA_H2_STALLED;
+        if (!st->remote_closed && !st->dispatched && !st->rejected)
+            receiving = 1;
+    }
+    if (h2->busy > 0)
+        return FA_H2_BUSY;
+    return receiving ? FA_H2_RECEIVING : FA_H2_IDLE;
 }
 
 void fa_h2_free(fa_conn *c)
