@@ -6,8 +6,11 @@ answered, failed) during the attack.  Loopback only, bounded runs.
 
     .venv/bin/python bench/attack.py [--scale 4] [--only rapid_reset,slowloris]
 
---scale multiplies the attack sizes of the pytest short form.  Prints one
-line per attack and a Markdown table (docs/security.md has the last run).
+--scale multiplies the attack sizes of the pytest short form; --duration
+repeats each attack (a fresh attacker connection each time it is cut off)
+for that many seconds, and the good client's figures are those of the
+answers it got in that window.  Prints one line per attack and a Markdown
+table (docs/security.md has the last run).
 """
 import argparse
 import sys
@@ -45,25 +48,34 @@ PLAN = [
 SCALED = {"n", "conns"}
 
 
-def run_one(srv, name, kw):
+def run_one(srv, name, kw, duration):
     rss = A.RssSampler(srv.pid)
     good = A.GoodClient(srv.port)
     rss.start()
     good.start()
     time.sleep(0.3)  # the good client's first answers come before the attack
+    reps, first = 0, None
+    t0 = time.monotonic()
     try:
-        res = getattr(A, name)(srv.port, **kw)
+        while True:
+            res = getattr(A, name)(srv.port, **kw)
+            first = first or res
+            reps += 1
+            if time.monotonic() - t0 >= duration:
+                break
     finally:
-        time.sleep(0.3)
+        t1 = time.monotonic()
         good.stop()
         rss.stop()
-    return res, good, rss
+    lat = [dt for dt, t in zip(good.latencies, good.done_at) if t0 <= t <= t1]
+    return first, reps, lat, good, rss
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=int, default=1)
     ap.add_argument("--only", default="")
+    ap.add_argument("--duration", type=float, default=5.0)
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
     srv = helpers.ServerProcess("conformance.py", **A.SERVER_CONFIG)
@@ -74,13 +86,14 @@ def main():
             if only and name not in only and label not in only:
                 continue
             kw = {k: (v * args.scale if k in SCALED else v) for k, v in kw.items()}
-            res, good, rss = run_one(srv, name, kw)
-            row = (label, res.cut_off, res.how, res.sent, res.seconds, rss.growth_kb // 1024,
-                   len(good.latencies), len(good.failures), good.p(0.5) * 1000, good.p(0.99) * 1000,
-                   max(good.latencies or [float("nan")]) * 1000)
+            res, reps, lat, good, rss = run_one(srv, name, kw, args.duration)
+            lat.sort()
+            pct = (lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000) if lat else (lambda q: float("nan"))
+            row = (label, res.cut_off, res.how, res.sent, res.seconds, reps, rss.growth_kb // 1024,
+                   len(lat), len(good.failures), pct(0.5), pct(0.99), (lat[-1] * 1000) if lat else float("nan"))
             rows.append(row)
-            print("%-22s cut=%-5s %-34s sent=%-8d %.2fs rss+%dMB good: n=%d fail=%d p50=%.1fms p99=%.1fms max=%.1fms"
-                  % row, flush=True)
+            print("%-22s cut=%-5s %-30s sent=%-8d first cut-off %.2fs reps=%d rss+%dMB "
+                  "good: n=%d fail=%d p50=%.1fms p99=%.1fms max=%.1fms" % row, flush=True)
             if good.failures:
                 print("   good client failures:", good.failures[:3], flush=True)
             if not srv.running():
@@ -88,10 +101,11 @@ def main():
                 break
     finally:
         srv.stop()
-    print("\n| attack | cut off | how | sent | s | RSS growth MB | good answers | good failed | p50 ms | p99 ms | max ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| attack | cut off | how | attacker sent | s to cut-off | attacks in %gs | RSS growth MB "
+          "| good answers | good failed | good p50 ms | good p99 ms | good max ms |" % args.duration)
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print("| %s | %s | %s | %d | %.2f | %d | %d | %d | %.1f | %.1f | %.1f |" % r)
+        print("| %s | %s | %s | %d | %.2f | %d | %d | %d | %d | %.1f | %.1f | %.1f |" % r)
 
 
 if __name__ == "__main__":
