@@ -485,6 +485,7 @@ static char *fa_utoa(char *end, uint64_t v)
 static void fa_h1_complete(fa_conn *c, int keep)
 {
     fa_h1_state *h = &c->h1;
+    fa_alog_request_end(c, 0);
     if (h->req_len > 0)
         fa_buf_consume(&c->rbuf, h->req_len);
     fa_h1_reset(h);
@@ -578,6 +579,7 @@ int fa_h1_send_file(fa_conn *c)
         if (n < 0)
             return -1; /* error, or the file shrank under us */
         h->file_left -= (uint64_t)n;
+        fa_obs_io(c, 0, (size_t)n);
     }
     close(h->file_fd);
     h->file_fd = -1;

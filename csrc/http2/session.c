@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "../server/config.h"
+#include "../server/obs.h"
 
 enum {
     /* Stop serializing once this much output waits for the socket. */
@@ -711,6 +712,10 @@ static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame,
     fa_h2 *h2 = user_data;
     if (h2->zombie)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
+    fa_obs_h2_sent(h2->conn, frame->hd.type,
+                   frame->hd.type == NGHTTP2_RST_STREAM ? frame->rst_stream.error_code
+                   : frame->hd.type == NGHTTP2_GOAWAY   ? frame->goaway.error_code
+                                                        : 0);
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
         if (frame->rst_stream.error_code != NGHTTP2_NO_ERROR)
             h2_glitch(h2);
@@ -747,6 +752,7 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id,
     (void)error_code;
     fa_h2 *h2 = user_data;
     fa_h2_stream *st = nghttp2_session_get_stream_user_data(session, stream_id);
+    fa_alog_request_end(h2->conn, stream_id);
     if (st != NULL) {
         int unanswered = st->dispatched && !st->responded;
         nghttp2_session_set_stream_user_data(session, stream_id, NULL);

@@ -14,6 +14,7 @@
 #include "../common/buf.h"
 #include "../common/http.h"
 #include "../http1/parser.h"
+#include "accesslog.h"
 
 struct fa_worker;
 struct fa_h2;
@@ -89,6 +90,7 @@ typedef struct fa_conn {
     unsigned tls_failed : 1;           /* broken session: no close_notify */
     unsigned read_queued : 1;          /* on the worker's reads_due list */
     struct ssl_st *ssl;
+    unsigned char tls_drained; /* OpenSSL's last read(2) left the socket empty (fa_tls_conn_new) */
     char *tls_subject;                 /* verified client certificate, or NULL */
     struct fa_conn *read_next;         /* reads_due list */
     /* deadline list membership */
@@ -106,6 +108,7 @@ typedef struct fa_conn {
     uint8_t peer_len;
     uint16_t peer_port;
     void *client_obj; /* req['client'] as built once by the worker's interpreter */
+    fa_alog_conn alog; /* request records for the access log and metrics */
 } fa_conn;
 
 /* --- provided by server/worker.c ------------------------------------ */
