@@ -19,6 +19,8 @@
 #include "parser.h"
 
 #define FA_H1_MAX_HEADERS 256
+/* Answers queued for a pipelining client before we stop reading its requests. */
+#define FA_H1_WBUF_HIGH (256 * 1024)
 
 static void fa_h1_reset(fa_h1_state *h)
 {
@@ -293,6 +295,12 @@ void fa_h1_process(fa_conn *c)
     if (h->body_streaming && fa_h1_feed_body(c) < 0)
         return;
     while (!c->dead && !h->in_flight && !c->close_after_write && c->rbuf.len > 0) {
+        if (c->wbuf.len - c->wpos >= FA_H1_WBUF_HIGH) {
+            /* Pipelined requests whose answers the client does not read:
+             * stop here; the writer resumes us once the backlog is out. */
+            fa_conn_pause_reading(c, 1);
+            return;
+        }
         fa_h1_request rq;
         const char *text;
         if (h->head_len == 0) {

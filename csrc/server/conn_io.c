@@ -372,7 +372,14 @@ static void fa_conn_update_timer(fa_conn *c)
     if (c->wpos < c->wbuf.len || c->want_file) {
         fa_conn_set_timer(c, FA_TIMER_WRITE);
     } else if (c->proto == FA_PROTO_H2) {
-        fa_conn_set_timer(c, c->h2 && fa_h2_busy(c) ? FA_TIMER_NONE : FA_TIMER_IDLE);
+        /* h2: see fa_h2_timer_state(); the body timer is reset by reads */
+        static const fa_timer_kind h2_timer[] = {
+            [FA_H2_IDLE] = FA_TIMER_IDLE, [FA_H2_BUSY] = FA_TIMER_NONE,
+            [FA_H2_RECEIVING] = FA_TIMER_BODY, [FA_H2_STALLED] = FA_TIMER_WRITE};
+        int progress;
+        fa_conn_set_timer(c, h2_timer[fa_h2_timer_state(c, &progress)]);
+        if (progress && c->timer == FA_TIMER_IDLE)
+            fa_conn_touch_timer(c);
     } else if (c->h1.in_flight) {
         fa_conn_set_timer(c, FA_TIMER_NONE);
     } else if (c->h1.head_len > 0) {

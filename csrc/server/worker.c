@@ -446,7 +446,8 @@ static void fa_worker_expire(fa_worker *w)
                     continue;
                 }
             }
-            if (k == FA_TIMER_IDLE && c->proto == FA_PROTO_H2 && c->h2) {
+            if ((k == FA_TIMER_IDLE || k == FA_TIMER_BODY) && c->proto == FA_PROTO_H2 && c->h2) {
+                /* idle, or request bodies stopped arriving: GOAWAY, close */
                 fa_h2_shutdown(c);
                 c->close_after_write = 1;
                 fa_conn_flush(c);
