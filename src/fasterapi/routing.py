@@ -702,9 +702,24 @@ class APIRouter:
     trace = _method("TRACE")
     del _method
 
-    def websocket(self, path, name=None, **_kw):
-        """Not supported yet: raises NotImplementedError."""
-        raise NotImplementedError("WebSockets are not supported by FasterAPI yet")
+    def add_api_websocket_route(self, path: str, endpoint, name: str | None = None, *, dependencies=None):
+        """Adds a WebSocket endpoint (``async def endpoint(websocket: WebSocket,
+        ...)``) for path, under this router's prefix and dependencies."""
+        from ._websocket import APIWebSocketRoute  # noqa: PLC0415 - it imports this module
+        route = APIWebSocketRoute(self.prefix + path, endpoint, name=name,
+                                  dependencies=self.dependencies + list(dependencies or []))
+        self.routes.append(route)
+        self._version += 1
+        return route
+
+    def websocket(self, path: str, name: str | None = None, *, dependencies=None):
+        """Decorator: ``@router.websocket("/ws/{room}")`` on an ``async def``
+        endpoint taking a ``WebSocket`` (and path, query, header, cookie
+        parameters and ``Depends`` as HTTP endpoints do)."""
+        def decorator(func):
+            self.add_api_websocket_route(path, func, name=name, dependencies=dependencies)
+            return func
+        return decorator
 
     # -- composition ---------------------------------------------------------------
     def include_router(self, router: "APIRouter", *, prefix: str = "", tags=None, dependencies=None,
@@ -743,6 +758,9 @@ class APIRouter:
                     route_class_override=type(r), callbacks=r.callbacks, openapi_extra=r.openapi_extra,
                     generate_unique_id_function=gen if r.operation_id is None else Default(generate_unique_id),
                     pooled=r.pooled if pooled is None else pooled)
+            elif getattr(r, "is_websocket", False):
+                self.add_api_websocket_route(prefix + r.path, r.endpoint, name=r.name,
+                                             dependencies=_merge(dependencies, r.dependencies))
             elif isinstance(r, Route):
                 self.routes.append(Route(self.prefix + prefix + r.path, r.endpoint, methods=r.methods, name=r.name,
                                          include_in_schema=r.include_in_schema))
