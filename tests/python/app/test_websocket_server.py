@@ -1,0 +1,187 @@
+"""The application layer's WebSockets on the real server, with Python's
+`websockets` library as the client (HTTP/1.1), in sub-interpreter and
+main-interpreter modes: messages of every kind, parameters and
+dependencies, close codes both ways, refusals (403 / 500), and HTTP beside
+them on the same server."""
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+import helpers
+
+websockets = pytest.importorskip("websockets")
+from websockets.asyncio.client import connect  # noqa: E402
+from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
+
+APP = str(Path(__file__).resolve().parent / "apps" / "ws_app.py")
+
+
+def _native_has_websockets() -> bool:
+    from fasterapi._native.http2 import PyHttp2Server
+    return hasattr(PyHttp2Server, "add_websocket")
+
+
+pytestmark = pytest.mark.skipif(not _native_has_websockets(),
+                                reason="the native server of this build has no add_websocket")
+
+
+@pytest.fixture(scope="module", params=["sub", "main"])
+def ws_server(request, tmp_path_factory):
+    yield from helpers.module_server(APP, tmp_path_factory, f"ws-app-{request.param}", num_pinned_workers=1,
+                                     num_pooled_workers=0, num_pooled_interpreters=0,
+                                     interpreters=request.param)
+
+
+def url(srv, path):
+    return f"ws://127.0.0.1:{srv.port}{path}"
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 30))
+
+
+def http_json(srv, path):
+    r = helpers.curl(f"http://127.0.0.1:{srv.port}{path}")
+    assert r.status == 200, r
+    return json.loads(r.body)
+
+
+def test_text_and_binary_echo(ws_server):
+    async def main():
+        async with connect(url(ws_server, "/echo")) as c:
+            for i in range(20):
+                await c.send(f"msg {i} ü")
+                assert await c.recv() == f"msg {i} ü"
+            await c.send(b"\x00\xffbin")
+            assert await c.recv() == b"\x00\xffbin"
+            await c.close(code=4001, reason="client done")
+    run(main())
+    assert {"echo closed": 4001, "reason": "client done"} in http_json(ws_server, "/log")
+
+
+def test_json_text_and_binary_modes(ws_server):
+    async def main():
+        async with connect(url(ws_server, "/json")) as c:
+            await c.send(json.dumps({"a": [1, 2]}))
+            assert json.loads(await c.recv()) == {"got": {"a": [1, 2]}}
+            binary = await c.recv()
+            assert isinstance(binary, bytes) and json.loads(binary) == {"binary": {"a": [1, 2]}}
+    run(main())
+
+
+def test_parameters_dependencies_and_app_close_code(ws_server):
+    async def main():
+        async with connect(url(ws_server, "/items/7?token=tk&q=a&q=b"),
+                           additional_headers={"X-Client": "c1"}) as c:
+            got = json.loads(await c.recv())
+            with pytest.raises(ConnectionClosed):
+                await c.recv()
+            return got, c.close_code, c.close_reason
+    got, code, reason = run(main())
+    assert got == {"item_id": 7, "user": "tk", "res": "res", "x_client": "c1", "q": ["a", "b"]}
+    assert (code, reason) == (4000, "done")
+    log = http_json(ws_server, "/log")
+    assert log.index("resource open") < log.index("resource closed")
+
+
+def test_cookie_parameter(ws_server):
+    async def main():
+        async with connect(url(ws_server, "/items/1"), additional_headers={"Cookie": "session=s1"}) as c:
+            return json.loads(await c.recv())
+    assert run(main())["user"] == "s1"
+
+
+@pytest.mark.parametrize("path", ["/items/notanint?token=t", "/items/1", "/nothing-here"])
+def test_refused_before_accept(ws_server, path):
+    # validation failure (1008), WebSocketException before accept (1008), a path with no
+    # WebSocket route: the handshake is refused; the client sees the HTTP status
+    async def main():
+        with pytest.raises(InvalidStatus) as ei:
+            async with connect(url(ws_server, path)):
+                pass  # pragma: no cover
+        return ei.value.response.status_code
+    status = run(main())
+    assert status in ((404,) if path == "/nothing-here" else (403,)), status
+
+
+def test_exception_before_accept_is_500(ws_server):
+    async def main():
+        with pytest.raises(InvalidStatus) as ei:
+            async with connect(url(ws_server, "/raise-before")):
+                pass  # pragma: no cover
+        return ei.value.response.status_code
+    assert run(main()) == 500
+
+
+def test_exception_after_accept_closes_1011(ws_server):
+    async def main():
+        async with connect(url(ws_server, "/raise-after")) as c:
+            await c.send("go")
+            with pytest.raises(ConnectionClosed):
+                await c.recv()
+            return c.close_code
+    assert run(main()) == 1011
+
+
+def test_websocket_exception_after_accept(ws_server):
+    async def main():
+        async with connect(url(ws_server, "/app-closes")) as c:
+            await c.send("that")
+            with pytest.raises(ConnectionClosed):
+                await c.recv()
+            return c.close_code, c.close_reason
+    assert run(main()) == (1003, "cannot take that")
+
+
+def test_endpoint_returning_closes_1000(ws_server):
+    async def main():
+        async with connect(url(ws_server, "/returns")) as c:
+            assert await c.recv() == "bye"
+            with pytest.raises(ConnectionClosed):
+                await c.recv()
+            return c.close_code
+    assert run(main()) == 1000
+
+
+def test_subprotocol_headers_scope_and_url(ws_server):
+    async def main():
+        async with connect(url(ws_server, "/info/b%C3%B6b?x=1"), subprotocols=["v1", "v2"]) as c:
+            return c.subprotocol, c.response.headers.get("x-accepted"), json.loads(await c.recv())
+    proto, accepted, got = run(main())
+    assert proto == "v2" and accepted == "yes"
+    assert got["name"] == "böb" and got["path"] == "/info/böb" and got["offered"] == ["v1", "v2"]
+    assert got["url"].startswith(f"ws://127.0.0.1:{ws_server.port}/info/") and got["query"] == {"x": "1"}
+    assert got["client_host"] == "127.0.0.1" and got["type"] == "websocket" and got["http_version"] == "1.1"
+
+
+def test_router_prefix_and_client_close(ws_server):
+    async def main():
+        async with connect(url(ws_server, "/v1/rooms/lobby")) as c:
+            await c.send("hi")
+            assert await c.recv() == "lobby: hi"
+    run(main())
+    assert "left lobby" in http_json(ws_server, "/log")
+
+
+def test_large_message(ws_server):
+    data = bytes(range(256)) * 4096  # 1 MiB
+    async def main():
+        async with connect(url(ws_server, "/big"), max_size=None) as c:
+            await c.send(data)
+            return await c.recv(), await c.recv()
+    echoed, n = run(main())
+    assert echoed == data and n == str(len(data))
+
+
+def test_many_websockets_at_once_and_http_beside_them(ws_server):
+    async def one(i):
+        async with connect(url(ws_server, f"/v1/rooms/r{i}")) as c:
+            for j in range(5):
+                await c.send(str(j))
+                assert await c.recv() == f"r{i}: {j}"
+    async def main():
+        await asyncio.gather(*(one(i) for i in range(50)))
+    run(main())
+    assert http_json(ws_server, "/plain") == {"http": True}
