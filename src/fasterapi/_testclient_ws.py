@@ -14,6 +14,7 @@ raised, and ``WebSocketDenialResponse`` for a denial response.
 import asyncio
 import json as _jsonlib
 import queue
+import re
 import threading
 from urllib.parse import quote, unquote_to_bytes, urlencode, urljoin, urlsplit
 
@@ -25,6 +26,8 @@ try:  # what the native ws object raises when the peer closed
     from ._native.http2 import WebSocketDisconnect as _PeerClosed
 except ImportError:  # pragma: no cover - a build without the native WebSocket layer
     _PeerClosed = WebSocketDisconnect  # the app layer accepts both (websockets._PEER_GONE)
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token, as the native accept() checks
 
 __all__ = ["MemoryWebSocket", "WebSocketTestSession", "WebSocketDenialResponse"]
 
@@ -70,6 +73,8 @@ class MemoryWebSocket:
             raise RuntimeError("accept() was already called")
         if self._closed is not None:
             raise _peer_closed(*self._closed)
+        if subprotocol is not None and (not isinstance(subprotocol, str) or not _TOKEN.fullmatch(subprotocol)):
+            raise ValueError(f"accept(): subprotocol {subprotocol!r} is not a token (RFC 6455 4.1)")
         out = []
         for pair in headers or ():
             name, value = pair

@@ -290,6 +290,9 @@ class WebSocket:
             raise RuntimeError("a denial response is being sent: the WebSocket cannot be closed")
         if not isinstance(code, int) or isinstance(code, bool):
             raise TypeError(f"close(code=) must be an int, not {type(code).__name__}")
+        if not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+            # RFC 6455 7.4: 1004-1006 and 1015 are never sent, the rest is reserved
+            raise ValueError(f"close(code={code}) cannot be sent: use 1000-1003, 1007-1014 or 3000-4999")
         reason = "" if reason is None else reason
         if not isinstance(reason, str):
             raise TypeError(f"close(reason=) must be a str, not {type(reason).__name__}")

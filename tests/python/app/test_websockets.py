@@ -902,3 +902,20 @@ def test_async_test_can_use_websocket_connect():
             return ws.receive_text()
 
     assert asyncio.run(main()) == "echo: in loop"
+
+
+async def _reserved_close_code(ws):
+    await ws.accept()
+    await ws.close(1005)
+
+
+async def _bad_subprotocol(ws):
+    await ws.accept(subprotocol="not a token")
+
+
+@pytest.mark.parametrize("action, exc_type, words", [
+    (_reserved_close_code, ValueError, "1000-1003, 1007-1014 or 3000-4999"),
+    (_bad_subprotocol, ValueError, "not a token"),
+])
+def test_values_the_native_layer_refuses_are_refused_here_too(action, exc_type, words):
+    test_misuse_raises_clear_errors(action, exc_type, words)
