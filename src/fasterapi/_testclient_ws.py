@@ -16,7 +16,7 @@ import json as _jsonlib
 import queue
 import re
 import threading
-from urllib.parse import quote, unquote_to_bytes, urlencode, urljoin, urlsplit
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 from ._worker import Headers as _NativeHeaders
 from .requests import parse_cookies
@@ -196,7 +196,7 @@ class WebSocketTestSession:
             dict.__setitem__(native, k, v)
         offered = [p.strip() for p in hdrs.get("sec-websocket-protocol", "").split(",") if p.strip()]
         port = parts.port or (443 if scheme == "wss" else 80)
-        self._ws_args = dict(path=unquote_to_bytes(raw).decode("utf-8", "surrogateescape"),
+        self._ws_args = dict(path=raw,  # as the native ws.path (and req['path']): as sent
                              raw_path=raw.encode("ascii"), query=query, headers=native,
                              client=("testclient", 50000), server=(parts.hostname or "testserver", port),
                              scheme=scheme, subprotocols=offered,

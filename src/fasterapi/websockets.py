@@ -27,6 +27,7 @@ once its close, or the end of the connection, was received).
 """
 import enum
 import json
+from urllib.parse import unquote_to_bytes
 
 from .datastructures import URL, Address, Headers, QueryParams, State
 from .requests import parse_cookies
@@ -178,6 +179,8 @@ class WebSocket:
             raw_path = getattr(ws, "raw_path", None)
             if raw_path is None:
                 raw_path = ws.path.encode("utf-8", "surrogateescape")
+            # ASGI's path is percent-decoded; ws.path is as sent, like req['path']
+            path = unquote_to_bytes(ws.path).decode("utf-8", "surrogateescape")
             server = getattr(ws, "server", None)
             client = getattr(ws, "client", None)
             self._scope = {
@@ -185,7 +188,7 @@ class WebSocket:
                 "asgi": {"version": "3.0", "spec_version": "2.4"},
                 "http_version": getattr(ws, "http_version", "1.1"),
                 "scheme": "wss" if getattr(ws, "scheme", "ws") == "wss" else "ws",
-                "path": ws.path,
+                "path": path,
                 "raw_path": raw_path,
                 "query_string": (ws.query or "").encode("latin-1", "replace"),
                 "root_path": getattr(self._app, "root_path", "") or "",
