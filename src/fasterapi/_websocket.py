@@ -18,8 +18,9 @@ What FastAPI does, and so we do:
   their class (``Exception`` / 500 handlers are for HTTP only); a handler
   that returns a Response sends it as a denial response when the server
   can, else the handshake is refused (403);
-* an unhandled exception is logged; before ``accept()`` it reaches the
-  server (HTTP 500), after it the WebSocket is closed with 1011;
+* an unhandled exception before ``accept()`` reaches the server (which
+  logs it and answers HTTP 500); after it, it is logged and the WebSocket
+  is closed with 1011;
 * ``WebSocketDisconnect`` escaping the endpoint after the peer closed is
   the normal end, not an error;
 * generator dependencies are finished before the exception handlers run.
@@ -194,12 +195,12 @@ async def _handle_error(app, websocket: WebSocket, exc: BaseException, ws) -> No
     if handler is None:
         if getattr(ws, "_raise_server_exceptions", False):
             raise exc  # TestClient: the test sees it
+        if websocket.application_state != WebSocketState.CONNECTED:
+            raise exc  # before accept: the server logs it and answers the handshake with 500
         logger.error("Exception in WebSocket %s", websocket.scope["path"],
                      exc_info=(type(exc), exc, exc.__traceback__))
-        if websocket.application_state == WebSocketState.CONNECTED:
-            await _close_quietly(websocket, 1011)
-            return
-        raise exc  # before accept: the server answers the handshake with 500
+        await _close_quietly(websocket, 1011)
+        return
     r = handler(websocket, exc)
     if inspect.isawaitable(r):
         r = await r
