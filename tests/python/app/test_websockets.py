@@ -919,3 +919,22 @@ async def _bad_subprotocol(ws):
 ])
 def test_values_the_native_layer_refuses_are_refused_here_too(action, exc_type, words):
     test_misuse_raises_clear_errors(action, exc_type, words)
+
+
+def test_examples_chat_room():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[3] / "examples" / "chat.py"
+    spec = importlib.util.spec_from_file_location("example_chat", path)
+    chat = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chat)
+    c = TestClient(chat.app)
+    with c.websocket_connect("/ws/alice") as alice:
+        assert alice.receive_text() == "alice joined"
+        with c.websocket_connect("/ws/bob") as bob:
+            assert alice.receive_text() == "bob joined" and bob.receive_text() == "bob joined"
+            assert c.get("/").json() == {"connected": 2}
+            bob.send_text("hello")
+            assert alice.receive_text() == "bob: hello" and bob.receive_text() == "bob: hello"
+        assert alice.receive_text() == "bob left"
+    assert c.get("/").json() == {"connected": 0}
