@@ -61,7 +61,7 @@ class APIWebSocketRoute(BaseRoute):
     is_websocket = True
 
     def __init__(self, path: str, endpoint, *, name: str | None = None, dependencies=None,
-                 dependency_overrides_provider=None):
+                 dependency_overrides_provider=None, plain: bool = False):
         if not callable(endpoint):
             raise FasterAPIError(f"websocket route {path!r}: the endpoint must be an async function, "
                                  f"got {endpoint!r}")
@@ -79,6 +79,8 @@ class APIWebSocketRoute(BaseRoute):
         self.is_async = True
         self.streams_body = False
         self.body_embed = False
+        # plain: Starlette's add_websocket_route, endpoint(websocket) with no parameter analysis
+        self.plain = bool(plain)
         self._dependant = None
 
     dependant = APIRoute.dependant
@@ -87,12 +89,19 @@ class APIWebSocketRoute(BaseRoute):
 
     def compile(self):
         """Analyzes the endpoint's signature (idempotent)."""
-        self.dependant  # noqa: B018 - builds it
+        if not self.plain:
+            self.dependant  # noqa: B018 - builds it
         return self
 
     async def handle(self, app, ws, path_params: dict) -> None:
         """Runs the endpoint for one WebSocket (see the module doc)."""
         websocket = WebSocket(ws, app, self, path_params)
+        if self.plain:
+            try:
+                await self.endpoint(websocket)
+            except Exception as exc:  # noqa: BLE001
+                await _handle_error(app, websocket, exc, ws)
+            return
         ctx = WebSocketContext(_request_dict(ws, path_params), app, self, websocket)
         try:
             kwargs = await solve_async(self.dependant, ctx)

@@ -170,6 +170,15 @@ class FastAPI:
         """Adds a WebSocket endpoint for path (see websocket)."""
         return self.router.add_api_websocket_route(path, endpoint, name=name, dependencies=dependencies)
 
+    def add_websocket_route(self, path: str, endpoint, name: str | None = None):
+        """Starlette's form: ``async def endpoint(websocket)`` gets the
+        WebSocket only (no parameters, no dependencies)."""
+        return self.router.add_websocket_route(path, endpoint, name=name)
+
+    def websocket_route(self, path: str, name: str | None = None):
+        """Decorator form of add_websocket_route."""
+        return self.router.websocket_route(path, name=name)
+
     def native_websocket_routes(self) -> list:
         """The native path patterns of the app's WebSocket routes, each once,
         for the server's add_websocket (fasterapi._runtime.handle_websocket

@@ -712,6 +712,22 @@ class APIRouter:
         self._version += 1
         return route
 
+    def add_websocket_route(self, path: str, endpoint, name: str | None = None):
+        """Starlette's form: ``async def endpoint(websocket)``, called with
+        the WebSocket only (no parameters, no dependencies)."""
+        from ._websocket import APIWebSocketRoute  # noqa: PLC0415
+        route = APIWebSocketRoute(self.prefix + path, endpoint, name=name, plain=True)
+        self.routes.append(route)
+        self._version += 1
+        return route
+
+    def websocket_route(self, path: str, name: str | None = None):
+        """Decorator form of add_websocket_route."""
+        def decorator(func):
+            self.add_websocket_route(path, func, name=name)
+            return func
+        return decorator
+
     def websocket(self, path: str, name: str | None = None, *, dependencies=None):
         """Decorator: ``@router.websocket("/ws/{room}")`` on an ``async def``
         endpoint taking a ``WebSocket`` (and path, query, header, cookie
@@ -758,6 +774,8 @@ class APIRouter:
                     route_class_override=type(r), callbacks=r.callbacks, openapi_extra=r.openapi_extra,
                     generate_unique_id_function=gen if r.operation_id is None else Default(generate_unique_id),
                     pooled=r.pooled if pooled is None else pooled)
+            elif getattr(r, "is_websocket", False) and r.plain:
+                self.add_websocket_route(prefix + r.path, r.endpoint, name=r.name)
             elif getattr(r, "is_websocket", False):
                 self.add_api_websocket_route(prefix + r.path, r.endpoint, name=r.name,
                                              dependencies=_merge(dependencies, r.dependencies))

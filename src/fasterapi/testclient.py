@@ -30,12 +30,12 @@ from .requests import parse_cookies
 
 
 def __getattr__(name):  # WebSocketDenialResponse, without importing the WebSocket test code up front
-    if name == "WebSocketDenialResponse":
-        from ._testclient_ws import WebSocketDenialResponse  # noqa: PLC0415
-        return WebSocketDenialResponse
+    if name in ("WebSocketDenialResponse", "WebSocketTestSession"):
+        from . import _testclient_ws  # noqa: PLC0415
+        return getattr(_testclient_ws, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-__all__ = ["TestClient", "TestResponse", "WebSocketDenialResponse"]
+__all__ = ["TestClient", "TestResponse", "WebSocketDenialResponse", "WebSocketTestSession"]
 
 
 class TestResponse:

@@ -938,3 +938,34 @@ def test_examples_chat_room():
             assert alice.receive_text() == "bob: hello" and bob.receive_text() == "bob: hello"
         assert alice.receive_text() == "bob left"
     assert c.get("/").json() == {"connected": 0}
+
+
+def test_starlette_style_websocket_route_gets_only_the_websocket():
+    app = FastAPI()
+
+    @app.websocket_route("/plain")
+    async def plain(websocket):  # no annotation: Starlette's form, no parameter analysis
+        await websocket.accept()
+        await websocket.send_text(websocket.query_params.get("x", "-"))
+        await websocket.close()
+
+    async def raw(websocket):
+        await websocket.close(code=4003)
+
+    router = APIRouter()
+    router.add_websocket_route("/raw", raw)
+    app.include_router(router, prefix="/r")
+    c = client_for(app)
+    with c.websocket_connect("/plain?x=7") as ws:
+        assert ws.receive_text() == "7"
+    with pytest.raises(WebSocketDisconnect) as ei:
+        with c.websocket_connect("/r/raw"):
+            pass  # pragma: no cover
+    assert ei.value.code == 4003
+    assert app.native_websocket_routes() == ["/plain", "/r/raw"]
+
+
+def test_testclient_exports():
+    import fasterapi.testclient as tc
+    assert issubclass(tc.WebSocketDenialResponse, WebSocketDisconnect)
+    assert tc.WebSocketTestSession.__name__ == "WebSocketTestSession"
