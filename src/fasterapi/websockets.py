@@ -342,28 +342,33 @@ class WebSocket:
             raise WebSocketDisconnected('WebSocket is not connected: it was closed.')
 
     async def _receive_data(self):
-        self._check_connected()
-        msg = await self.receive()
-        if msg["type"] == "websocket.disconnect":
-            raise WebSocketDisconnect(msg["code"], msg["reason"])
-        return msg
+        # receive() without its message dicts: the path every receive_*() takes
+        if self.application_state != WebSocketState.CONNECTED:
+            self._check_connected()
+        if self.client_state == WebSocketState.DISCONNECTED:
+            raise WebSocketDisconnected('Cannot call "receive" once a disconnect message has been received.')
+        try:
+            return await self._ws.receive()
+        except _PEER_GONE as exc:
+            self.client_state = WebSocketState.DISCONNECTED
+            raise WebSocketDisconnect(*_disconnect_args(exc)) from None
 
     async def receive_text(self) -> str:
         """The next text message; raises WebSocketDisconnect when the peer
         closed, and a KeyError (WebSocketMessageTypeError) on a binary one."""
-        msg = await self._receive_data()
-        if "text" not in msg:
+        data = await self._receive_data()
+        if type(data) is not str:
             raise WebSocketMessageTypeError("receive_text() got a binary message: use receive_bytes() or "
                                             "receive() for both kinds")
-        return msg["text"]
+        return data
 
     async def receive_bytes(self) -> bytes:
         """The next binary message (see receive_text)."""
-        msg = await self._receive_data()
-        if "bytes" not in msg:
+        data = await self._receive_data()
+        if isinstance(data, str):
             raise WebSocketMessageTypeError("receive_bytes() got a text message: use receive_text() or "
                                             "receive() for both kinds")
-        return msg["bytes"]
+        return data if type(data) is bytes else bytes(data)
 
     async def receive_json(self, mode: str = "text"):
         """The next message parsed as JSON: from a text message
