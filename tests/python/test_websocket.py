@@ -655,6 +655,12 @@ def test_wss_over_tls(tmp_path):
 
 
 def _many(tmp_path, count):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < count + 512:
+        if hard != resource.RLIM_INFINITY and hard < count + 512:
+            pytest.skip(f"needs {count + 512} file descriptors, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count + 512, hard))
     srv = helpers.ServerProcess("ws_app.py", workdir=tmp_path, num_pinned_workers=1, graceful_timeout=5.0)
     try:
         rss0 = helpers.proc_status_kb(srv.pid, "VmRSS")
