@@ -4,6 +4,8 @@
 #   make -f mk/bench.mk bench            full run (median of 3 runs per figure)
 #   make -f mk/bench.mk bench QUICK=1    one short run per figure, about 4 minutes
 #   make -f mk/bench.mk bench-c          only build the C microbenchmarks
+#   make -f mk/bench.mk bench-tls        only the TLS section (bench/tls.py:
+#                                        docs/benchmarks-tls.md)
 #
 # `bench` installs what is missing (Debian: h2o, wrk, nghttp2-client; PyPI
 # into .venv: bench/requirements.txt), builds bench/c/ into $(BENCH_BUILD),
@@ -33,10 +35,14 @@ BENCH_PY_LDFLAGS = $(shell $(BENCH_PYCONFIG) --embed --ldflags) \
 BENCH_C_DEPS := bench/c/bench_util.h csrc/common/ring.h mk/bench.mk
 BENCH_C_BINS := $(BENCH_BUILD)/ring_bench $(BENCH_BUILD)/interp_switch $(BENCH_BUILD)/handoff_bench
 
-.PHONY: bench bench-c
+.PHONY: bench bench-c bench-tls
 
 bench: bench-c
 	$(BENCH_PY) bench/run.py $(if $(filter-out 0,$(QUICK)),--quick) --cbin $(BENCH_BUILD) $(BENCH_ARGS)
+	$(BENCH_PY) bench/tls.py $(if $(filter-out 0,$(QUICK)),--quick)
+
+bench-tls:
+	$(BENCH_PY) bench/tls.py $(if $(filter-out 0,$(QUICK)),--quick)
 
 bench-c: $(BENCH_C_BINS)
 

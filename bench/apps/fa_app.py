@@ -2,13 +2,16 @@
 
     python fa_app.py PORT PINNED_WORKERS [POOLED_WORKERS [POOLED_INTERPRETERS [KEEPALIVE_S]]]
 
-POOLED_WORKERS defaults to 2 and POOLED_INTERPRETERS to 1.
+POOLED_WORKERS defaults to 2 and POOLED_INTERPRETERS to 1.  With
+FA_BENCH_SSL_CERTFILE and FA_BENCH_SSL_KEYFILE in the environment the
+listener speaks TLS (ALPN h2 and http/1.1) with that certificate.
 
 Every worker interpreter imports this file again (as __mp_main__), so the
 handlers are module-level functions and the module body stays light.  The
 handlers do the same work as those of the other apps in this folder.
 """
 import json
+import os
 import sys
 
 from fasterapi._native.http2 import PyHttp2Server
@@ -50,6 +53,9 @@ if __name__ == "__main__":
     pooled = int(sys.argv[3]) if len(sys.argv) > 3 else 2
     pooled_interps = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     extra = {"keepalive_timeout": float(sys.argv[5])} if len(sys.argv) > 5 else {}
+    if os.environ.get("FA_BENCH_SSL_CERTFILE"):
+        extra["ssl_certfile"] = os.environ["FA_BENCH_SSL_CERTFILE"]
+        extra["ssl_keyfile"] = os.environ["FA_BENCH_SSL_KEYFILE"]
     server = PyHttp2Server(port=port, host="127.0.0.1", num_pinned_workers=pinned,
                            num_pooled_workers=pooled, num_pooled_interpreters=pooled_interps, **extra)
     server.add_route("GET", "/", plaintext)

@@ -45,6 +45,14 @@ struct fa_interp {
     PyObject **routes; /* req['route'] per handler id */
     PyObject *k_path_params, *k_route, *k_file, *k_file_range, *k_stream, *k_json, *k_after;
     PyObject *k_client, *k_scheme, *v_http, *k_allow, *v_https, *k_tls;
+    PyObject *k_tls_version, *k_tls_cipher, *k_tls_alpn, *k_tls_subject;
+    /* req['tls'] values: OpenSSL's version and cipher names and the ALPN
+     * choice are static C strings, so their str objects are made once per
+     * interpreter, keyed by the C pointer (fa_tls_str) */
+    struct {
+        const char *c;
+        PyObject *o;
+    } tls_strs[16];
     fa_json_cache json_cache;
     int *stream_body; /* per handler id */
     PyObject *k_method, *k_path, *k_query, *k_headers, *k_body, *k_status,
@@ -148,6 +156,14 @@ static void fa_interp_clear_objects(fa_interp *in)
     Py_CLEAR(in->v_http);
     Py_CLEAR(in->v_https);
     Py_CLEAR(in->k_tls);
+    Py_CLEAR(in->k_tls_version);
+    Py_CLEAR(in->k_tls_cipher);
+    Py_CLEAR(in->k_tls_alpn);
+    Py_CLEAR(in->k_tls_subject);
+    for (size_t i = 0; i < sizeof in->tls_strs / sizeof in->tls_strs[0]; i++) {
+        in->tls_strs[i].c = NULL;
+        Py_CLEAR(in->tls_strs[i].o);
+    }
     Py_CLEAR(in->k_allow);
     fa_json_cache_clear(&in->json_cache);
     Py_CLEAR(in->k_method);
@@ -251,6 +267,10 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
     FA_INTERN(v_http, "http");
     FA_INTERN(v_https, "https");
     FA_INTERN(k_tls, "tls");
+    FA_INTERN(k_tls_version, "version");
+    FA_INTERN(k_tls_cipher, "cipher");
+    FA_INTERN(k_tls_alpn, "alpn");
+    FA_INTERN(k_tls_subject, "client_subject");
     FA_INTERN(k_allow, "allow");
     FA_INTERN(v_ws, "ws");
     FA_INTERN(v_wss, "wss");
@@ -552,17 +572,47 @@ static PyObject *fa_build_client(const fa_request *rq)
     return t;
 }
 
-/* req['tls'] on an https connection: {"version", "cipher", "alpn",
- * "client_subject"}; alpn and client_subject may be None. */
-static PyObject *fa_build_tls(const fa_request *rq)
+/* The str for one of the static C strings of req['tls'] (NULL: None),
+ * made once per interpreter. */
+static PyObject *fa_tls_str(fa_interp *in, const char *c)
 {
-    PyObject *subject = rq->tls_subject != NULL ? fa_str(rq->tls_subject, rq->tls_subject_len)
-                                                : Py_NewRef(Py_None);
-    if (subject == NULL)
+    if (c == NULL)
+        return Py_NewRef(Py_None);
+    size_t n = sizeof in->tls_strs / sizeof in->tls_strs[0], i;
+    for (i = 0; i < n && in->tls_strs[i].c != NULL; i++)
+        if (in->tls_strs[i].c == c)
+            return Py_NewRef(in->tls_strs[i].o);
+    PyObject *o = PyUnicode_FromString(c);
+    if (o != NULL && i < n) {
+        in->tls_strs[i].c = c;
+        in->tls_strs[i].o = Py_NewRef(o);
+    }
+    return o;
+}
+
+/* req['tls'] on an https connection: {"version", "cipher", "alpn",
+ * "client_subject"}; alpn and client_subject may be None.  A new dict per
+ * request (handlers may change it); keys interned, values cached. */
+static PyObject *fa_build_tls(fa_interp *in, const fa_request *rq)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL)
         return NULL;
-    PyObject *d = Py_BuildValue("{s:s,s:s,s:z,s:N}", "version", rq->tls_version ? rq->tls_version : "",
-                                "cipher", rq->tls_cipher ? rq->tls_cipher : "", "alpn", rq->tls_alpn,
-                                "client_subject", subject);
+    PyObject *keys[4] = {in->k_tls_version, in->k_tls_cipher, in->k_tls_alpn, in->k_tls_subject};
+    PyObject *vals[4] = {
+        fa_tls_str(in, rq->tls_version ? rq->tls_version : ""),
+        fa_tls_str(in, rq->tls_cipher ? rq->tls_cipher : ""),
+        fa_tls_str(in, rq->tls_alpn),
+        rq->tls_subject != NULL ? fa_str(rq->tls_subject, rq->tls_subject_len) : Py_NewRef(Py_None),
+    };
+    int rc = 0;
+    for (int i = 0; i < 4; i++) {
+        if (rc == 0 && (vals[i] == NULL || PyDict_SetItem(d, keys[i], vals[i]) < 0))
+            rc = -1;
+        Py_XDECREF(vals[i]);
+    }
+    if (rc < 0)
+        Py_CLEAR(d);
     return d;
 }
 
@@ -593,7 +643,7 @@ static PyObject *fa_build_request(fa_interp *in, const fa_request *rq, int handl
     FA_SET(k_scheme, Py_NewRef(rq->tls ? in->v_https : in->v_http));
     FA_SET(k_client, fa_build_client(rq));
     if (rq->tls)
-        FA_SET(k_tls, fa_build_tls(rq));
+        FA_SET(k_tls, fa_build_tls(in, rq));
     if (rq->allow_len)
         FA_SET(k_allow, fa_str(rq->allow, rq->allow_len));
 #undef FA_SET

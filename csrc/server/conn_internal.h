@@ -91,6 +91,7 @@ typedef struct fa_conn {
     unsigned tls_failed : 1;           /* broken session: no close_notify */
     unsigned read_queued : 1;          /* on the worker's reads_due list */
     struct ssl_st *ssl;
+    unsigned char tls_drained; /* OpenSSL's last read(2) left the socket empty (fa_tls_conn_new) */
     char *tls_subject;                 /* verified client certificate, or NULL */
     struct fa_conn *read_next;         /* reads_due list */
     /* deadline list membership */

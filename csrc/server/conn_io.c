@@ -185,7 +185,7 @@ fa_conn *fa_conn_open(fa_worker *w, int fd, const struct sockaddr_storage *peer)
     fa_worker_conn_opened(c);
     if (w->srv->tls != NULL) {
         fa_tls_ctx_refresh(w->srv->tls, &w->tls_ctx, &w->tls_gen);
-        c->ssl = fa_tls_conn_new(w->tls_ctx, fd);
+        c->ssl = fa_tls_conn_new(w->tls_ctx, fd, &c->tls_drained);
         if (c->ssl == NULL) {
             fa_conn_close(c);
             return NULL;
@@ -549,6 +549,7 @@ void fa_conn_on_readable(fa_conn *c)
         fa_conn_tls_handshake(c);
         return;
     }
+    int again = 0;
     for (int round = 0; round < FA_READ_ROUNDS && !c->dead && !c->read_paused; round++) {
         fa_conn_buf_take(c, &c->rbuf);
         if (c->rbuf.cap - c->rbuf.len < 4096 && fa_buf_reserve(&c->rbuf, FA_READ_CHUNK) < 0) {
@@ -557,8 +558,10 @@ void fa_conn_on_readable(fa_conn *c)
         }
         size_t room = c->rbuf.cap - c->rbuf.len;
         ssize_t n = fa_conn_read(c, c->rbuf.data + c->rbuf.len, room);
-        if (n == FA_IO_AGAIN)
+        if (n == FA_IO_AGAIN) {
+            again = 1;
             break;
+        }
         if (n < 0) {
             fa_conn_close(c);
             return;
@@ -577,14 +580,19 @@ void fa_conn_on_readable(fa_conn *c)
             continue;
         if (r == 2)
             break;
-        /* a short read drained the socket; over TLS it is one record, and
-         * more may follow, so read on until the transport says AGAIN */
-        if ((size_t)n < room && c->ssl == NULL)
+        /* a short read drained the socket.  Over TLS a read gives one
+         * record at most: it is done when OpenSSL's last read(2) came back
+         * short and it holds no record read ahead */
+        if ((size_t)n < room && (c->ssl == NULL || (c->tls_drained && !fa_tls_pending(c->ssl))))
             break;
     }
     if (c->dead)
         return;
-    fa_conn_queue_read(c);
+    /* TLS bytes OpenSSL holds are read at the end of the loop round; not
+     * after AGAIN: then all it holds is an incomplete record, which waits
+     * for the socket (the poller wakes us) */
+    if (!again)
+        fa_conn_queue_read(c);
     if (c->read_eof && c->ws != NULL && !c->close_after_write) {
         /* a WebSocket peer that leaves without a close frame: 1006 */
         fa_conn_close(c);

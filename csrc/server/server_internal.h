@@ -141,6 +141,7 @@ typedef struct fa_worker {
     /* WebSockets (ws/conn.c) */
     struct fa_wsc *ws_list;   /* every WebSocket of the worker (keepalive, stop) */
     struct fa_wsc *ws_resume; /* handlers that caught up: read again */
+    struct fa_wsc *ws_reap;   /* closed HTTP/2 WebSockets to free */
     size_t num_ws;
     uint64_t ws_next_ms;      /* next keepalive / close deadline */
     fa_buf ws_scratch;        /* compressed messages on their way out */

@@ -896,6 +896,8 @@ void *fa_worker_main(void *arg)
                 break;
         }
         fa_worker_detach(w);
+        if (w->ws_reap)
+            fa_ws_worker_reap(w);
         fa_worker_bury(w);
         int n = fa_loop_poll(w->loop, evs, FA_MAX_EVENTS, fa_worker_next_timeout(w));
         fa_worker_update_clock(w);

@@ -73,8 +73,11 @@ void fa_tls_ctx_release(struct ssl_ctx_st **ctx);
 #define FA_TLS_WANT_WRITE (-3)
 #define FA_TLS_FAIL (-1)
 
-/* A server-side session on socket fd.  NULL when out of memory. */
-struct ssl_st *fa_tls_conn_new(struct ssl_ctx_st *ctx, int fd);
+/* A server-side session on socket fd.  NULL when out of memory.  When
+ * drained is not NULL, *drained is set after every read(2) the session makes
+ * on fd: 1 when it came back short, would block or hit the end (the socket
+ * holds nothing more), else 0. */
+struct ssl_st *fa_tls_conn_new(struct ssl_ctx_st *ctx, int fd, unsigned char *drained);
 /* Frees it; sends close_notify first when clean != 0 (best effort: the
  * socket is non-blocking and about to close). */
 void fa_tls_conn_free(struct ssl_st *ssl, int clean);
@@ -89,8 +92,9 @@ ssize_t fa_tls_write(struct ssl_st *ssl, const char *buf, size_t len);
 ssize_t fa_tls_sendfile(struct ssl_st *ssl, int fd, uint64_t *off, size_t len);
 /* Sends close_notify (once); FA_TLS_OK, FA_TLS_WANT_* or FA_TLS_FAIL. */
 int fa_tls_close_notify(struct ssl_st *ssl);
-/* Decrypted bytes OpenSSL holds that a read would return at once (the
- * poller cannot see them). */
+/* 1 when OpenSSL holds bytes the poller cannot see: decrypted ones, or
+ * records read ahead from the socket and not yet decrypted (possibly an
+ * incomplete one, which needs more bytes from the socket). */
 int fa_tls_pending(struct ssl_st *ssl);
 /* 1 when the session's writes go through kernel TLS. */
 int fa_tls_ktls_send(struct ssl_st *ssl);

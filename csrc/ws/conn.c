@@ -81,10 +81,12 @@ struct fa_wsc {
     unsigned pong_due : 1;      /* a keepalive ping is unanswered */
     unsigned resume_queued : 1;
     unsigned in_list : 1;       /* on the worker's list */
+    unsigned reaped : 1;        /* HTTP/2 stream closed: on the worker's reap list */
     uint64_t next_ping_ms, pong_deadline_ms, close_deadline_ms;
     struct fa_wsc *cnext;          /* the connection's WebSockets */
     struct fa_wsc *wprev, *wnext;  /* the worker's WebSockets */
     struct fa_wsc *resume_next;    /* the worker's resume list */
+    struct fa_wsc *reap_next;      /* the worker's reap list */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -804,14 +806,47 @@ int fa_wsc_h2_data(fa_conn *c, int32_t stream_id, const uint8_t *data, size_t le
 void fa_wsc_h2_closed(fa_conn *c, int32_t stream_id, int reset)
 {
     fa_wsc *ws = fa_wsc_of_stream(c, stream_id);
-    if (ws == NULL)
+    if (ws == NULL || ws->reaped)
         return;
-    if (!reset && ws->state == FA_WSC_OPEN && ws->in.len == 0) {
-        /* END_STREAM without a close frame: the peer is gone */
-    }
-    ws->state = FA_WSC_CLOSED;
+    /* END_STREAM without a close frame, or RST_STREAM: the peer is gone */
     fa_wsc_detach(ws, FA_WS_CLOSE_ABNORMAL, "", 0);
+    if (!reset && ws->state != FA_WSC_CLOSED && ws->state != FA_WSC_HANDSHAKE)
+        fa_wsc_finish(ws); /* our END_STREAM too */
+    ws->state = FA_WSC_CLOSED;
     fa_buf_free(&ws->in);
+    if (reset) {
+        /* the stream is gone: free the state at the end of the loop round
+         * (a caller up the stack may still hold ws) */
+        fa_wsc_unlist(ws);
+        fa_worker *w = c->worker;
+        ws->reaped = 1;
+        ws->reap_next = w->ws_reap;
+        w->ws_reap = ws;
+    }
+}
+
+int fa_wsc_enabled(fa_conn *c) { return c->worker->srv->ws_router.count > 0; }
+
+void fa_ws_worker_reap(fa_worker *w)
+{
+    fa_wsc *list = w->ws_reap;
+    w->ws_reap = NULL;
+    while (list) {
+        fa_wsc *ws = list;
+        list = ws->reap_next;
+        fa_wsc **pp = &ws->c->ws;
+        while (*pp && *pp != ws)
+            pp = &(*pp)->cnext;
+        if (*pp)
+            *pp = ws->cnext;
+        if (ws->z != NULL) {
+            fa_ws_deflate_free(ws->z);
+            free(ws->z);
+        }
+        fa_buf_free(&ws->msg);
+        fa_buf_free(&ws->in);
+        free(ws);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -828,6 +863,7 @@ void fa_wsc_conn_closing(fa_conn *c)
 
 void fa_wsc_conn_free(fa_conn *c)
 {
+    fa_ws_worker_reap(c->worker); /* no reap entry may outlive its connection */
     fa_wsc *ws = c->ws, *next;
     for (; ws; ws = next) {
         next = ws->cnext;

@@ -57,6 +57,9 @@ int fa_wsc_h2_data(struct fa_conn *c, int32_t stream_id, const uint8_t *data, si
 void fa_wsc_h2_closed(struct fa_conn *c, int32_t stream_id, int reset);
 /* True when the connection's stream carries a WebSocket. */
 int fa_wsc_h2_is_ws(struct fa_conn *c, int32_t stream_id);
+/* True when the server has websocket routes (HTTP/2 then announces
+ * SETTINGS_ENABLE_CONNECT_PROTOCOL). */
+int fa_wsc_enabled(struct fa_conn *c);
 
 /* The connection is closing (fa_worker_conn_closing): every WebSocket on
  * it sees 1006 unless it was closed already.  Attaches to Python. */
@@ -72,6 +75,9 @@ void fa_ws_worker_sweep(struct fa_worker *w);
 void fa_ws_worker_stop(struct fa_worker *w);
 /* WebSockets whose handler caught up: read again. */
 void fa_ws_worker_resume(struct fa_worker *w);
+/* Frees the state of WebSockets whose HTTP/2 stream closed (end of a loop
+ * round, so no caller still holds one). */
+void fa_ws_worker_reap(struct fa_worker *w);
 
 /* --- called by the handler's `ws` object (python/ws.c), attached --------- */
 

@@ -655,6 +655,12 @@ def test_wss_over_tls(tmp_path):
 
 
 def _many(tmp_path, count):
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < count + 512:
+        if hard != resource.RLIM_INFINITY and hard < count + 512:
+            pytest.skip(f"needs {count + 512} file descriptors, the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count + 512, hard))
     srv = helpers.ServerProcess("ws_app.py", workdir=tmp_path, num_pinned_workers=1, graceful_timeout=5.0)
     try:
         rss0 = helpers.proc_status_kb(srv.pid, "VmRSS")
@@ -689,3 +695,240 @@ def test_1000_concurrent_websockets_one_worker(tmp_path):
 @pytest.mark.slow
 def test_10000_concurrent_websockets_one_worker(tmp_path):
     _many(tmp_path, 10000)
+
+
+# --------------------------------------------------------------------------
+# HTTP/2: RFC 8441 extended CONNECT (h2 for HTTP/2, wsproto for the frames)
+# --------------------------------------------------------------------------
+
+h2conn = pytest.importorskip("h2.connection")
+import h2.config  # noqa: E402
+import h2.events  # noqa: E402
+import h2.settings  # noqa: E402
+wsproto = pytest.importorskip("wsproto")
+from wsproto import Connection as WsConnection, ConnectionType  # noqa: E402
+from wsproto.events import BytesMessage, CloseConnection, TextMessage  # noqa: E402
+
+
+class H2WebSockets:
+    """One HTTP/2 connection carrying WebSocket streams and plain requests."""
+
+    def __init__(self, port):
+        self.sock = helpers.connect(port)
+        self.sock.settimeout(10)
+        self.h2 = h2conn.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+        self.h2.initiate_connection()
+        self.flush()
+        self.ws = {}        # stream id -> wsproto Connection
+        self.messages = {}  # stream id -> [message data]
+        self.closes = {}    # stream id -> (code, reason)
+        self.responses = {}  # stream id -> headers dict
+        self.bodies = {}
+        self.ended = set()
+        self.resets = {}
+        self.settings_seen = False
+        self.pump(lambda: self.settings_seen)
+
+    def flush(self):
+        data = self.h2.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def pump(self, until, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while not until():
+            assert time.monotonic() < deadline, "timed out"
+            try:
+                data = self.sock.recv(1 << 20)
+            except socket.timeout:
+                continue
+            assert data, "connection closed"
+            for ev in self.h2.receive_data(data):
+                self._event(ev)
+            self.flush()
+
+    def _event(self, ev):
+        if isinstance(ev, h2.events.RemoteSettingsChanged):
+            self.settings_seen = True
+        elif isinstance(ev, h2.events.ResponseReceived):
+            self.responses[ev.stream_id] = dict(ev.headers)
+        elif isinstance(ev, h2.events.DataReceived):
+            self.h2.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            if ev.stream_id in self.ws:
+                w = self.ws[ev.stream_id]
+                w.receive_data(ev.data)
+                for we in w.events():
+                    if isinstance(we, (TextMessage, BytesMessage)):
+                        buf = self.messages.setdefault(ev.stream_id, [])
+                        if buf and getattr(buf[-1], "_open", False):
+                            buf[-1] = _Partial(buf[-1] + we.data, not we.message_finished)
+                        else:
+                            buf.append(_Partial(we.data, not we.message_finished))
+                    elif isinstance(we, CloseConnection):
+                        self.closes[ev.stream_id] = (we.code, we.reason)
+            else:
+                self.bodies[ev.stream_id] = self.bodies.get(ev.stream_id, b"") + ev.data
+        elif isinstance(ev, h2.events.StreamEnded):
+            self.ended.add(ev.stream_id)
+        elif isinstance(ev, h2.events.StreamReset):
+            self.resets[ev.stream_id] = ev.error_code
+
+    def connect_ws(self, path, headers=()):
+        sid = self.h2.get_next_available_stream_id()
+        self.h2.send_headers(sid, [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"),
+                                   (":path", path), (":authority", "127.0.0.1"),
+                                   ("sec-websocket-version", "13"), *headers])
+        self.flush()
+        self.ws[sid] = WsConnection(ConnectionType.CLIENT)
+        return sid
+
+    def wait_response(self, sid):
+        self.pump(lambda: sid in self.responses or sid in self.resets)
+        return self.responses.get(sid, {})
+
+    def send(self, sid, event):
+        data = self.ws[sid].send(event)
+        while data:
+            room = min(self.h2.local_flow_control_window(sid), self.h2.max_outbound_frame_size)
+            if room <= 0:
+                self.pump(lambda: self.h2.local_flow_control_window(sid) > 0)
+                continue
+            self.h2.send_data(sid, data[:room])
+            data = data[room:]
+            self.flush()
+
+    def recv(self, sid, n=1):
+        self.pump(lambda: len([m for m in self.messages.get(sid, []) if not m._open]) >= n
+                  or sid in self.closes or sid in self.resets)
+        out = [m.value for m in self.messages.get(sid, []) if not m._open][:n]
+        self.messages[sid] = self.messages.get(sid, [])[len(out):]
+        return out
+
+    def get(self, path):
+        sid = self.h2.get_next_available_stream_id()
+        self.h2.send_headers(sid, [(":method", "GET"), (":scheme", "http"), (":path", path),
+                                   (":authority", "127.0.0.1")], end_stream=True)
+        self.flush()
+        self.pump(lambda: sid in self.ended or sid in self.resets)
+        return self.responses[sid][":status"], self.bodies.get(sid, b"")
+
+    def close(self):
+        self.sock.close()
+
+
+class _Partial:
+    """A message as wsproto delivers it (maybe in pieces)."""
+
+    def __init__(self, value, open_):
+        self.value, self._open = value, open_
+
+    def __add__(self, more):
+        return self.value + more
+
+
+def test_h2_settings_enable_connect_protocol(wsrv):
+    c = H2WebSockets(wsrv.port)
+    assert c.h2.remote_settings.get(h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL) == 1
+    c.close()
+
+
+def test_h2_several_websockets_beside_plain_requests(wsrv):
+    c = H2WebSockets(wsrv.port)
+    sids = [c.connect_ws("/echo") for _ in range(4)]
+    for sid in sids:
+        assert c.wait_response(sid)[":status"] == "200"
+    assert c.get("/plain") == ("200", b"plain http")
+    for round_ in range(3):
+        for i, sid in enumerate(sids):
+            c.send(sid, TextMessage(data=f"ws{i} round{round_} ✓"))
+        assert c.get("/plain") == ("200", b"plain http")
+        for i, sid in enumerate(sids):
+            assert c.recv(sid) == [f"ws{i} round{round_} ✓"]
+    c.send(sids[0], BytesMessage(data=b"\x00\xff" * 1000))
+    assert c.recv(sids[0]) == [b"\x00\xff" * 1000]
+    for sid in sids:
+        c.send(sid, CloseConnection(code=1000, reason="done"))
+    c.pump(lambda: all(s in c.closes and s in c.ended for s in sids))
+    assert all(c.closes[s] == (1000, "done") for s in sids)
+    assert c.get("/plain") == ("200", b"plain http")  # the connection lives on
+    c.close()
+
+
+def test_h2_large_message_under_flow_control(wsrv):
+    data = helpers.random_body(2 << 20, seed=11)  # far beyond the initial windows
+    c = H2WebSockets(wsrv.port)
+    sid = c.connect_ws("/echo")
+    assert c.wait_response(sid)[":status"] == "200"
+    c.send(sid, BytesMessage(data=data))
+    assert c.recv(sid) == [data]
+    c.close()
+
+
+def test_h2_request_attributes(wsrv):
+    c = H2WebSockets(wsrv.port)
+    sid = c.connect_ws("/info/h2?q=1", headers=[("sec-websocket-protocol", "chat")])
+    resp = c.wait_response(sid)
+    assert resp[":status"] == "200" and resp.get("sec-websocket-protocol") == "chat"
+    info = json.loads(c.recv(sid)[0])
+    assert info["http_version"] == "2" and info["path_params"] == {"name": "h2"}
+    assert info["query"] == "q=1" and info["subprotocols"] == ["chat"]
+    c.close()
+
+
+def test_h2_refusals(wsrv):
+    c = H2WebSockets(wsrv.port)
+    assert c.wait_response(c.connect_ws("/nope"))[":status"] == "404"
+    assert c.wait_response(c.connect_ws("/reject"))[":status"] == "403"
+    assert c.wait_response(c.connect_ws("/raise-before"))[":status"] == "500"
+    sid = c.h2.get_next_available_stream_id()
+    c.h2.send_headers(sid, [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"),
+                            (":path", "/echo"), (":authority", "x"), ("sec-websocket-version", "8")])
+    c.flush()
+    c.ws[sid] = WsConnection(ConnectionType.CLIENT)
+    assert c.wait_response(sid)[":status"] == "426"
+    assert c.get("/plain") == ("200", b"plain http")
+    c.close()
+
+
+def test_h2_malformed_frame_and_reset(wsrv):
+    since = wsrv.stderr_len()
+    c = H2WebSockets(wsrv.port)
+    bad = c.connect_ws("/echo")
+    assert c.wait_response(bad)[":status"] == "200"
+    c.h2.send_data(bad, frame(0x1, b"unmasked", mask=False))
+    c.flush()
+    c.pump(lambda: bad in c.ended)
+    assert c.closes[bad][0] == 1002  # close frame, then END_STREAM
+    sid = c.connect_ws("/wait")
+    assert c.wait_response(sid)[":status"] == "200"
+    assert c.recv(sid) == ["ready"]
+    c.h2.reset_stream(sid)
+    c.flush()
+    assert "FA-WS wait-closed 1006" in wsrv.wait_stderr(lambda t: "wait-closed" in t, since)
+    assert c.get("/plain") == ("200", b"plain http")
+    c.close()
+
+
+def test_h2_handler_that_does_not_read_holds_the_window(wsrv):
+    """/slow sleeps 1 s before reading: the client's stream window runs out
+    (the server gives it back only as the handler reads)."""
+    c = H2WebSockets(wsrv.port)
+    sid = c.connect_ws("/slow?0")
+    assert c.wait_response(sid)[":status"] == "200"
+    sent = 0
+    msg = c.ws[sid].send(BytesMessage(data=b"q" * 8000))
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 0.6:
+        room = min(c.h2.local_flow_control_window(sid), c.h2.max_outbound_frame_size)
+        if room < len(msg):
+            break
+        c.h2.send_data(sid, msg)
+        c.flush()
+        sent += 1
+    assert c.h2.local_flow_control_window(sid) < len(msg), "the window did not run out"
+    assert sent * len(msg) < 8 << 20
+    for _ in range(3):
+        c.send(sid, BytesMessage(data=b"q" * 8000))  # waits for WINDOW_UPDATEs
+    c.send(sid, TextMessage(data="done"))
+    assert c.recv(sid) == [str(sent + 4)]
+    c.close()
