@@ -1,8 +1,9 @@
-"""The application layer's WebSockets on the real server, with Python's
-`websockets` library as the client (HTTP/1.1), in sub-interpreter and
-main-interpreter modes: messages of every kind, parameters and
-dependencies, close codes both ways, refusals (403 / 500), and HTTP beside
-them on the same server."""
+"""The application layer's WebSockets on the real server, in sub-interpreter
+and main-interpreter modes: with Python's `websockets` library as the
+client over HTTP/1.1 (messages of every kind, parameters and dependencies,
+close codes both ways, refusals 403 / 404 / 500, 1 MiB messages, 50 at
+once, HTTP beside them), and with h2 + wsproto over HTTP/2 (RFC 8441:
+several app WebSockets and a plain request on one connection, refusals)."""
 import asyncio
 import json
 from pathlib import Path
@@ -185,3 +186,60 @@ def test_many_websockets_at_once_and_http_beside_them(ws_server):
         await asyncio.gather(*(one(i) for i in range(50)))
     run(main())
     assert http_json(ws_server, "/plain") == {"http": True}
+
+
+# -- HTTP/2 (RFC 8441), with the native tests' h2 + wsproto client ------------------------
+
+def _h2_client(port):
+    # the HTTP/2 WebSocket client of the native layer's tests (h2 for the
+    # connection, wsproto for the frames)
+    pytest.importorskip("h2.connection")
+    pytest.importorskip("wsproto")
+    from test_websocket import H2WebSockets  # noqa: PLC0415 - tests/python is on sys.path
+    return H2WebSockets(port)
+
+
+def test_h2_app_websockets_beside_requests(ws_server):
+    from wsproto.events import BytesMessage, CloseConnection, TextMessage
+    c = _h2_client(ws_server.port)
+    try:
+        echo = c.connect_ws("/echo")
+        item = c.connect_ws("/items/5?token=h2tok&q=z", headers=[("x-client", "h2c")])
+        info = c.connect_ws("/info/h2name?x=2", headers=[("sec-websocket-protocol", "p1, p2")])
+        for sid in (echo, item, info):
+            assert c.wait_response(sid)[":status"] == "200"
+        assert c.responses[info].get("sec-websocket-protocol") == "p2"
+        assert c.get("/plain") == ("200", b'{"http":true}')
+        c.send(echo, TextMessage(data="over h2 ✓"))
+        assert c.recv(echo) == ["over h2 ✓"]
+        c.send(echo, BytesMessage(data=b"\x01\x02"))
+        assert c.recv(echo) == [b"\x01\x02"]
+        got = json.loads(c.recv(item)[0])
+        assert got == {"item_id": 5, "user": "h2tok", "res": "res", "x_client": "h2c", "q": ["z"]}
+        c.pump(lambda: item in c.closes)
+        assert c.closes[item] == (4000, "done")
+        meta = json.loads(c.recv(info)[0])
+        assert meta["http_version"] == "2" and meta["name"] == "h2name" and meta["offered"] == ["p1", "p2"]
+        assert meta["query"] == {"x": "2"}
+        c.send(echo, CloseConnection(code=4002, reason="h2 bye"))
+        c.pump(lambda: echo in c.closes)
+    finally:
+        c.close()
+    assert {"echo closed": 4002, "reason": "h2 bye"} in http_json(ws_server, "/log")
+
+
+def test_h2_app_refusals(ws_server):
+    c = _h2_client(ws_server.port)
+    try:
+        assert c.wait_response(c.connect_ws("/items/notanint?token=t"))[":status"] == "403"  # validation: 1008
+        assert c.wait_response(c.connect_ws("/items/1"))[":status"] == "403"  # WebSocketException before accept
+        assert c.wait_response(c.connect_ws("/raise-before"))[":status"] == "500"
+        sid = c.connect_ws("/raise-after")
+        assert c.wait_response(sid)[":status"] == "200"
+        from wsproto.events import TextMessage
+        c.send(sid, TextMessage(data="go"))
+        c.pump(lambda: sid in c.closes)
+        assert c.closes[sid][0] == 1011
+        assert c.get("/plain") == ("200", b'{"http":true}')
+    finally:
+        c.close()
