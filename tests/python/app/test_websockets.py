@@ -969,3 +969,91 @@ def test_testclient_exports():
     import fasterapi.testclient as tc
     assert issubclass(tc.WebSocketDenialResponse, WebSocketDisconnect)
     assert tc.WebSocketTestSession.__name__ == "WebSocketTestSession"
+
+
+def test_http_middleware_does_not_touch_websockets():
+    app = FastAPI()
+    seen = []
+
+    @app.middleware("http")
+    async def mw(request, call_next):
+        seen.append(request.url.path)
+        return await call_next(request)
+
+    @app.get("/h")
+    def h():
+        return {}
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket):
+        await websocket.accept()
+        await websocket.send_text("through")
+        await websocket.close()
+
+    c = client_for(app)
+    with c.websocket_connect("/ws") as ws:
+        assert ws.receive_text() == "through"
+    c.get("/h")
+    assert seen == ["/h"]
+
+
+def test_startup_runs_first_when_a_websocket_comes_before_it():
+    # a worker interpreter where the startup hook has not run yet (the server
+    # normally runs it before serving): dispatch runs it first
+    from fasterapi._runtime import handle_websocket  # noqa: F401 - the server's entry point
+    events = []
+    app = FastAPI()
+
+    @app.on_event("startup")
+    async def up():
+        events.append("startup")
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket):
+        events.append("endpoint")
+        await websocket.accept()
+        await websocket.close()
+
+    app._startup_state = "todo"
+    with pytest.raises(WebSocketDisconnect):
+        with client_for(app).websocket_connect("/ws") as ws:
+            ws.receive_text()
+    assert events == ["startup", "endpoint"] and app._startup_state is None
+
+
+def test_failed_startup_closes_with_1011():
+    app = FastAPI()
+
+    @app.on_event("startup")
+    async def up():
+        raise RuntimeError("no database")
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket):  # pragma: no cover - never reached
+        await websocket.accept()
+
+    app._startup_state = "todo"
+    with pytest.raises(WebSocketDisconnect) as ei:
+        with client_for(app).websocket_connect("/ws"):
+            pass  # pragma: no cover
+    assert ei.value.code == 1011
+
+
+def test_leaving_cancels_an_endpoint_that_waits_elsewhere(monkeypatch):
+    import fasterapi._testclient_ws as tws
+    monkeypatch.setattr(tws, "_EXIT_GRACE", 0.2)
+    cancelled = []
+    app = FastAPI()
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket):
+        await websocket.accept()
+        try:
+            await asyncio.sleep(3600)  # not reading: the client's close is never seen
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    with client_for(app).websocket_connect("/ws"):
+        pass
+    assert cancelled == [True]
