@@ -122,7 +122,11 @@ class WebSocket:
     @property
     def url(self) -> URL:
         scheme = "wss" if getattr(self._ws, "scheme", "ws") == "wss" else "ws"
-        return URL(scheme, self.headers.get("host", ""), self._ws.path, self._ws.query or "")
+        netloc = self.headers.get("host")
+        if not netloc:  # no Host (HTTP/2 gives :authority as host): the local address, as Starlette
+            server = getattr(self._ws, "server", None)
+            netloc = f"{server[0]}:{server[1]}" if server else ""
+        return URL(scheme, netloc, self._ws.path, self._ws.query or "")
 
     @property
     def base_url(self) -> URL:

@@ -220,7 +220,7 @@ def test_h2_app_websockets_beside_requests(ws_server):
         assert c.closes[item] == (4000, "done")
         meta = json.loads(c.recv(info)[0])
         assert meta["http_version"] == "2" and meta["name"] == "h2name" and meta["offered"] == ["p1", "p2"]
-        assert meta["query"] == {"x": "2"}
+        assert meta["query"] == {"x": "2"} and meta["url"] == "ws://127.0.0.1/info/h2name?x=2"
         c.send(echo, CloseConnection(code=4002, reason="h2 bye"))
         c.pump(lambda: echo in c.closes)
     finally:
