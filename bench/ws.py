@@ -127,7 +127,8 @@ def main():
         r["version"] = version()
         port = bl.free_port()
         argv = mk(port)
-        commands[key] = " ".join(a.replace(str(port), "PORT") for a in argv)
+        commands[key] = " ".join(os.path.relpath(a, bl.APPS) if a.startswith(bl.ROOT) else a
+                                 for a in argv).replace(str(port), "PORT")
         log = os.path.join(BUILD, "logs", f"ws-{key}.log")
         try:
             server = bl.Server(argv, port, cwd=bl.APPS, log_path=log)
