@@ -649,9 +649,57 @@ def test_wss_over_tls(tmp_path):
                 await c.send("z" * 10000)
                 assert await c.recv() == "z" * 10000
         run(main())
+        # and over HTTP/2 (ALPN h2): RFC 8441 inside TLS
+        h2ctx = ssl.create_default_context(cafile=str(tmp_path / "c.pem"))
+        h2ctx.set_alpn_protocols(["h2"])
+        c = H2WebSockets(srv.port, h2ctx)
+        sid = c.connect_ws("/info/t2")
+        assert c.wait_response(sid)[":status"] == "200"
+        info = json.loads(c.recv(sid)[0])
+        assert info["scheme"] == "wss" and info["http_version"] == "2"
+        e = c.connect_ws("/echo")
+        c.send(e, TextMessage(data="h2 over tls"))
+        assert c.recv(e) == ["h2 over tls"]
+        c.close()
         srv.check_clean_exit()
     finally:
         srv.kill()
+
+
+def test_main_interpreter_mode(tmp_path):
+    """interpreters="main": every worker shares the main interpreter."""
+    srv = helpers.ServerProcess("ws_app.py", workdir=tmp_path, num_pinned_workers=2, interpreters="main")
+    try:
+        async def main():
+            conns = [await websockets.connect(url(srv, "/echo")) for _ in range(6)]
+            for i, c in enumerate(conns):
+                await c.send(f"m{i}")
+            for i, c in enumerate(conns):
+                assert await c.recv() == f"m{i}"
+            for c in conns:
+                await c.close()
+        run(main())
+        srv.check_clean_exit()
+    finally:
+        srv.kill()
+
+
+def test_h2_many_websocket_streams_in_turn(wsrv):
+    """Streams come and go on one connection (their state is freed as they close)."""
+    c = H2WebSockets(wsrv.port)
+    for i in range(60):
+        sid = c.connect_ws("/echo")
+        assert c.wait_response(sid)[":status"] == "200"
+        c.send(sid, TextMessage(data=f"n{i}"))
+        assert c.recv(sid) == [f"n{i}"]
+        if i % 2:
+            c.send(sid, CloseConnection(code=1000))
+            c.pump(lambda: sid in c.ended)
+        else:
+            c.h2.reset_stream(sid)
+            c.flush()
+    assert c.get("/plain") == ("200", b"plain http")
+    c.close()
 
 
 def _many(tmp_path, count):
@@ -713,8 +761,10 @@ from wsproto.events import BytesMessage, CloseConnection, TextMessage  # noqa: E
 class H2WebSockets:
     """One HTTP/2 connection carrying WebSocket streams and plain requests."""
 
-    def __init__(self, port):
+    def __init__(self, port, ssl_context=None):
         self.sock = helpers.connect(port)
+        if ssl_context is not None:
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname="localhost")
         self.sock.settimeout(10)
         self.h2 = h2conn.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
         self.h2.initiate_connection()
