@@ -16,7 +16,11 @@ Three servers, 1 worker each, on 127.0.0.1, loaded by bench/c/ws_load.c
 - FastAPI on Uvicorn: the same file under FastAPI (WS_BENCH_FRAMEWORK=
   fastapi), `uvicorn --ws websockets`.
 
-Prints round trips/s and the ratios of this run; writes build/bench/ws_app.json.
+Then memory per idle WebSocket: --idle N (default 2,000) WebSockets held
+open, the server's RSS growth / N (as bench/ws.py measures it).
+
+Prints round trips/s, KB per idle WebSocket and the ratios of this run;
+writes build/bench/ws_app.json.
 """
 import argparse
 import json
@@ -25,7 +29,7 @@ import statistics
 import sys
 
 import benchlib as bl
-from ws import LOAD, echo  # the load generator driver of bench/ws.py
+from ws import LOAD, echo, idle_kb  # the load generator drivers of bench/ws.py
 
 PY = sys.executable
 VENV_BIN = os.path.dirname(PY)
@@ -47,8 +51,10 @@ def servers():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--idle", type=int, default=2000)
     args = ap.parse_args()
     bl.restore_default_signals()
+    bl.raise_nofile()
     if not os.access(LOAD, os.X_OK):
         sys.exit(f"{LOAD} is missing: build it with `make -f mk/bench.mk bench-c`")
     seconds, warmup, runs = (1.5, 0.3, 1) if args.quick else (4, 1, 3)
@@ -67,11 +73,13 @@ def main():
         try:
             echo(port, warmup + 0.5, 0)
             figs = [echo(port, seconds, warmup)["per_second"] for _ in range(runs)]
+            kb = idle_kb(server, args.idle)
         finally:
             server.stop()
-        out[key] = {"label": label, "echo": statistics.median(figs), "runs": figs,
+        out[key] = {"label": label, "echo": statistics.median(figs), "runs": figs, "idle_kb": kb,
                     "command": " ".join(cmd).replace(str(port), "PORT")}
-        print(f"{label}: {out[key]['echo']:,.0f} round trips/s {[round(f) for f in figs]}", flush=True)
+        print(f"{label}: {out[key]['echo']:,.0f} round trips/s {[round(f) for f in figs]}, "
+              f"{kb:.1f} KB per idle WebSocket", flush=True)
     if "echo" in out.get("app", {}) and "echo" in out.get("native", {}):
         print(f"app layer / native: {out['app']['echo'] / out['native']['echo']:.2f}")
     if "echo" in out.get("app", {}) and "echo" in out.get("fastapi", {}):
