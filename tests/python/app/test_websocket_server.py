@@ -243,3 +243,25 @@ def test_h2_app_refusals(ws_server):
         assert c.get("/plain") == ("200", b'{"http":true}')
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("mode", ["sub", "main"])
+def test_graceful_stop_closes_app_websockets_with_1001(tmp_path, mode):
+    import signal
+    srv = helpers.ServerProcess(APP, workdir=tmp_path, num_pinned_workers=1, num_pooled_workers=0,
+                                num_pooled_interpreters=0, interpreters=mode)
+    try:
+        async def main():
+            async with connect(url(srv, "/hold")) as c:
+                assert await c.recv() == "ready"
+                srv.send_signal(signal.SIGTERM)
+                with pytest.raises(ConnectionClosed):
+                    await c.recv()
+                return c.close_code
+        assert run(main()) == 1001
+        assert srv.wait(30) == 0
+        err = srv.stderr()
+        # the endpoint saw the server's going-away, and its yield dependency finished
+        assert "FA-WSAPP hold closed 1001" in err and "FA-WSAPP hold dependency exit" in err
+    finally:
+        srv.kill()

@@ -131,6 +131,24 @@ async def big(websocket: WebSocket):
     await websocket.close()
 
 
+def held():
+    try:
+        yield "held"
+    finally:
+        print("FA-WSAPP hold dependency exit", file=sys.stderr, flush=True)
+
+
+@app.websocket("/hold")
+async def hold(websocket: WebSocket, h: Annotated[str, Depends(held)]):
+    await websocket.accept()
+    await websocket.send_text("ready")
+    try:
+        while True:
+            await websocket.receive_text()
+    except WebSocketDisconnect as exc:
+        print(f"FA-WSAPP hold closed {exc.code}", file=sys.stderr, flush=True)
+
+
 if __name__ == "__main__":
     cfg = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
     app.run(host=cfg.pop("host", "127.0.0.1"), port=cfg.pop("port", 8000),
