@@ -261,6 +261,7 @@ def test_graceful_stop_closes_app_websockets_with_1001(tmp_path, mode):
         assert run(main()) == 1001
         assert srv.wait(30) == 0
         err = srv.stderr()
+        helpers.assert_no_sanitizer_reports(err, "ws_app.py")
         # the endpoint saw the server's going-away, and its yield dependency finished
         assert "FA-WSAPP hold closed 1001" in err and "FA-WSAPP hold dependency exit" in err
     finally:
