@@ -189,6 +189,15 @@ def test_request_attributes_subprotocol_and_headers(wsrv):
     assert info["client"][0] == "127.0.0.1" and info["server"] == ["127.0.0.1", wsrv.port]
 
 
+def test_receive_given_up_on_loses_no_message(wsrv):
+    async def main():
+        async with websockets.connect(url(wsrv, "/timeout")) as c:
+            assert await c.recv() == "timed out"
+            await c.send("hello")
+            assert await c.recv() == "then hello"
+    run(main())
+
+
 def test_path_parameters(wsrv):
     async def main():
         async with websockets.connect(url(wsrv, "/rooms/42/a/b/c")) as c:

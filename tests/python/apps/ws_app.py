@@ -157,6 +157,20 @@ async def wait_close(ws):
         _mark("wait-closed", exc.code, repr(exc.reason))
 
 
+async def receive_timeout(ws):
+    """A receive() given up on (timeout) loses no message: the next one gets it."""
+    await ws.accept()
+    try:
+        await asyncio.wait_for(ws.receive(), 0.2)
+        await ws.send("no timeout?")
+    except asyncio.TimeoutError:
+        await ws.send("timed out")
+    await asyncio.sleep(0.3)  # the next message arrives while the given-up receive is on record
+    msg = await ws.receive()
+    await ws.send("then " + msg)
+    await ws.close()
+
+
 async def room(ws):
     await ws.accept()
     await ws.send(json.dumps(ws.path_params))
@@ -178,7 +192,7 @@ if __name__ == "__main__":
                      ("/raise-after", raise_after), ("/close", close_code),
                      ("/return-open", return_open), ("/api-errors", api_errors),
                      ("/slow", slow_reader), ("/flood", flood), ("/wait", wait_close),
-                     ("/rooms/{room}/{rest:path}", room)]:
+                     ("/rooms/{room}/{rest:path}", room), ("/timeout", receive_timeout)]:
         server.add_websocket(path, fn, **ws_opts)
     server.add_websocket("/zecho", echo, compression=True)
     server.add_websocket("/small", echo, max_message_size=1000, max_frame_size=600)
