@@ -346,6 +346,16 @@ static PyObject *fa_pyws_accept(PyObject *op, PyObject *args, PyObject *kwds)
             PyErr_Format(PyExc_ValueError, "accept(): subprotocol %R is not a token (RFC 6455 4.1)", sub);
             return NULL;
         }
+        /* RFC 6455 4.2.2: the server picks one of those the client offered */
+        int offered = ws->subprotocols ? PySequence_Contains(ws->subprotocols, sub) : 0;
+        if (offered < 0)
+            return NULL;
+        if (!offered) {
+            PyErr_Format(PyExc_ValueError,
+                         "accept(): subprotocol %R was not offered by the client (ws.subprotocols is %R)",
+                         sub, ws->subprotocols ? ws->subprotocols : Py_None);
+            return NULL;
+        }
     }
     fa_header hdrs[FA_PYWS_MAX_HEADERS];
     size_t nh = 0;

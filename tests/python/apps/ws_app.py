@@ -84,6 +84,19 @@ async def api_errors(ws):
         await ws.send("x")
     except RuntimeError as exc:
         out["send_before_accept"] = str(exc)
+    for sub in ("not-offered", "bad token", 7):
+        try:
+            await ws.accept(subprotocol=sub)
+        except (ValueError, TypeError) as exc:
+            out[f"sub_{sub}"] = f"{type(exc).__name__}: {exc}"
+    try:
+        await ws.accept(headers=[("bad name", "v")])
+    except ValueError as exc:
+        out["bad_header"] = str(exc)
+    try:
+        await ws.accept(headers=[("x", "a\r\nb")])
+    except ValueError as exc:
+        out["crlf_header"] = str(exc)
     await ws.accept()
     try:
         await ws.accept()
@@ -102,6 +115,7 @@ async def api_errors(ws):
         await ws.send(12)
     except TypeError as exc:
         out["send_int"] = str(exc)
+    out["subprotocols"] = ws.subprotocols
     await ws.send(json.dumps(out))
     await ws.close()
     try:
