@@ -59,7 +59,7 @@ struct fa_interp {
         *k_content_type, *k_http_version;
     PyObject *v_200, *v_11, *v_10, *v_20;
     /* WebSockets (python/ws.c): this interpreter's types */
-    PyObject *ws_type, *ws_disconnect, *ws_ready, *v_ws, *v_wss;
+    PyObject *ws_type, *ws_disconnect, *ws_ready, *ws_names, *v_ws, *v_wss;
 };
 
 struct fa_pythread {
@@ -142,6 +142,7 @@ static void fa_interp_clear_objects(fa_interp *in)
     Py_CLEAR(in->ws_type);
     Py_CLEAR(in->ws_disconnect);
     Py_CLEAR(in->ws_ready);
+    Py_CLEAR(in->ws_names);
     Py_CLEAR(in->v_ws);
     Py_CLEAR(in->v_wss);
     Py_CLEAR(in->k_path_params);
@@ -240,7 +241,7 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
         in->ws_disconnect = in->ws_type ? PyObject_GetAttrString(native, "WebSocketDisconnect") : NULL;
         in->ws_ready = in->ws_disconnect ? PyObject_GetAttrString(native, "_WebSocketReady") : NULL;
         Py_DECREF(native);
-        if (in->ws_ready == NULL)
+        if (in->ws_ready == NULL || (in->ws_names = fa_pyws_names_new()) == NULL)
             goto done;
     }
 
@@ -1691,7 +1692,7 @@ int fa_pythread_ws_start(fa_pythread *pt, int handler_id, const fa_request *rq, 
         fprintf(stderr, "fasterapi: no asyncio loop to run a WebSocket handler on\n");
         return -1;
     }
-    fa_pyws *ws = fa_pyws_new(in->ws_type, in->ws_disconnect, in->ws_ready, pt->loop, wsc);
+    fa_pyws *ws = fa_pyws_new(in->ws_type, in->ws_disconnect, in->ws_ready, in->ws_names, pt->loop, wsc);
     PyObject *coro = NULL, *task = NULL, *done = NULL, *r = NULL;
     if (ws == NULL)
         goto fail;

@@ -27,6 +27,25 @@
 #define FA_PYWS_INBOX_LOW_BYTES (256u << 10)
 #define FA_PYWS_MAX_HEADERS 64
 
+/* ws->names: method names called on every message, interned once */
+enum { FA_N_DONE, FA_N_SET_RESULT, FA_N_SET_EXCEPTION, FA_N_CREATE_FUTURE, FA_N_COUNT };
+static const char *const fa_pyws_name_strs[FA_N_COUNT] = {"done", "set_result", "set_exception",
+                                                          "create_future"};
+#define FA_NAME(ws, i) PyTuple_GET_ITEM((ws)->names, (i))
+
+PyObject *fa_pyws_names_new(void)
+{
+    PyObject *t = PyTuple_New(FA_N_COUNT);
+    for (int i = 0; t != NULL && i < FA_N_COUNT; i++) {
+        PyObject *s = PyUnicode_InternFromString(fa_pyws_name_strs[i]);
+        if (s == NULL)
+            Py_CLEAR(t);
+        else
+            PyTuple_SET_ITEM(t, i, s);
+    }
+    return t;
+}
+
 /* ------------------------------------------------------------------------ */
 /* _WebSocketReady: an awaitable that is already done */
 
@@ -136,9 +155,9 @@ static void fa_pyws_mark_closed(fa_pyws *ws, int code, const char *reason, size_
 }
 
 /* True when a future is still pending; -1 on error. */
-static int fa_future_pending(PyObject *fut)
+static int fa_future_pending(fa_pyws *ws, PyObject *fut)
 {
-    PyObject *r = PyObject_CallMethod(fut, "done", NULL);
+    PyObject *r = PyObject_CallMethodNoArgs(fut, FA_NAME(ws, FA_N_DONE));
     if (r == NULL)
         return -1;
     int done = PyObject_IsTrue(r);
@@ -146,11 +165,11 @@ static int fa_future_pending(PyObject *fut)
     return done < 0 ? -1 : !done;
 }
 
-static void fa_future_call(PyObject *fut, const char *method, PyObject *arg)
+static void fa_future_call(fa_pyws *ws, PyObject *fut, int method, PyObject *arg)
 {
-    int pending = fa_future_pending(fut);
+    int pending = fa_future_pending(ws, fut);
     if (pending > 0) {
-        PyObject *r = PyObject_CallMethod(fut, method, "O", arg);
+        PyObject *r = PyObject_CallMethodOneArg(fut, FA_NAME(ws, method), arg);
         Py_XDECREF(r);
     }
     if (PyErr_Occurred())
@@ -179,19 +198,17 @@ int fa_pythread_ws_deliver(void *op, int binary, const uint8_t *data, size_t len
     if (ws->recv_waiter != NULL) {
         PyObject *fut = ws->recv_waiter;
         ws->recv_waiter = NULL;
-        int pending = fa_future_pending(fut);
-        if (pending > 0) {
-            PyObject *r = PyObject_CallMethod(fut, "set_result", "O", msg);
-            Py_XDECREF(r);
-            if (r != NULL) {
-                Py_DECREF(fut);
-                Py_DECREF(msg);
-                return 0;
-            }
+        /* set_result on a future that was cancelled meanwhile (a timeout)
+         * raises InvalidStateError: the message then waits in the inbox */
+        PyObject *r = PyObject_CallMethodOneArg(fut, FA_NAME(ws, FA_N_SET_RESULT), msg);
+        if (r != NULL) {
+            Py_DECREF(r);
+            Py_DECREF(fut);
+            Py_DECREF(msg);
+            return 0;
         }
-        if (PyErr_Occurred())
-            PyErr_WriteUnraisable(fut);
-        Py_DECREF(fut); /* cancelled (a timeout): the message waits in the inbox */
+        PyErr_Clear();
+        Py_DECREF(fut);
     }
     size_t size = fa_msg_size(msg);
     int rc = PyList_Append(ws->inbox, msg);
@@ -218,7 +235,7 @@ void fa_pythread_ws_detach(void *op, unsigned code, const char *reason, size_t r
         ws->recv_waiter = NULL;
         PyObject *exc = ws->recv_iter ? PyObject_CallNoArgs(PyExc_StopAsyncIteration) : fa_disconnect(ws);
         if (exc != NULL) {
-            fa_future_call(fut, "set_exception", exc);
+            fa_future_call(ws, fut, FA_N_SET_EXCEPTION, exc);
             Py_DECREF(exc);
         } else {
             PyErr_WriteUnraisable(fut);
@@ -228,7 +245,7 @@ void fa_pythread_ws_detach(void *op, unsigned code, const char *reason, size_t r
     if (PyList_GET_SIZE(ws->send_waiters) > 0) {
         PyObject *exc = fa_disconnect(ws);
         for (Py_ssize_t i = 0; exc && i < PyList_GET_SIZE(ws->send_waiters); i++)
-            fa_future_call(PyList_GET_ITEM(ws->send_waiters, i), "set_exception", exc);
+            fa_future_call(ws, PyList_GET_ITEM(ws->send_waiters, i), FA_N_SET_EXCEPTION, exc);
         Py_XDECREF(exc);
         if (PyErr_Occurred())
             PyErr_WriteUnraisable(op);
@@ -251,7 +268,7 @@ void fa_pythread_ws_drained(void *op)
         return;
     }
     for (Py_ssize_t i = 0; i < n; i++)
-        fa_future_call(PyList_GET_ITEM(list, i), "set_result", Py_None);
+        fa_future_call(ws, PyList_GET_ITEM(list, i), FA_N_SET_RESULT, Py_None);
     Py_DECREF(list);
 }
 
@@ -327,6 +344,16 @@ static PyObject *fa_pyws_accept(PyObject *op, PyObject *args, PyObject *kwds)
                 ok = 0;
         if (!ok) {
             PyErr_Format(PyExc_ValueError, "accept(): subprotocol %R is not a token (RFC 6455 4.1)", sub);
+            return NULL;
+        }
+        /* RFC 6455 4.2.2: the server picks one of those the client offered */
+        int offered = ws->subprotocols ? PySequence_Contains(ws->subprotocols, sub) : 0;
+        if (offered < 0)
+            return NULL;
+        if (!offered) {
+            PyErr_Format(PyExc_ValueError,
+                         "accept(): subprotocol %R was not offered by the client (ws.subprotocols is %R)",
+                         sub, ws->subprotocols ? ws->subprotocols : Py_None);
             return NULL;
         }
     }
@@ -420,7 +447,7 @@ static PyObject *fa_pyws_recv(fa_pyws *ws, int iter)
         return NULL;
     }
     if (ws->recv_waiter != NULL) {
-        int pending = fa_future_pending(ws->recv_waiter);
+        int pending = fa_future_pending(ws, ws->recv_waiter);
         if (pending < 0)
             return NULL;
         if (pending) {
@@ -430,7 +457,7 @@ static PyObject *fa_pyws_recv(fa_pyws *ws, int iter)
         }
         Py_CLEAR(ws->recv_waiter);
     }
-    PyObject *fut = PyObject_CallMethod(ws->loop, "create_future", NULL);
+    PyObject *fut = PyObject_CallMethodNoArgs(ws->loop, FA_NAME(ws, FA_N_CREATE_FUTURE));
     if (fut == NULL)
         return NULL;
     ws->recv_waiter = Py_NewRef(fut);
@@ -497,7 +524,7 @@ static PyObject *fa_pyws_send(PyObject *op, PyObject *data)
         fa_pyws_mark_closed(ws, FA_WS_CLOSE_ABNORMAL, "", 0);
         fa_raise_disconnect(ws);
     } else if (rc == 1) {
-        PyObject *fut = PyObject_CallMethod(ws->loop, "create_future", NULL);
+        PyObject *fut = PyObject_CallMethodNoArgs(ws->loop, FA_NAME(ws, FA_N_CREATE_FUTURE));
         if (fut != NULL && PyList_Append(ws->send_waiters, fut) < 0)
             Py_CLEAR(fut);
         result = fut;
@@ -602,6 +629,7 @@ static int fa_pyws_traverse(PyObject *op, visitproc visit, void *arg)
     Py_VISIT(ws->loop);
     Py_VISIT(ws->disconnect_type);
     Py_VISIT(ws->ready_type);
+    Py_VISIT(ws->names);
     Py_VISIT(ws->path);
     Py_VISIT(ws->raw_path);
     Py_VISIT(ws->query);
@@ -626,6 +654,7 @@ static int fa_pyws_clear(PyObject *op)
     Py_CLEAR(ws->loop);
     Py_CLEAR(ws->disconnect_type);
     Py_CLEAR(ws->ready_type);
+    Py_CLEAR(ws->names);
     Py_CLEAR(ws->path);
     Py_CLEAR(ws->raw_path);
     Py_CLEAR(ws->query);
@@ -706,8 +735,8 @@ static PyType_Spec fa_pyws_spec = {
     .slots = fa_pyws_slots,
 };
 
-fa_pyws *fa_pyws_new(PyObject *type, PyObject *disconnect_type, PyObject *ready_type, PyObject *loop,
-                     struct fa_wsc *wsc)
+fa_pyws *fa_pyws_new(PyObject *type, PyObject *disconnect_type, PyObject *ready_type, PyObject *names,
+                     PyObject *loop, struct fa_wsc *wsc)
 {
     PyTypeObject *tp = (PyTypeObject *)type;
     fa_pyws *ws = (fa_pyws *)tp->tp_alloc(tp, 0);
@@ -718,6 +747,7 @@ fa_pyws *fa_pyws_new(PyObject *type, PyObject *disconnect_type, PyObject *ready_
     ws->loop = Py_NewRef(loop);
     ws->disconnect_type = Py_NewRef(disconnect_type);
     ws->ready_type = Py_NewRef(ready_type);
+    ws->names = Py_NewRef(names);
     ws->inbox = PyList_New(0);
     ws->send_waiters = PyList_New(0);
     ws->close_code = FA_WS_CLOSE_ABNORMAL;

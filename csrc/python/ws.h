@@ -20,6 +20,7 @@ typedef struct fa_pyws {
     pthread_t owner;    /* the worker thread: the only one that may use it */
     const char *label;  /* the handler's, for log lines (lives with the interpreter) */
     PyObject *loop, *disconnect_type, *ready_type;
+    PyObject *names;    /* fa_pyws_names_new(): method names, shared per interpreter */
     /* attributes */
     PyObject *path, *raw_path, *query, *headers, *client, *server, *scheme, *http_version,
         *subprotocols, *path_params;
@@ -40,8 +41,10 @@ typedef struct fa_pyws {
 /* Adds WebSocket, _WebSocketReady and WebSocketDisconnect to the module.
  * Returns 0, or -1 with an exception set. */
 int fa_pyws_add_types(PyObject *module);
+/* The interned method names the objects call (a tuple; one per interpreter). */
+PyObject *fa_pyws_names_new(void);
 /* A new `ws` object (attributes unset: the caller fills them). */
-fa_pyws *fa_pyws_new(PyObject *type, PyObject *disconnect_type, PyObject *ready_type, PyObject *loop,
-                     struct fa_wsc *wsc);
+fa_pyws *fa_pyws_new(PyObject *type, PyObject *disconnect_type, PyObject *ready_type, PyObject *names,
+                     PyObject *loop, struct fa_wsc *wsc);
 
 #endif

@@ -85,6 +85,7 @@ def read_frames(s, rest=b"", timeout=5.0):
     out = []
     while len(data) >= 2:
         op, n = data[0] & 0x0F, data[1] & 0x7F
+        assert not data[1] & 0x80, "a server must not mask its frames (RFC 6455 5.1)"
         pos = 2
         if n == 126:
             n, pos = struct.unpack("!H", data[2:4])[0], 4
@@ -189,6 +190,15 @@ def test_request_attributes_subprotocol_and_headers(wsrv):
     assert info["client"][0] == "127.0.0.1" and info["server"] == ["127.0.0.1", wsrv.port]
 
 
+def test_receive_given_up_on_loses_no_message(wsrv):
+    async def main():
+        async with websockets.connect(url(wsrv, "/timeout")) as c:
+            assert await c.recv() == "timed out"
+            await c.send("hello")
+            assert await c.recv() == "then hello"
+    run(main())
+
+
 def test_path_parameters(wsrv):
     async def main():
         async with websockets.connect(url(wsrv, "/rooms/42/a/b/c")) as c:
@@ -282,6 +292,10 @@ def test_bad_api_calls_raise_clear_errors(wsrv):
         assert f"code {code} cannot be sent" in out[f"close_{code}"]
     assert "123" in out["long_reason"]
     assert "str" in out["send_int"] and "bytes" in out["send_int"]
+    assert out["sub_not-offered"].startswith("ValueError") and "not offered" in out["sub_not-offered"]
+    assert "not a token" in out["sub_bad token"]
+    assert out["sub_7"].startswith("TypeError")
+    assert "not allowed" in out["bad_header"] and "not allowed" in out["crlf_header"]
     assert "FA-WS send-after-close 1000" in wsrv.wait_stderr(lambda t: "send-after-close" in t, since)
 
 

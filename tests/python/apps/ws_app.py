@@ -84,6 +84,19 @@ async def api_errors(ws):
         await ws.send("x")
     except RuntimeError as exc:
         out["send_before_accept"] = str(exc)
+    for sub in ("not-offered", "bad token", 7):
+        try:
+            await ws.accept(subprotocol=sub)
+        except (ValueError, TypeError) as exc:
+            out[f"sub_{sub}"] = f"{type(exc).__name__}: {exc}"
+    try:
+        await ws.accept(headers=[("bad name", "v")])
+    except ValueError as exc:
+        out["bad_header"] = str(exc)
+    try:
+        await ws.accept(headers=[("x", "a\r\nb")])
+    except ValueError as exc:
+        out["crlf_header"] = str(exc)
     await ws.accept()
     try:
         await ws.accept()
@@ -102,6 +115,7 @@ async def api_errors(ws):
         await ws.send(12)
     except TypeError as exc:
         out["send_int"] = str(exc)
+    out["subprotocols"] = ws.subprotocols
     await ws.send(json.dumps(out))
     await ws.close()
     try:
@@ -157,6 +171,20 @@ async def wait_close(ws):
         _mark("wait-closed", exc.code, repr(exc.reason))
 
 
+async def receive_timeout(ws):
+    """A receive() given up on (timeout) loses no message: the next one gets it."""
+    await ws.accept()
+    try:
+        await asyncio.wait_for(ws.receive(), 0.2)
+        await ws.send("no timeout?")
+    except asyncio.TimeoutError:
+        await ws.send("timed out")
+    await asyncio.sleep(0.3)  # the next message arrives while the given-up receive is on record
+    msg = await ws.receive()
+    await ws.send("then " + msg)
+    await ws.close()
+
+
 async def room(ws):
     await ws.accept()
     await ws.send(json.dumps(ws.path_params))
@@ -178,7 +206,7 @@ if __name__ == "__main__":
                      ("/raise-after", raise_after), ("/close", close_code),
                      ("/return-open", return_open), ("/api-errors", api_errors),
                      ("/slow", slow_reader), ("/flood", flood), ("/wait", wait_close),
-                     ("/rooms/{room}/{rest:path}", room)]:
+                     ("/rooms/{room}/{rest:path}", room), ("/timeout", receive_timeout)]:
         server.add_websocket(path, fn, **ws_opts)
     server.add_websocket("/zecho", echo, compression=True)
     server.add_websocket("/small", echo, max_message_size=1000, max_frame_size=600)
