@@ -9,8 +9,9 @@ import traceback
 from . import _aio
 from .datastructures import Default, MutableHeaders, State
 from .dependencies import RequestContext
-from .exception_handlers import http_exception_handler, request_validation_exception_handler
-from .exceptions import FasterAPIError, HTTPException, RequestValidationError
+from .exception_handlers import (http_exception_handler, request_validation_exception_handler,
+                                 websocket_request_validation_exception_handler)
+from .exceptions import FasterAPIError, HTTPException, RequestValidationError, WebSocketRequestValidationError
 from .responses import FileResponse, JSONResponse, Response, StreamingResponse
 from .routing import APIRouter, CallNextRes, _emit, _warn_on_event, generate_unique_id, response_tuple
 
@@ -80,7 +81,8 @@ class FastAPI:
                                 lifespan=lifespan, deprecated=deprecated, include_in_schema=include_in_schema,
                                 generate_unique_id_function=generate_unique_id_function, pooled=pooled)
         self.exception_handlers = {HTTPException: http_exception_handler,
-                                   RequestValidationError: request_validation_exception_handler}
+                                   RequestValidationError: request_validation_exception_handler,
+                                   WebSocketRequestValidationError: websocket_request_validation_exception_handler}
         self.exception_handlers.update(exception_handlers or {})
         self.user_middleware = []
         for m in middleware or []:
@@ -164,9 +166,30 @@ class FastAPI:
         """Decorator for a TRACE endpoint."""
         return self.router.trace(path, **kwargs)
 
-    def websocket(self, path: str, **kwargs):
-        """Not supported yet: raises NotImplementedError."""
-        return self.router.websocket(path, **kwargs)
+    def websocket(self, path: str, name: str | None = None, *, dependencies=None):
+        """Decorator for a WebSocket endpoint: ``@app.websocket("/ws")`` on
+        ``async def endpoint(websocket: WebSocket, ...)`` (see fasterapi.websockets)."""
+        return self.router.websocket(path, name=name, dependencies=dependencies)
+
+    def add_api_websocket_route(self, path: str, endpoint, name: str | None = None, *, dependencies=None):
+        """Adds a WebSocket endpoint for path (see websocket)."""
+        return self.router.add_api_websocket_route(path, endpoint, name=name, dependencies=dependencies)
+
+    def add_websocket_route(self, path: str, endpoint, name: str | None = None):
+        """Starlette's form: ``async def endpoint(websocket)`` gets the
+        WebSocket only (no parameters, no dependencies)."""
+        return self.router.add_websocket_route(path, endpoint, name=name)
+
+    def websocket_route(self, path: str, name: str | None = None):
+        """Decorator form of add_websocket_route."""
+        return self.router.websocket_route(path, name=name)
+
+    def native_websocket_routes(self) -> list:
+        """The native path patterns of the app's WebSocket routes, each once,
+        for the server's add_websocket (fasterapi._runtime.handle_websocket
+        serves them all)."""
+        from ._websocket import native_paths  # noqa: PLC0415
+        return native_paths(self)
 
     def url_path_for(self, name: str, /, **path_params) -> str:
         """The path of the route named name, with its parameters filled in."""

@@ -23,6 +23,7 @@ from .exceptions import FasterAPIError, RequestValidationError
 from .params import Depends, FieldInfo, File, Form, Path, Query, SecurityScopes, Undefined
 from .requests import Request, parse_cookies
 from .responses import Response
+from .websockets import WebSocket
 
 __all__ = ["Dependant", "ParamField", "get_dependant", "path_param_names"]
 
@@ -87,7 +88,7 @@ class Dependant:
     __slots__ = ("call", "name", "path", "use_cache", "scopes", "params", "path_params", "query_params",
                  "header_params", "cookie_params", "body_params", "dependencies", "request_param",
                  "response_param", "background_param", "scopes_param", "kind", "cache_key", "is_async_tree",
-                 "security_scopes", "own_async", "depends")
+                 "security_scopes", "own_async", "depends", "websocket_param")
 
     def __init__(self, call, name=None, path="", use_cache=True, scopes=None):
         self.call = call
@@ -112,6 +113,7 @@ class Dependant:
         self.own_async = self.kind in ("async", "asyncgen")
         self.is_async_tree = self.own_async
         self.depends = None
+        self.websocket_param = None
 
     def flat_body_params(self) -> list:
         out = []
@@ -220,6 +222,9 @@ def get_dependant(path: str, call, name=None, use_cache=True, scopes=None, path_
             dep.dependencies.append(sub)
             if sub.is_async_tree:
                 dep.is_async_tree = True
+            continue
+        if _is_subclass(base, WebSocket):
+            dep.websocket_param = pname
             continue
         if _is_subclass(base, Request):
             dep.request_param = pname
@@ -487,6 +492,8 @@ def extract_params(dep: Dependant, ctx: RequestContext, kwargs: dict) -> None:
                 kwargs[f.name] = r
     if dep.request_param is not None:
         kwargs[dep.request_param] = ctx.request
+    if dep.websocket_param is not None:  # a WebSocket route's context has one (see _websocket)
+        kwargs[dep.websocket_param] = getattr(ctx, "websocket", None)
     if dep.response_param is not None:
         kwargs[dep.response_param] = ctx.get_sub_response()
     if dep.background_param is not None:

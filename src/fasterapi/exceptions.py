@@ -3,7 +3,7 @@ import http
 
 __all__ = ["HTTPException", "RequestValidationError", "ResponseValidationError",
            "ValidationException", "FasterAPIError", "FastAPIError", "FastAPIDeprecationWarning",
-           "WebSocketException"]
+           "WebSocketException", "WebSocketRequestValidationError"]
 
 
 class HTTPException(Exception):
@@ -33,11 +33,20 @@ class HTTPException(Exception):
 
 
 class WebSocketException(Exception):
-    """Defined for import compatibility; WebSockets are not served yet."""
+    """Raise it in a WebSocket endpoint or dependency to close the
+    WebSocket with ``code`` (``status.WS_1008_POLICY_VIOLATION``...) and
+    ``reason``; before ``accept()`` the handshake is refused (HTTP 403)."""
 
     def __init__(self, code: int, reason: str | None = None):
         self.code = code
         self.reason = reason or ""
+        super().__init__(code, self.reason)
+
+    def __str__(self):
+        return f"{self.code}: {self.reason}"
+
+    def __repr__(self):
+        return f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r})"
 
 
 class FastAPIError(RuntimeError):
@@ -75,6 +84,13 @@ class RequestValidationError(ValidationException):
     def __init__(self, errors, *, body=None):
         super().__init__(errors)
         self.body = body
+
+
+class WebSocketRequestValidationError(ValidationException):
+    """A WebSocket's parameters did not match the endpoint's (path, query,
+    header, cookie, dependencies).  The default handler closes the
+    WebSocket with 1008 (policy violation), the errors as JSON in the
+    reason (shortened to fit a close frame)."""
 
 
 class ResponseValidationError(ValidationException):

@@ -788,9 +788,40 @@ class APIRouter:
         self.routes.append(Mount(self.prefix + path, app, name=name))
         self._version += 1
 
-    def websocket(self, path, name=None, **_kw):
-        """Not supported yet: raises NotImplementedError."""
-        raise NotImplementedError("WebSockets are not supported by FasterAPI yet")
+    def add_api_websocket_route(self, path: str, endpoint, name: str | None = None, *, dependencies=None):
+        """Adds a WebSocket endpoint (``async def endpoint(websocket: WebSocket,
+        ...)``) for path, under this router's prefix and dependencies."""
+        from ._websocket import APIWebSocketRoute  # noqa: PLC0415 - it imports this module
+        route = APIWebSocketRoute(self.prefix + path, endpoint, name=name,
+                                  dependencies=self.dependencies + list(dependencies or []))
+        self.routes.append(route)
+        self._version += 1
+        return route
+
+    def add_websocket_route(self, path: str, endpoint, name: str | None = None):
+        """Starlette's form: ``async def endpoint(websocket)``, called with
+        the WebSocket only (no parameters, no dependencies)."""
+        from ._websocket import APIWebSocketRoute  # noqa: PLC0415
+        route = APIWebSocketRoute(self.prefix + path, endpoint, name=name, plain=True)
+        self.routes.append(route)
+        self._version += 1
+        return route
+
+    def websocket_route(self, path: str, name: str | None = None):
+        """Decorator form of add_websocket_route."""
+        def decorator(func):
+            self.add_websocket_route(path, func, name=name)
+            return func
+        return decorator
+
+    def websocket(self, path: str, name: str | None = None, *, dependencies=None):
+        """Decorator: ``@router.websocket("/ws/{room}")`` on an ``async def``
+        endpoint taking a ``WebSocket`` (and path, query, header, cookie
+        parameters and ``Depends`` as HTTP endpoints do)."""
+        def decorator(func):
+            self.add_api_websocket_route(path, func, name=name, dependencies=dependencies)
+            return func
+        return decorator
 
     # -- composition ---------------------------------------------------------------
     def include_router(self, router: "APIRouter", *, prefix: str = "", tags=None, dependencies=None,
@@ -831,6 +862,11 @@ class APIRouter:
                     pooled=r.pooled if pooled is None else pooled)
             elif isinstance(r, Mount):
                 self.routes.append(Mount(self.prefix + prefix + r.path, r.app, name=r.name))
+            elif getattr(r, "is_websocket", False) and r.plain:
+                self.add_websocket_route(prefix + r.path, r.endpoint, name=r.name)
+            elif getattr(r, "is_websocket", False):
+                self.add_api_websocket_route(prefix + r.path, r.endpoint, name=r.name,
+                                             dependencies=_merge(dependencies, r.dependencies))
             elif isinstance(r, Route):
                 self.routes.append(Route(self.prefix + prefix + r.path, r.endpoint, methods=r.methods, name=r.name,
                                          include_in_schema=r.include_in_schema))

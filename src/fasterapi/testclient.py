@@ -30,7 +30,14 @@ from ._worker import Headers as _NativeHeaders
 from .datastructures import MutableHeaders
 from .requests import parse_cookies
 
-__all__ = ["Cookies", "TestClient", "TestResponse"]
+
+def __getattr__(name):  # WebSocketDenialResponse, without importing the WebSocket test code up front
+    if name in ("WebSocketDenialResponse", "WebSocketTestSession"):
+        from . import _testclient_ws  # noqa: PLC0415
+        return getattr(_testclient_ws, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+__all__ = ["Cookies", "TestClient", "TestResponse", "WebSocketDenialResponse", "WebSocketTestSession"]
 
 
 class TestResponse:
@@ -414,6 +421,16 @@ class TestClient:
 
     def delete(self, url, **kw):
         return self.request("DELETE", url, **kw)
+
+    def websocket_connect(self, url: str, subprotocols=None, headers=None, *, params=None, cookies=None):
+        """A WebSocket session with the app (a context manager; see
+        fasterapi._testclient_ws.WebSocketTestSession): ``send_text``,
+        ``send_bytes``, ``send_json``, ``receive_text``, ``receive_bytes``,
+        ``receive_json``, ``close``.  Entering it raises WebSocketDisconnect
+        when the app closes instead of accepting."""
+        from ._testclient_ws import WebSocketTestSession  # noqa: PLC0415
+        return WebSocketTestSession(self, url, subprotocols=subprotocols, headers=headers, params=params,
+                                    cookies=cookies)
 
     def close(self):
         pass
