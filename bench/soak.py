@@ -241,7 +241,11 @@ def main():
     port = bl.free_port()
     argv = [PY, os.path.join(bl.APPS, "fa_app.py"), str(port), str(args.workers), "1", "1", "60"]
     server = bl.Server(argv, port, cwd=bl.APPS, log_path=os.path.join(bl.ROOT, "build", "soak-server.log"))
-    time.sleep(1)
+    # the baseline once every worker serves: one answer from each route
+    import urllib.request
+    for path in ("/", "/pooled/"):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30).read()
+    time.sleep(0.5)
     before = proc_sample(server.pid)
     samples = []
     started = datetime.datetime.now(datetime.timezone.utc)
