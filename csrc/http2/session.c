@@ -17,6 +17,7 @@
 #endif
 
 #include "session.h"
+#include "../ws/conn.h"
 #include "../common/slab.h"
 
 #include <errno.h>
@@ -90,6 +91,8 @@ typedef struct fa_h2_stream {
     uint64_t file_off, file_left;
     unsigned stream_ended : 1;  /* ... and its last bytes did */
     int32_t win_before;         /* our send window when a SETTINGS frame began */
+    unsigned websocket : 1;     /* RFC 8441 extended CONNECT: ws/conn.c has the stream */
+    unsigned protocol_other : 1; /* :protocol named something else */
     /* --- response --- */
     fa_buf resp_body; /* moved out of the handler's fa_response */
     size_t resp_off;  /* bytes of resp_body already given to nghttp2 */
@@ -428,7 +431,17 @@ static int h2_dispatch(fa_h2 *h2, fa_h2_stream *st)
     req.http_version = 20;
 
     h2->nest++;
-    fa_worker_dispatch(h2->conn->worker, h2->conn, st->id, &req);
+    if (st->websocket) {
+        /* --- RFC 8441: the WebSocket layer takes the stream (ws/conn.c) --- */
+        int status = 0;
+        const char *why = NULL;
+        if (fa_wsc_h2_begin(h2->conn, st->id, &req, &status, &why) < 0) {
+            h2->nest--;
+            return h2_reject(h2, st, status, why ? why : fa_http_reason(status));
+        }
+    } else {
+        fa_worker_dispatch(h2->conn->worker, h2->conn, st->id, &req);
+    }
     h2->nest--;
     if (h2->zombie)
         return -1;
@@ -570,6 +583,13 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
             rv = h2_store(st, value, valuelen, &st->authority_off);
             st->authority_len = valuelen;
             st->has_authority = 1;
+        } else if (h2_eq(n, namelen, ":protocol")) {
+            /* RFC 8441 (nghttp2 allows it only with CONNECT, and only
+             * since we sent SETTINGS_ENABLE_CONNECT_PROTOCOL) */
+            if (h2_eq((const char *)value, valuelen, "websocket"))
+                st->websocket = 1;
+            else
+                st->protocol_other = 1;
         }
     } else {
         if (h2_eq(n, namelen, "host"))
@@ -639,6 +659,23 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
         h2_on_request_head(h2, st) < 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
+        !st->rejected && (st->websocket || st->protocol_other)) {
+        /* --- RFC 8441 extended CONNECT: a WebSocket starts at its head --- */
+        int bad = st->protocol_other || end;
+        if ((bad ? h2_reject(h2, st, st->protocol_other ? 501 : 400,
+                             st->protocol_other ? "Unknown :protocol\n" : "Bad Request\n")
+                 : h2_dispatch(h2, st)) < 0)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        return 0;
+    }
+    if (end && st->websocket) {
+        st->remote_closed = 1; /* the peer's half is closed: so is the WebSocket */
+        h2->nest++;
+        fa_wsc_h2_closed(h2->conn, st->id, 0);
+        h2->nest--;
+        return h2->zombie ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+    }
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST && !end &&
         !st->rejected && st->has_method && st->has_path &&
         fa_conn_route_streams_body(h2->conn, st->strs.data + st->method_off, st->method_len,
@@ -672,6 +709,20 @@ static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t s
     if (h2->zombie)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     fa_h2_stream *st = h2_stream_get(h2, stream_id);
+    if (st != NULL && st->websocket && st->dispatched && !st->rejected) {
+        /* RFC 8441: WebSocket frames; while the handler is behind, the
+         * window stays shut (given back by fa_h2_body_resume) */
+        h2->nest++;
+        int r = fa_wsc_h2_data(h2->conn, stream_id, data, len);
+        h2->nest--;
+        if (h2->zombie)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        if (r == 1 || st->withheld > 0)
+            st->withheld += len;
+        else
+            nghttp2_session_consume(session, stream_id, len);
+        return 0;
+    }
     if (st != NULL && st->body_streaming && st->dispatched && !st->rejected) {
         /* stream_body: the handler reads it; while it is behind, the
          * window stays shut so the client waits instead of us buffering */
@@ -754,6 +805,8 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id,
     fa_h2_stream *st = nghttp2_session_get_stream_user_data(session, stream_id);
     fa_alog_request_end(h2->conn, stream_id);
     if (st != NULL) {
+        if (st->websocket && st->dispatched && !h2->zombie)
+            fa_wsc_h2_closed(h2->conn, stream_id, 1); /* RFC 8441: the WebSocket is over */
         int unanswered = st->dispatched && !st->responded;
         nghttp2_session_set_stream_user_data(session, stream_id, NULL);
         h2_stream_free(h2, st);
@@ -893,9 +946,10 @@ static int h2_new_session(fa_h2 *h2)
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, h2->cfg->max_concurrent_streams},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, max_hdr},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, FA_H2_STREAM_WINDOW},
+        {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1}, /* RFC 8441, with websocket routes */
     };
-    if (nghttp2_submit_settings(h2->session, NGHTTP2_FLAG_NONE, iv,
-                                sizeof iv / sizeof iv[0]) != 0)
+    size_t niv = sizeof iv / sizeof iv[0] - (fa_wsc_enabled(h2->conn) ? 0 : 1);
+    if (nghttp2_submit_settings(h2->session, NGHTTP2_FLAG_NONE, iv, niv) != 0)
         goto out;
     if (nghttp2_session_set_local_window_size(h2->session, NGHTTP2_FLAG_NONE, 0,
                                               FA_H2_CONN_WINDOW) != 0)

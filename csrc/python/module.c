@@ -14,6 +14,8 @@
 #include "../server/proxy.h"
 #include "../server/server.h"
 #include "obs_module.h"
+#include "../ws/conn.h"
+#include "ws.h"
 
 typedef struct {
     PyObject *server_type;
@@ -642,6 +644,119 @@ static PyObject *PyHttp2Server_add_route(PyObject *op, PyObject *args, PyObject 
     return PyLong_FromLong(id);
 }
 
+PyDoc_STRVAR(add_websocket_doc,
+"add_websocket(path, handler, *, compression=False, max_message_size=16777216,\n"
+"              max_frame_size=None, ping_interval=20.0, ping_timeout=20.0)\n--\n\n"
+"Serve WebSockets at `path` (the add_route pattern syntax, e.g. '/ws/{room}')\n"
+"with `async def handler(ws)`, a module-level function every worker\n"
+"interpreter imports by name.  HTTP/1.1 `Upgrade: websocket` and HTTP/2\n"
+"extended CONNECT (RFC 8441) both reach it; see the WebSocket type for `ws`.\n"
+"compression: permessage-deflate when the client offers it.\n"
+"max_message_size / max_frame_size: bytes (None: no limit); a larger\n"
+"message closes with 1009.  ping_interval: seconds between keepalive pings\n"
+"(None or 0: none); ping_timeout: seconds to wait for the pong before the\n"
+"connection is dropped (None or 0: forever).  Returns the handler id.");
+
+/* None or a number >= 0 (seconds); None is 0. */
+static int fa_parse_opt_seconds(PyObject *v, const char *name, double *out)
+{
+    if (v == Py_None) {
+        *out = 0;
+        return 0;
+    }
+    double d = PyFloat_AsDouble(v);
+    if (d == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be a number of seconds or None, not %.50s", name,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    if (!(d >= 0) || d > 86400.0 * 365) {
+        PyErr_Format(PyExc_ValueError, "%s must be >= 0 seconds (or None), got %R", name, v);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+/* None or an int >= 1 (bytes); None is 0, no limit. */
+static int fa_parse_opt_bytes(PyObject *v, const char *name, uint64_t *out)
+{
+    if (v == Py_None) {
+        *out = 0;
+        return 0;
+    }
+    if (!PyLong_Check(v) || PyBool_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int (bytes) or None, not %.50s", name,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    long long n = PyLong_AsLongLong(v);
+    if (n == -1 && PyErr_Occurred())
+        return -1;
+    if (n < 1) {
+        PyErr_Format(PyExc_ValueError, "%s must be >= 1 byte (or None for no limit), got %lld", name, n);
+        return -1;
+    }
+    *out = (uint64_t)n;
+    return 0;
+}
+
+static PyObject *PyHttp2Server_add_websocket(PyObject *op, PyObject *args, PyObject *kwds)
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    static char *kwlist[] = {"path", "handler", "compression", "max_message_size", "max_frame_size",
+                             "ping_interval", "ping_timeout", NULL};
+    const char *path;
+    PyObject *handler, *max_message = NULL, *max_frame = Py_None, *interval = NULL, *timeout = NULL;
+    int compression = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "sO|$pOOOO:add_websocket", kwlist, &path, &handler,
+                                     &compression, &max_message, &max_frame, &interval, &timeout))
+        return NULL;
+    fa_ws_options opt = {.compression = compression, .max_message = 16u << 20,
+                         .ping_interval = 20.0, .ping_timeout = 20.0};
+    if ((max_message && fa_parse_opt_bytes(max_message, "max_message_size", &opt.max_message) < 0) ||
+        fa_parse_opt_bytes(max_frame, "max_frame_size", &opt.max_frame) < 0 ||
+        (interval && fa_parse_opt_seconds(interval, "ping_interval", &opt.ping_interval) < 0) ||
+        (timeout && fa_parse_opt_seconds(timeout, "ping_timeout", &opt.ping_timeout) < 0))
+        return NULL;
+    if (path[0] != '/' || strpbrk(path, " ?#\r\n\t") != NULL) {
+        PyErr_Format(PyExc_ValueError,
+                     "path must start with '/' and hold no spaces, '?' or '#', got '%s'", path);
+        return NULL;
+    }
+    PyObject *inspect = PyImport_ImportModule("inspect");
+    PyObject *r = inspect ? PyObject_CallMethod(inspect, "iscoroutinefunction", "O", handler) : NULL;
+    Py_XDECREF(inspect);
+    if (r == NULL)
+        return NULL;
+    int is_coro = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    if (!is_coro) {
+        PyErr_SetString(PyExc_TypeError, "handler must be an async def function: async def handler(ws)");
+        return NULL;
+    }
+    if (fa_check_init(self) < 0)
+        return NULL;
+    if (fa_server_running(self->srv)) {
+        PyErr_SetString(PyExc_RuntimeError, "add routes before start(), or stop() the server first");
+        return NULL;
+    }
+    PyObject *module, *qualname;
+    if (fa_handler_names(handler, &module, &qualname) < 0)
+        return NULL;
+    char err[256];
+    int id = fa_server_add_websocket(self->srv, path, PyUnicode_AsUTF8(module), PyUnicode_AsUTF8(qualname),
+                                     &opt, err, sizeof(err));
+    Py_DECREF(module);
+    Py_DECREF(qualname);
+    if (id < 0) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    return PyLong_FromLong(id);
+}
+
 /* Registers func as a hook (kind 0 startup, 1 shutdown) or as the fallback
  * handler (kind 2) while the server is stopped.  Returns a new reference to
  * func, or NULL with an exception set. */
@@ -1165,6 +1280,8 @@ static void PyHttp2Server_dealloc(PyObject *op)
 
 static PyMethodDef PyHttp2Server_methods[] = {
     {"add_route", (PyCFunction)(void (*)(void))PyHttp2Server_add_route, METH_VARARGS | METH_KEYWORDS, add_route_doc},
+    {"add_websocket", (PyCFunction)(void (*)(void))PyHttp2Server_add_websocket, METH_VARARGS | METH_KEYWORDS,
+     add_websocket_doc},
     {"start", (PyCFunction)(void (*)(void))PyHttp2Server_start, METH_VARARGS | METH_KEYWORDS, start_doc},
     {"stop", PyHttp2Server_stop, METH_NOARGS, stop_doc},
     {"reload_certificates", PyHttp2Server_reload_certificates, METH_NOARGS, reload_certificates_doc},
@@ -1252,7 +1369,7 @@ static int fa_module_exec(PyObject *module)
         return -1;
     if (PyModule_AddType(module, (PyTypeObject *)st->server_type) < 0)
         return -1;
-    return 0;
+    return fa_pyws_add_types(module);
 }
 
 static int fa_module_traverse(PyObject *module, visitproc visit, void *arg)

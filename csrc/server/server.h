@@ -23,6 +23,11 @@ fa_config *fa_server_config(fa_server *srv);
 int fa_server_add_route(fa_server *srv, const char *method, const char *path, const char *module,
                         const char *qualname, int pooled, int stream_body, char *err,
                         size_t err_size);
+/* Registers a WebSocket route (ws/conn.h): `async def handler(ws)` at the
+ * path pattern.  Returns the handler id, or -1 with err set. */
+struct fa_ws_options;
+int fa_server_add_websocket(fa_server *srv, const char *path, const char *module, const char *qualname,
+                            const struct fa_ws_options *opt, char *err, size_t err_size);
 /* Registers the handler of requests no route matches (instead of the
  * server's plain 404 / 405): it gets req['route'] == "" and, when the path
  * exists for other methods, req['allow'].  Replaces an earlier one.

@@ -24,6 +24,7 @@
 #include "../loop/loop.h"
 #include "../python/interp.h"
 #include "../tls/tls.h"
+#include "../ws/conn.h"
 #include "config.h"
 #include "proxy.h"
 #include "conn_internal.h"
@@ -143,6 +144,13 @@ typedef struct fa_worker {
     fa_conn *reads_due;     /* TLS connections with decrypted bytes waiting */
     struct fa_alog_writer *alog;   /* access log buffer (NULL: no access log) */
     struct fa_metrics_block *mb;   /* this thread's counters (NULL: no metrics) */
+    /* WebSockets (ws/conn.c) */
+    struct fa_wsc *ws_list;   /* every WebSocket of the worker (keepalive, stop) */
+    struct fa_wsc *ws_resume; /* handlers that caught up: read again */
+    struct fa_wsc *ws_reap;   /* closed HTTP/2 WebSockets to free */
+    size_t num_ws;
+    uint64_t ws_next_ms;      /* next keepalive / close deadline */
+    fa_buf ws_scratch;        /* compressed messages on their way out */
     char errbuf[256];
 } fa_worker;
 
@@ -180,6 +188,9 @@ typedef struct fa_server {
     _Atomic int workers_alive;
     int *start_hooks, *stop_hooks; /* handler ids of on_startup / on_shutdown */
     fa_route fallback;   /* set_fallback(): handler_id -1 when none */
+    fa_router ws_router; /* add_websocket() routes (method GET) */
+    fa_ws_options *ws_opts; /* per ws_router route, same index */
+    size_t cap_ws_opts;
     size_t num_start_hooks, num_stop_hooks;
     int threads_ready;   /* threads past their startup hooks */
     int start_failed;    /* a startup hook raised */
@@ -204,6 +215,9 @@ void fa_worker_destroy(fa_worker *w);
 void *fa_worker_main(void *arg);
 void fa_worker_wake(fa_worker *w);
 void fa_worker_take_answers(fa_worker *w);
+
+/* The worker's Python thread state, attached (for ws/conn.c). */
+fa_pythread *fa_worker_python(fa_worker *w);
 
 /* pool.c */
 int fa_pool_init(fa_pool_thread *p, fa_server *srv, int id, char *err, size_t err_size);

@@ -181,6 +181,8 @@ void fa_worker_conn_closing(fa_conn *c)
     }
     while (c->outs)
         fa_stream_out_free(c->outs);
+    if (c->ws != NULL)
+        fa_wsc_conn_closing(c); /* their handlers see 1006 */
     fa_conns_unlink(&w->conns, c);
     w->num_conns--;
     fa_conns_push(&w->zombies, c);
@@ -470,7 +472,9 @@ static int fa_worker_next_timeout(fa_worker *w)
         next = w->stop_deadline_ms;
     if (w->aio_deadline_ms < next)
         next = w->aio_deadline_ms;
-    if (w->aio_due || w->due || w->reads_due)
+    if (w->ws_next_ms < next)
+        next = w->ws_next_ms;
+    if (w->aio_due || w->due || w->reads_due || w->ws_resume)
         return 0;
     uint64_t now = fa_now_ms();
     int ms = 1000; /* also refreshes the Date cache when idle */
@@ -485,6 +489,12 @@ static void fa_worker_attach(fa_worker *w)
         fa_pythread_attach(w->py);
         w->py_attached = 1;
     }
+}
+
+fa_pythread *fa_worker_python(fa_worker *w)
+{
+    fa_worker_attach(w);
+    return w->py;
 }
 
 static void fa_worker_detach(fa_worker *w)
@@ -868,6 +878,7 @@ static void fa_worker_begin_stop(fa_worker *w)
         w->listener.fd = -1;
     }
     w->stopping = 1;
+    fa_ws_worker_stop(w); /* 1001 on every open WebSocket */
     fa_conn *next;
     for (fa_conn *c = w->conns; c; c = next) {
         next = c->next;
@@ -943,6 +954,8 @@ void *fa_worker_main(void *arg)
                 break;
         }
         fa_worker_detach(w);
+        if (w->ws_reap)
+            fa_ws_worker_reap(w);
         fa_worker_bury(w);
         int n = fa_loop_poll(w->loop, evs, FA_MAX_EVENTS, fa_worker_next_timeout(w));
         fa_worker_update_clock(w);
@@ -974,8 +987,12 @@ void *fa_worker_main(void *arg)
         }
         fa_worker_expire(w);
         fa_alog_tick(w);
+        if (w->ws_next_ms <= w->now_ms)
+            fa_ws_worker_sweep(w);
         if (w->aio_due || w->aio_deadline_ms <= w->now_ms)
             fa_worker_aio_step(w);
+        if (w->ws_resume)
+            fa_ws_worker_resume(w);
         if (w->due)
             fa_worker_pump(w);
         if (w->reads_due)
@@ -1062,6 +1079,7 @@ int fa_worker_init(fa_worker *w, fa_server *srv, int id, char *err, size_t err_s
     w->listener.fd = -1;
     w->wake.fd = -1;
     w->date_sec = -1;
+    w->ws_next_ms = UINT64_MAX;
     fa_response_init(&w->resp);
     w->timeout_ms[FA_TIMER_HEAD] = (uint64_t)(srv->cfg.header_timeout * 1000.0);
     w->timeout_ms[FA_TIMER_BODY] = (uint64_t)(srv->cfg.body_timeout * 1000.0);
@@ -1149,6 +1167,7 @@ void fa_worker_destroy(fa_worker *w)
     w->loop = NULL;
     fa_response_free(&w->resp);
     fa_buf_free(&w->scratch);
+    fa_buf_free(&w->ws_scratch);
     if (w->tls_ctx != NULL)
         fa_tls_ctx_release(&w->tls_ctx);
 }
