@@ -1057,3 +1057,11 @@ def test_leaving_cancels_an_endpoint_that_waits_elsewhere(monkeypatch):
     with client_for(app).websocket_connect("/ws"):
         pass
     assert cancelled == [True]
+
+
+async def _unoffered_subprotocol(ws):
+    await ws.accept(subprotocol="never-offered")
+
+
+def test_accepting_a_subprotocol_the_client_did_not_offer_is_refused():
+    test_misuse_raises_clear_errors(_unoffered_subprotocol, ValueError, "was not offered by the client")
