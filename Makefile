@@ -34,10 +34,12 @@ all: ctest
 ctest: $(addprefix $(BUILD)/ctest/,$(CTESTS))
 	@for t in $^; do echo "== $$t"; $$t || exit 1; done
 	@$(MAKE) --no-print-directory ctest-ws
+	@$(MAKE) --no-print-directory ctest-proxy
 
 ctest-asan: $(addprefix $(BUILD)/ctest-asan/,$(CTESTS))
 	@for t in $^; do echo "== $$t"; $$t || exit 1; done
 	@$(MAKE) --no-print-directory ctest-ws-asan
+	@$(MAKE) --no-print-directory ctest-proxy-asan
 
 $(BUILD)/ctest/test_http1_parser: tests/c/test_http1_parser.c $(HTTP1_SRCS) $(HTTP1_HDRS)
 	@mkdir -p $(@D)
@@ -67,6 +69,7 @@ $(BUILD)/fuzz/fuzz_http1_parser: fuzz/fuzz_http1_parser.c $(CSRC)/http1/parser.c
 fuzz-replay: $(BUILD)/fuzz/fuzz_http1_parser
 	$(BUILD)/fuzz/fuzz_http1_parser $(FUZZ_CORPUS)/*
 	@$(MAKE) --no-print-directory fuzz-ws-replay
+	@$(MAKE) --no-print-directory fuzz-proxy-replay
 
 # The first directory receives new inputs; the checked-in seeds are only read.
 fuzz-run: $(BUILD)/fuzz/fuzz_http1_parser
@@ -86,6 +89,10 @@ check-c: ctest ctest-asan ctest-h2 ctest-h2-asan fuzz-replay fuzz-h2-replay
 # WebSocket codec tests and fuzzing (mk/ws.mk); ctest, ctest-asan and
 # fuzz-replay above run them.
 include mk/ws.mk
+
+# Proxy-header tests and fuzzing (mk/proxy.mk); ctest, ctest-asan and
+# fuzz-replay above run them.
+include mk/proxy.mk
 
 # Benchmarks against h2o, Granian, Uvicorn, FastAPI and Hypercorn
 # (mk/bench.mk): `make bench`, `make bench QUICK=1`.

@@ -61,6 +61,9 @@ typedef struct fa_request {
     const char *tls_version, *tls_cipher, *tls_alpn;
     const char *tls_subject;
     size_t tls_subject_len;
+    /* req['scheme'] as a trusted proxy said (server/proxy.h: 1 http, 2
+     * https); 0: from the connection (tls) */
+    int fwd_scheme;
 } fa_request;
 
 /* A header of a response, as offsets into fa_response.strs (offsets, not

@@ -21,6 +21,8 @@
 #include "parser.h"
 
 #define FA_H1_MAX_HEADERS 256
+/* Answers queued for a pipelining client before we stop reading its requests. */
+#define FA_H1_WBUF_HIGH (256 * 1024)
 
 static void fa_h1_reset(fa_h1_state *h)
 {
@@ -329,6 +331,12 @@ void fa_h1_process(fa_conn *c)
     if (h->body_streaming && fa_h1_feed_body(c) < 0)
         return;
     while (!c->dead && !h->in_flight && !c->close_after_write && c->rbuf.len > 0) {
+        if (c->wbuf.len - c->wpos >= FA_H1_WBUF_HIGH) {
+            /* Pipelined requests whose answers the client does not read:
+             * stop here; the writer resumes us once the backlog is out. */
+            fa_conn_pause_reading(c, 1);
+            return;
+        }
         fa_h1_request rq;
         const char *text;
         if (h->head_len == 0) {
@@ -516,6 +524,7 @@ static char *fa_utoa(char *end, uint64_t v)
 static void fa_h1_complete(fa_conn *c, int keep)
 {
     fa_h1_state *h = &c->h1;
+    fa_alog_request_end(c, 0);
     if (h->req_len > 0)
         fa_buf_consume(&c->rbuf, h->req_len);
     fa_h1_reset(h);
@@ -609,6 +618,7 @@ int fa_h1_send_file(fa_conn *c)
         if (n < 0)
             return -1; /* error, or the file shrank under us */
         h->file_left -= (uint64_t)n;
+        fa_obs_io(c, 0, (size_t)n);
     }
     close(h->file_fd);
     h->file_fd = -1;

@@ -641,7 +641,8 @@ static PyObject *fa_build_request(fa_interp *in, const fa_request *rq, int handl
     FA_SET(k_route, Py_NewRef(in->routes[handler_id]));
     FA_SET(k_http_version, Py_NewRef(rq->http_version == 20 ? in->v_20
                                       : rq->http_version == 10 ? in->v_10 : in->v_11));
-    FA_SET(k_scheme, Py_NewRef(rq->tls ? in->v_https : in->v_http));
+    FA_SET(k_scheme, Py_NewRef(rq->fwd_scheme ? (rq->fwd_scheme == 2 ? in->v_https : in->v_http)
+                                : rq->tls ? in->v_https : in->v_http));
     FA_SET(k_client, fa_build_client(rq));
     if (rq->tls)
         FA_SET(k_tls, fa_build_tls(in, rq));

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../server/proxy.h"
 #include "../server/server.h"
+#include "obs_module.h"
 #include "../ws/conn.h"
 #include "ws.h"
 
@@ -23,6 +25,7 @@ typedef struct {
     PyObject_HEAD
     fa_server *srv;
     PyObject *atexit_cb; /* bound stop() registered with atexit while running */
+    int in_child;        /* a supervisor's server process: start() serves here */
 } PyHttp2Server;
 
 static fa_module_state *fa_get_state(PyObject *module)
@@ -267,6 +270,45 @@ static PyObject *PyHttp2Server_on_sighup(PyObject *op, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* proxy_headers (truth value, default off) and forwarded_allow_ips (a
+ * comma-separated str or a list of str; default "127.0.0.1", Uvicorn's). */
+static int fa_proxy_from_args(PyObject *enabled, PyObject *allow, fa_proxy *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (enabled != NULL && enabled != Py_None) {
+        int on = PyObject_IsTrue(enabled);
+        if (on < 0)
+            return -1;
+        out->enabled = on;
+    }
+    PyObject *text = NULL;
+    if (allow == NULL || allow == Py_None) {
+        text = PyUnicode_FromString("127.0.0.1");
+    } else if (PyUnicode_Check(allow)) {
+        text = Py_NewRef(allow);
+    } else if (PyList_Check(allow) || PyTuple_Check(allow)) {
+        PyObject *sep = PyUnicode_FromString(",");
+        text = sep ? PyUnicode_Join(sep, allow) : NULL;
+        Py_XDECREF(sep);
+        if (text == NULL && PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "forwarded_allow_ips must be a str or a list of str");
+        }
+    } else {
+        PyErr_Format(PyExc_TypeError, "forwarded_allow_ips must be a str (\"127.0.0.1,10.0.0.0/8\") or a "
+                     "list of str, not %.50s", Py_TYPE(allow)->tp_name);
+    }
+    if (text == NULL)
+        return -1;
+    const char *s = PyUnicode_AsUTF8(text);
+    char err[256];
+    int rc = s ? fa_proxy_parse(out, s, err, sizeof(err)) : -1;
+    Py_DECREF(text);
+    if (s != NULL && rc < 0)
+        PyErr_SetString(PyExc_ValueError, err);
+    return rc;
+}
+
 static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
 {
     PyHttp2Server *self = (PyHttp2Server *)op;
@@ -275,22 +317,31 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
                              "max_target_size", "max_body_size", "max_concurrent_streams",
                              "header_timeout", "body_timeout", "keepalive_timeout",
                              "graceful_timeout", "backlog", "max_inflight", "interpreters",
-                             "ssl_certfile", "ssl_keyfile", "ssl_keyfile_password", "ssl_ca_certs",
-                             "ssl_cert_reqs", "ssl_ciphers", "ssl_min_version", NULL};
+                             "num_processes", "max_requests", "max_requests_jitter", "max_rss",
+                             "lifetime", "kill_timeout", "ssl_certfile", "ssl_keyfile",
+                             "ssl_keyfile_password", "ssl_ca_certs", "ssl_cert_reqs", "ssl_ciphers",
+                             "ssl_min_version", "proxy_headers", "forwarded_allow_ips", NULL};
     PyObject *ssl_certfile = NULL, *ssl_keyfile = NULL, *ssl_password = NULL, *ssl_ca = NULL,
-             *ssl_reqs = NULL, *ssl_ciphers = NULL, *ssl_min = NULL;
+             *ssl_reqs = NULL, *ssl_ciphers = NULL, *ssl_min = NULL, *proxy_headers = NULL,
+             *allow_ips = NULL;
     PyObject *port = NULL, *host = NULL, *pinned = NULL, *pooled = NULL, *pooled_interps = NULL,
              *max_header_size = NULL, *max_headers = NULL, *max_target = NULL, *max_body = NULL,
              *max_streams = NULL, *header_timeout = NULL, *body_timeout = NULL,
              *keepalive_timeout = NULL, *graceful_timeout = NULL, *backlog = NULL,
-             *max_inflight = NULL, *interpreters = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOOOOOOOOOOO:PyHttp2Server", kwlist,
-                                     &port, &host, &pinned, &pooled, &pooled_interps, &max_header_size,
-                                     &max_headers, &max_target, &max_body, &max_streams,
-                                     &header_timeout, &body_timeout, &keepalive_timeout,
-                                     &graceful_timeout, &backlog, &max_inflight, &interpreters,
+             *max_inflight = NULL, *interpreters = NULL, *num_processes = NULL, *max_requests = NULL,
+             *max_requests_jitter = NULL, *max_rss = NULL, *lifetime = NULL, *kill_timeout = NULL;
+    fa_obs_config obs; /* access_log=, metrics_port=...: taken out of kwds first */
+    if (fa_obs_take_kwargs(kwds, &obs) < 0)
+        return -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOOOOOOOOOOOOOOOOOOO:PyHttp2Server",
+                                     kwlist, &port, &host, &pinned, &pooled, &pooled_interps,
+                                     &max_header_size, &max_headers, &max_target, &max_body,
+                                     &max_streams, &header_timeout, &body_timeout,
+                                     &keepalive_timeout, &graceful_timeout, &backlog, &max_inflight,
+                                     &interpreters, &num_processes, &max_requests,
+                                     &max_requests_jitter, &max_rss, &lifetime, &kill_timeout,
                                      &ssl_certfile, &ssl_keyfile, &ssl_password, &ssl_ca, &ssl_reqs,
-                                     &ssl_ciphers, &ssl_min))
+                                     &ssl_ciphers, &ssl_min, &proxy_headers, &allow_ips))
         return -1;
     if (self->srv != NULL) {
         PyErr_SetString(PyExc_RuntimeError, "PyHttp2Server.__init__ called twice");
@@ -329,7 +380,7 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
             return -1;
         }
     }
-    size_t streams = cfg.max_concurrent_streams;
+    size_t streams = cfg.max_concurrent_streams, mreq = 0, mjit = 0;
     if (fa_parse_int(port, "port", 0, 65535, &cfg.port) < 0 ||
         fa_parse_int(pinned, "num_pinned_workers", 0, 1024, &cfg.num_pinned_workers) < 0 ||
         fa_parse_int(pooled, "num_pooled_workers", 0, 1024, &cfg.num_pooled_workers) < 0 ||
@@ -344,8 +395,17 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
         fa_parse_seconds(header_timeout, "header_timeout", &cfg.header_timeout) < 0 ||
         fa_parse_seconds(body_timeout, "body_timeout", &cfg.body_timeout) < 0 ||
         fa_parse_seconds(keepalive_timeout, "keepalive_timeout", &cfg.keepalive_timeout) < 0 ||
-        fa_parse_seconds(graceful_timeout, "graceful_timeout", &cfg.graceful_timeout) < 0)
+        fa_parse_seconds(graceful_timeout, "graceful_timeout", &cfg.graceful_timeout) < 0 ||
+        fa_parse_int(num_processes, "num_processes", 1, 256, &cfg.num_processes) < 0 ||
+        fa_parse_size(max_requests, "max_requests", 0, &mreq) < 0 ||
+        fa_parse_size(max_requests_jitter, "max_requests_jitter", 0, &mjit) < 0 ||
+        fa_parse_size(max_rss, "max_rss", 0, &cfg.max_rss_mib) < 0 ||
+        fa_parse_seconds(kill_timeout, "kill_timeout", &cfg.kill_timeout) < 0 ||
+        (lifetime != NULL && lifetime != Py_None &&
+         fa_parse_seconds(lifetime, "lifetime", &cfg.lifetime) < 0))
         return -1;
+    cfg.max_requests = mreq;
+    cfg.max_requests_jitter = mjit;
     if (cfg.max_headers > 256) {
         PyErr_Format(PyExc_ValueError, "max_headers must be at most 256, got %zu", cfg.max_headers);
         return -1;
@@ -363,6 +423,9 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
                      cfg.num_pooled_interpreters, cfg.num_pooled_workers);
         return -1;
     }
+    fa_proxy proxy;
+    if (fa_proxy_from_args(proxy_headers, allow_ips, &proxy) < 0)
+        return -1;
     fa_tls *tls = NULL;
     if (fa_tls_from_args(ssl_certfile, ssl_keyfile, ssl_password, ssl_ca, ssl_reqs, ssl_ciphers,
                          ssl_min, &tls) < 0)
@@ -375,6 +438,14 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
     }
     if (tls != NULL)
         fa_server_set_tls(self->srv, tls);
+    fa_server_set_proxy(self->srv, &proxy);
+    char obs_err[512];
+    if (fa_server_set_obs(self->srv, &obs, obs_err, sizeof(obs_err)) < 0) {
+        PyErr_SetString(PyExc_ValueError, obs_err);
+        fa_server_free(self->srv);
+        self->srv = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -917,6 +988,30 @@ static PyObject *PyHttp2Server_start(PyObject *op, PyObject *args, PyObject *kwd
         return NULL;
     if (fa_check_init(self) < 0)
         return NULL;
+    const fa_config *pc = fa_server_config(self->srv);
+    if ((pc->num_processes > 1 || pc->max_requests > 0 || pc->max_rss_mib > 0 || pc->lifetime > 0) &&
+        !self->in_child) {
+        /* This process becomes the supervisor: it forks the server
+         * processes before any interpreter or thread exists here. */
+        if (!blocking) {
+            PyErr_SetString(PyExc_ValueError,
+                            "num_processes > 1 and the recycling limits (max_requests, max_rss, "
+                            "lifetime) need start(blocking=True): the calling process becomes the "
+                            "supervisor of the server processes and must not run threads of its "
+                            "own");
+            return NULL;
+        }
+        if (fa_server_running(self->srv)) {
+            PyErr_SetString(PyExc_RuntimeError, "the server is already running");
+            return NULL;
+        }
+        PyObject *sup = PyImport_ImportModule("fasterapi._supervisor");
+        if (sup == NULL)
+            return NULL;
+        PyObject *r = PyObject_CallMethod(sup, "supervise", "O", op);
+        Py_DECREF(sup);
+        return r;
+    }
 
     /* Installed before anything starts, so a signal at any moment from here
      * on ends in a graceful stop rather than a killed process. */
@@ -1042,6 +1137,85 @@ static PyObject *PyHttp2Server_stop(PyObject *op, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
+static PyObject *PyHttp2Server_use_listeners(PyObject *op, PyObject *args, PyObject *kwds)
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    static char *kwlist[] = {"fds", "child", NULL};
+    PyObject *fds;
+    int child = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p:_use_listeners", kwlist, &fds, &child))
+        return NULL;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    PyObject *seq = PySequence_Fast(fds, "fds must be a sequence of file descriptors");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    int *v = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(int));
+    if (v == NULL) {
+        Py_DECREF(seq);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int fd = PyObject_AsFileDescriptor(PySequence_Fast_GET_ITEM(seq, i));
+        if (fd < 0) {
+            PyMem_Free(v);
+            Py_DECREF(seq);
+            return NULL;
+        }
+        v[i] = fd;
+    }
+    Py_DECREF(seq);
+    int rc = fa_server_set_listeners(self->srv, v, (int)n);
+    PyMem_Free(v);
+    if (rc < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "listeners can only be set before start()");
+        return NULL;
+    }
+    self->in_child = child;
+    Py_RETURN_NONE;
+}
+
+static PyObject *PyHttp2Server_process_options(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    const fa_config *c = fa_server_config(self->srv);
+    return Py_BuildValue("{s:s,s:i,s:i,s:i,s:i,s:K,s:K,s:n,s:d,s:d,s:d,s:O}", "host", c->host, "port", c->port,
+                         "backlog", c->backlog, "num_pinned_workers", c->num_pinned_workers,
+                         "num_processes", c->num_processes, "max_requests",
+                         (unsigned long long)c->max_requests, "max_requests_jitter",
+                         (unsigned long long)c->max_requests_jitter, "max_rss", (Py_ssize_t)c->max_rss_mib,
+                         "lifetime", c->lifetime, "graceful_timeout", c->graceful_timeout,
+                         "kill_timeout", c->kill_timeout, "tls",
+                         fa_server_has_tls(self->srv) ? Py_True : Py_False);
+}
+
+static PyObject *PyHttp2Server_use_metrics(PyObject *op, PyObject *args)
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    return fa_obs_use_region(fa_server_obs(self->srv), fa_server_running(self->srv), args);
+}
+
+static PyObject *PyHttp2Server_metrics_options(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    return fa_obs_options(fa_server_obs(self->srv));
+}
+
+static PyObject *PyHttp2Server_get_requests_served(PyObject *op, void *Py_UNUSED(closure))
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(fa_server_requests(self->srv));
+}
+
 PyDoc_STRVAR(is_running_doc, "is_running()\n--\n\nTrue between start() and the end of stop().");
 
 static PyObject *PyHttp2Server_is_running(PyObject *op, PyObject *Py_UNUSED(ignored))
@@ -1117,11 +1291,21 @@ static PyMethodDef PyHttp2Server_methods[] = {
      set_fallback_doc},
     {"on_startup", PyHttp2Server_on_startup, METH_O, on_startup_doc},
     {"on_shutdown", PyHttp2Server_on_shutdown, METH_O, on_shutdown_doc},
+    {"_use_listeners", (PyCFunction)(void (*)(void))PyHttp2Server_use_listeners, METH_VARARGS | METH_KEYWORDS,
+     "_use_listeners(fds, child=False): serve on these listening sockets (the supervisor, --fd, --uds)."},
+    {"_process_options", PyHttp2Server_process_options, METH_NOARGS,
+     "_process_options(): the settings the supervisor reads."},
+    {"_use_metrics", PyHttp2Server_use_metrics, METH_VARARGS,
+     "_use_metrics(region, slot): count into a supervisor's metrics region (before start())."},
+    {"_metrics_options", PyHttp2Server_metrics_options, METH_NOARGS,
+     "_metrics_options(): metrics_port and metrics_host as given, for the supervisor."},
     {NULL, NULL, 0, NULL},
 };
 
 static PyGetSetDef PyHttp2Server_getset[] = {
     {"port", PyHttp2Server_get_port, NULL, "The TCP port: the one bound once started (useful with port=0).", NULL},
+    {"requests_served", PyHttp2Server_get_requests_served, NULL,
+     "Requests dispatched by this process's workers since start() (0 when not running).", NULL},
     {"interpreters", PyHttp2Server_get_interpreters, NULL,
      "Where handlers run: 'sub' or 'main' ('auto' before start(); once started, what auto chose).", NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -1146,7 +1330,15 @@ PyDoc_STRVAR(PyHttp2Server_doc,
 "header_timeout=10.0 s, body_timeout=30.0 s, keepalive_timeout=5.0 s,\n"
 "graceful_timeout=10.0 s, backlog=4096, max_inflight=10000 (per worker:\n"
 "requests awaiting a coroutine or a pooled thread; more get 503 with\n"
-"Retry-After over HTTP/1.1 and REFUSED_STREAM over HTTP/2).");
+"Retry-After over HTTP/1.1 and REFUSED_STREAM over HTTP/2).\n\n"
+"access_log=False: no access log by default here (the command line turns\n"
+"it on); access_log=True writes one line per request to stderr, formatted\n"
+"in C from C data and buffered per worker; access_log_format= takes\n"
+"{atoms} (client, client_ip, method, path, query, target, protocol,\n"
+"scheme, status, status_phrase, bytes, duration, duration_ms, time, pid,\n"
+"worker, header:NAME; {{ and }} for braces), default Uvicorn's line.\n"
+"metrics_port=None: no metrics; a port serves Prometheus' text format at\n"
+"/metrics on its own listener and thread (metrics_host= defaults to host).");
 
 static PyType_Slot PyHttp2Server_slots[] = {
     {Py_tp_doc, (void *)PyHttp2Server_doc},
@@ -1213,6 +1405,7 @@ static struct PyModuleDef fa_module_def = {
     .m_doc = module_doc,
     .m_size = sizeof(fa_module_state),
     .m_slots = fa_module_slots,
+    .m_methods = fa_obs_methods, /* the supervisor's metrics region (obs_module.c) */
     .m_traverse = fa_module_traverse,
     .m_clear = fa_module_clear,
     .m_free = fa_module_free,

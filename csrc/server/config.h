@@ -26,6 +26,14 @@ typedef struct fa_config {
     size_t max_inflight;         /* per worker: requests awaiting a coroutine or a
                                     pooled thread; beyond it 503 / REFUSED_STREAM */
     int interpreters;            /* FA_INTERP_SUB / _MAIN / _AUTO: where handlers run */
+    /* The process model (src/fasterapi/_supervisor.py reads these; the C
+     * server itself always runs in one process). */
+    int num_processes;           /* server processes under a supervisor; 1 = none */
+    uint64_t max_requests;       /* recycle a process after this many requests (0 = never) */
+    uint64_t max_requests_jitter; /* plus a random 0..jitter, per process */
+    size_t max_rss_mib;          /* recycle past this resident size (0 = never) */
+    double lifetime;             /* recycle after this many seconds (0 = never) */
+    double kill_timeout;         /* after graceful_timeout, a child gets this long before SIGKILL */
 } fa_config;
 
 /* Where handlers run.  SUB: one own-GIL sub-interpreter per pinned worker

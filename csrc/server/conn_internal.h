@@ -14,6 +14,7 @@
 #include "../common/buf.h"
 #include "../common/http.h"
 #include "../http1/parser.h"
+#include "accesslog.h"
 
 struct fa_worker;
 struct fa_h2;
@@ -111,6 +112,7 @@ typedef struct fa_conn {
     uint8_t peer_len;
     uint16_t peer_port;
     void *client_obj; /* req['client'] as built once by the worker's interpreter */
+    fa_alog_conn alog; /* request records for the access log and metrics */
 } fa_conn;
 
 /* --- provided by server/worker.c ------------------------------------ */

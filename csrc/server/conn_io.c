@@ -267,7 +267,11 @@ static void fa_conn_set_events(fa_conn *c, uint32_t events)
  * staged close). */
 static void fa_conn_close_lingering(fa_conn *c)
 {
-    if (c->read_eof || c->lingering || fa_worker_stopping(c->worker)) {
+    /* Also while the worker stops: a graceful stop's GOAWAY must reach a
+     * client that sent requests in the meantime (they are above its last
+     * stream id, so the client may retry them elsewhere).  The stop waits
+     * for lingering connections no longer than FA_TIMER_LINGER. */
+    if (c->read_eof || c->lingering) {
         fa_conn_close(c);
         return;
     }
@@ -370,7 +374,14 @@ static void fa_conn_update_timer(fa_conn *c)
     if (c->wpos < c->wbuf.len || c->want_file) {
         fa_conn_set_timer(c, FA_TIMER_WRITE);
     } else if (c->proto == FA_PROTO_H2) {
-        fa_conn_set_timer(c, c->h2 && fa_h2_busy(c) ? FA_TIMER_NONE : FA_TIMER_IDLE);
+        /* h2: see fa_h2_timer_state(); the body timer is reset by reads */
+        static const fa_timer_kind h2_timer[] = {
+            [FA_H2_IDLE] = FA_TIMER_IDLE, [FA_H2_BUSY] = FA_TIMER_NONE,
+            [FA_H2_RECEIVING] = FA_TIMER_BODY, [FA_H2_STALLED] = FA_TIMER_WRITE};
+        int progress;
+        fa_conn_set_timer(c, h2_timer[fa_h2_timer_state(c, &progress)]);
+        if (progress && c->timer == FA_TIMER_IDLE)
+            fa_conn_touch_timer(c);
     } else if (c->proto == FA_PROTO_WS) {
         fa_conn_set_timer(c, FA_TIMER_NONE); /* WebSockets have keepalive pings */
     } else if (c->h1.in_flight) {
@@ -409,6 +420,7 @@ void fa_conn_flush(fa_conn *c)
             }
             c->wpos += (size_t)n;
         }
+        fa_obs_io(c, 0, c->wpos - before);
         if (c->wpos > before && c->timer == FA_TIMER_WRITE)
             fa_conn_touch_timer(c);
         if (c->wpos < c->wbuf.len)
@@ -571,6 +583,7 @@ void fa_conn_on_readable(fa_conn *c)
             break;
         }
         c->rbuf.len += (size_t)n;
+        fa_obs_io(c, (size_t)n, 0);
         if (c->timer == FA_TIMER_BODY)
             fa_conn_touch_timer(c);
         int r = fa_conn_deliver(c);

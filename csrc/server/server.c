@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "server_internal.h"
 
 void fa_config_defaults(fa_config *cfg)
@@ -37,6 +38,8 @@ void fa_config_defaults(fa_config *cfg)
     cfg->keepalive_timeout = 5.0;
     cfg->graceful_timeout = 10.0;
     cfg->max_inflight = 10000;
+    cfg->num_processes = 1;
+    cfg->kill_timeout = 5.0;
 }
 
 fa_server *fa_server_new(const fa_config *cfg)
@@ -51,6 +54,7 @@ fa_server *fa_server_new(const fa_config *cfg)
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->cond, NULL);
     srv->state = FA_SRV_IDLE;
+    fa_obs_config_defaults(&srv->obs);
     return srv;
 }
 
@@ -65,12 +69,14 @@ void fa_server_free(fa_server *srv)
         free(srv->handlers[i].route);
     }
     free(srv->handlers);
+    free(srv->listen_fds);
     free(srv->start_hooks);
     free(srv->stop_hooks);
     fa_router_free(&srv->router);
     fa_router_free(&srv->ws_router);
     free(srv->ws_opts);
     fa_tls_free(srv->tls);
+    fa_alog_format_free(srv->alog_fmt);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cond);
     free(srv);
@@ -90,7 +96,55 @@ int fa_server_port(fa_server *srv) { return srv->cfg.port; }
 
 int fa_server_main_interp(fa_server *srv) { return srv->main_interp; }
 
+int fa_server_set_listeners(fa_server *srv, const int *fds, int n)
+{
+    if (fa_server_running(srv))
+        return -1;
+    int *p = NULL;
+    if (n > 0 && (p = malloc((size_t)n * sizeof(int))) == NULL)
+        return -1;
+    if (n > 0)
+        memcpy(p, fds, (size_t)n * sizeof(int));
+    free(srv->listen_fds);
+    srv->listen_fds = p;
+    srv->num_listen_fds = n;
+    return 0;
+}
+
+unsigned long long fa_server_requests(fa_server *srv)
+{
+    unsigned long long n = 0;
+    pthread_mutex_lock(&srv->mu);
+    if (srv->state == FA_SRV_RUNNING && srv->workers != NULL)
+        for (int i = 0; i < srv->num_workers; i++)
+            n += atomic_load_explicit(&srv->workers[i].requests, memory_order_relaxed);
+    pthread_mutex_unlock(&srv->mu);
+    return n;
+}
+
 int fa_server_has_tls(fa_server *srv) { return srv->tls != NULL; }
+
+void fa_server_set_proxy(fa_server *srv, const fa_proxy *proxy) { srv->proxy = *proxy; }
+
+int fa_server_set_obs(fa_server *srv, const fa_obs_config *cfg, char *err, size_t err_size)
+{
+    fa_alog_format *f = NULL;
+    if (cfg->access_log) {
+        f = fa_alog_format_compile(cfg->access_log_format[0] ? cfg->access_log_format
+                                                             : FA_ALOG_DEFAULT_FORMAT,
+                                   err, err_size);
+        if (f == NULL)
+            return -1;
+    }
+    fa_alog_format_free(srv->alog_fmt);
+    srv->alog_fmt = f;
+    srv->obs = *cfg;
+    return 0;
+}
+
+int fa_server_metrics_port(fa_server *srv) { return fa_obs_metrics_port(srv); }
+
+fa_obs_config *fa_server_obs(fa_server *srv) { return &srv->obs; }
 
 void fa_server_set_tls(fa_server *srv, fa_tls *tls)
 {
@@ -447,7 +501,8 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
              * the others share that port */
             struct sockaddr_storage ss;
             socklen_t len = sizeof(ss);
-            if (getsockname(srv->workers[0].listener.fd, (struct sockaddr *)&ss, &len) == 0)
+            if (getsockname(srv->workers[0].listener.fd, (struct sockaddr *)&ss, &len) == 0 &&
+                (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
                 cfg->port = ss.ss_family == AF_INET6
                                 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
                                 : ntohs(((struct sockaddr_in *)&ss)->sin_port);
@@ -480,6 +535,8 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
     }
     for (int i = 0; i < srv->num_pool; i++)
         srv->pool[i].interp = srv->pool_interps[i % srv->num_pool_interps];
+    if (fa_obs_start(srv, err, err_size) < 0)
+        goto fail;
 
     atomic_store(&srv->workers_alive, srv->num_workers);
     srv->threads_ready = 0;
@@ -618,7 +675,7 @@ void fa_server_finish(fa_server *srv, void (*release)(void *), void (*reacquire)
         if (srv->workers[i].thread_started) {
             pthread_join(srv->workers[i].thread, NULL);
             srv->workers[i].thread_started = 0;
-            served += srv->workers[i].requests;
+            served += atomic_load(&srv->workers[i].requests);
             refused += srv->workers[i].refused;
         }
     atomic_store(&srv->pool_stop, 1);
@@ -634,6 +691,7 @@ void fa_server_finish(fa_server *srv, void (*release)(void *), void (*reacquire)
         }
     if (reacquire)
         reacquire(arg);
+    fa_obs_stop(srv); /* the last access log lines go out */
     fa_server_teardown(srv);
     fa_log("Stopped after %llu requests (%llu refused by admission control)",
            (unsigned long long)served, (unsigned long long)refused);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "obs.h"
 #include "../tls/tls.h"
 
 typedef struct fa_server fa_server;
@@ -57,12 +58,29 @@ void fa_server_finish(fa_server *srv, void (*release)(void *), void (*reacquire)
 int fa_server_running(fa_server *srv);
 /* The port actually bound (differs from the config when it asked for 0). */
 int fa_server_port(fa_server *srv);
+/* Listen on these already listening sockets instead of binding host:port
+ * (they stay the caller's; each worker uses a dup).  0, or -1 when out of
+ * memory or running. */
+int fa_server_set_listeners(fa_server *srv, const int *fds, int n);
+/* Requests dispatched so far by every worker of the running server. */
+unsigned long long fa_server_requests(fa_server *srv);
 /* 1 when the last start() serves from the main interpreter. */
 int fa_server_main_interp(fa_server *srv);
 /* Makes the listener speak TLS with this context (the server owns it from
  * now on).  Before start(). */
 void fa_server_set_tls(fa_server *srv, fa_tls *tls);
 int fa_server_has_tls(fa_server *srv);
+/* Proxy headers (proxy.h): a trusted peer's Forwarded / X-Forwarded-*
+ * set the request's client, scheme and host.  Before start(). */
+struct fa_proxy;
+void fa_server_set_proxy(fa_server *srv, const struct fa_proxy *proxy);
+/* Access log and metrics settings (obs.h); before start().  Checks the
+ * access log format.  Returns 0, or -1 with err set. */
+int fa_server_set_obs(fa_server *srv, const fa_obs_config *cfg, char *err, size_t err_size);
+/* The port the metrics listener bound while running (-1: none). */
+int fa_server_metrics_port(fa_server *srv);
+/* The access log and metrics settings (before start()). */
+fa_obs_config *fa_server_obs(fa_server *srv);
 /* Loads the certificate files again (new connections use them; open ones
  * keep theirs).  Any thread, running or not.  Returns 0, or -1 with err,
  * *kind and *errnum set as fa_tls_new() does. */

@@ -26,7 +26,9 @@
 #include "../tls/tls.h"
 #include "../ws/conn.h"
 #include "config.h"
+#include "proxy.h"
 #include "conn_internal.h"
+#include "obs.h"
 #include "router.h"
 
 #define FA_POOL_RING_SIZE 1024
@@ -63,6 +65,7 @@ typedef struct fa_job {
     int pool_id;      /* the thread that holds the producer */
     void *producer;   /* python/interp.h stream handle, owned by that thread */
     int stream_failed; /* the producer raised: end the answer short */
+    uint64_t queued_ns; /* when it was handed over (metrics), 0: not counted */
     struct fa_stream_out *so; /* PULL: the answer it feeds (NULL once gone) */
     fa_request req;
     fa_response resp;
@@ -130,7 +133,8 @@ typedef struct fa_worker {
     char date[32];
     int stopping;           /* graceful stop began in this worker */
     uint64_t stop_deadline_ms;
-    uint64_t requests;      /* served, for the log at stop */
+    _Atomic uint64_t requests; /* served: the log at stop, requests_served (read from
+                                  other threads, so relaxed atomic; one writer) */
     size_t inflight;        /* requests waiting on a coroutine or a pooled thread */
     uint64_t refused;       /* turned away by admission control */
     /* TLS: this worker's reference to the server's current SSL_CTX */
@@ -138,6 +142,8 @@ typedef struct fa_worker {
     unsigned tls_gen;
     int tls_file_logged;    /* which way files go over TLS was logged */
     fa_conn *reads_due;     /* TLS connections with decrypted bytes waiting */
+    struct fa_alog_writer *alog;   /* access log buffer (NULL: no access log) */
+    struct fa_metrics_block *mb;   /* this thread's counters (NULL: no metrics) */
     /* WebSockets (ws/conn.c) */
     struct fa_wsc *ws_list;   /* every WebSocket of the worker (keepalive, stop) */
     struct fa_wsc *ws_resume; /* handlers that caught up: read again */
@@ -157,12 +163,16 @@ typedef struct fa_pool_thread {
     fa_interp *interp;     /* shared with other pooled threads */
     fa_ring *from_worker;  /* [num_workers] requests, worker w -> this thread */
     _Atomic int inflight;  /* jobs queued or running here */
+    struct fa_metrics_block *mb; /* this thread's counters (NULL: no metrics) */
 } fa_pool_thread;
 
 typedef enum { FA_SRV_IDLE, FA_SRV_RUNNING, FA_SRV_STOPPING } fa_srv_state;
 
 typedef struct fa_server {
     fa_config cfg;
+    int *listen_fds;     /* inherited listeners (supervisor, --fd, --uds): worker i
+                            listens on a dup of listen_fds[i % num_listen_fds] */
+    int num_listen_fds;
     fa_router router;
     fa_handler_ref *handlers;
     size_t num_handlers, cap_handlers;
@@ -188,7 +198,15 @@ typedef struct fa_server {
     pthread_cond_t cond; /* signalled when a worker exits or gets ready */
     fa_srv_state state;
     fa_tls *tls;         /* NULL: cleartext; owned by the server */
+    fa_proxy proxy;      /* proxy headers: off unless set (fa_server_set_proxy) */
     int debug_log;       /* FASTERAPI_LOG_LEVEL=debug|trace at start */
+    /* access log and metrics (obs.c) */
+    fa_obs_config obs;
+    struct fa_alog_format *alog_fmt;
+    struct fa_metrics_region *mregion;
+    unsigned mslot;
+    int mregion_own;
+    struct fa_metrics_http *mhttp;
 } fa_server;
 
 /* worker.c */

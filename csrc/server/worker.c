@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "../http2/session.h"
+#include "accesslog.h"
 #include "conn_io_internal.h"
 
 static void fa_worker_attach(fa_worker *w);
@@ -172,6 +173,7 @@ void fa_worker_conn_closing(fa_conn *c)
     fa_worker *w = c->worker;
     fa_timer_unlink(c);
     fa_conn_cancel_async(c);
+    fa_alog_conn_closed(c);
     if (c->client_obj != NULL) {
         fa_worker_attach(w);
         fa_pythread_release(c->client_obj);
@@ -190,6 +192,7 @@ void fa_worker_conn_opened(fa_conn *c)
 {
     fa_conns_push(&c->worker->conns, c);
     c->worker->num_conns++;
+    fa_alog_conn_opened(c);
 }
 
 static void fa_worker_queue_out(fa_worker *w, fa_stream_out *so)
@@ -266,6 +269,7 @@ static void fa_conn_respond_stream(fa_conn *c, int32_t stream_id, fa_response *r
     resp->streaming = producer != NULL || job != NULL;
     int wants_body = 0;
     if (!c->dead) {
+        fa_alog_request_respond(c, stream_id, resp);
         if (c->proto == FA_PROTO_H2) {
             fa_h2_respond(c, stream_id, resp);
             wants_body = (producer != NULL || job != NULL) && fa_h2_stream_pending(c, stream_id) >= 0;
@@ -377,6 +381,7 @@ static void fa_stream_out_write(fa_stream_out *so, const char *data, size_t len,
     fa_conn *c = so->conn;
     fa_worker *w = c->worker;
     int end = r == FA_PULL_END, failed = r == FA_PULL_ERROR;
+    fa_alog_request_bytes(c, so->stream_id, len);
     if (c->proto == FA_PROTO_H2) {
         if (failed)
             fa_h2_stream_reset(c, so->stream_id);
@@ -443,7 +448,8 @@ static void fa_worker_expire(fa_worker *w)
                     continue;
                 }
             }
-            if (k == FA_TIMER_IDLE && c->proto == FA_PROTO_H2 && c->h2) {
+            if ((k == FA_TIMER_IDLE || k == FA_TIMER_BODY) && c->proto == FA_PROTO_H2 && c->h2) {
+                /* idle, or request bodies stopped arriving: GOAWAY, close */
                 fa_h2_shutdown(c);
                 c->close_after_write = 1;
                 fa_conn_flush(c);
@@ -474,7 +480,7 @@ static int fa_worker_next_timeout(fa_worker *w)
     int ms = 1000; /* also refreshes the Date cache when idle */
     if (next != UINT64_MAX)
         ms = next <= now ? 0 : (next - now < 1000 ? (int)(next - now) : 1000);
-    return ms;
+    return fa_alog_timeout(w, ms);
 }
 
 static void fa_worker_attach(fa_worker *w)
@@ -499,11 +505,54 @@ static void fa_worker_detach(fa_worker *w)
     }
 }
 
+/* The request's C data before any handler object exists: the cheapest
+ * place (one scan of the header slices, no Python) and the same for both
+ * protocols, the pooled copy and the fallback. */
+#define FA_PROXY_HEADERS_MAX 258 /* max_headers (256) + HTTP/2's host from :authority, + 1 */
+
+static void fa_worker_apply_proxy(const fa_proxy *proxy, fa_conn *c, fa_request *r, fa_header *hdrs)
+{
+    fa_forwarded f;
+    if (!fa_proxy_trusts(proxy, c->peer, c->peer_len) ||
+        !fa_proxy_resolve(proxy, r->headers, r->num_headers, &f))
+        return;
+    if (f.client != NULL) {
+        r->client = f.client;
+        r->client_len = f.client_len;
+        r->client_port = f.client_port;
+        r->client_obj = NULL; /* per request now: not the connection's cached peer */
+    }
+    if (f.scheme != FA_FWD_SCHEME_NONE)
+        r->fwd_scheme = f.scheme;
+    if (f.host != NULL && r->num_headers < FA_PROXY_HEADERS_MAX) {
+        /* the handler's Host (and the app layer's request.url) is the one
+         * the client asked the proxy for */
+        size_t n = 0;
+        int replaced = 0;
+        for (size_t i = 0; i < r->num_headers; i++) {
+            hdrs[n] = r->headers[i];
+            if (hdrs[n].name_len == 4 && memcmp(hdrs[n].name, "host", 4) == 0) {
+                if (replaced)
+                    continue;
+                hdrs[n].value = f.host;
+                hdrs[n].value_len = f.host_len;
+                replaced = 1;
+            }
+            n++;
+        }
+        if (!replaced)
+            hdrs[n++] = (fa_header){"host", 4, f.host, f.host_len};
+        r->headers = hdrs;
+        r->num_headers = n;
+    }
+}
+
 void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_request *in)
 {
     const fa_route *rt;
     char allow[256];
     fa_header params[FA_MAX_PATH_PARAMS];
+    fa_header fwd_headers[FA_PROXY_HEADERS_MAX];
     fa_request routed = *in, *req = &routed;
     routed.client = c->peer;
     routed.client_len = c->peer_len;
@@ -521,7 +570,13 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
         routed.tls_subject = c->tls_subject;
         routed.tls_subject_len = c->tls_subject ? strlen(c->tls_subject) : 0;
     }
-    w->requests++;
+    routed.fwd_scheme = 0;
+    if (w->srv->proxy.enabled)
+        fa_worker_apply_proxy(&w->srv->proxy, c, &routed, fwd_headers);
+    /* one writer: a relaxed load and store, no locked add on the request path */
+    atomic_store_explicit(&w->requests, atomic_load_explicit(&w->requests, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    fa_alog_request_begin(c, stream_id, in);
     fa_route_result r = fa_router_find(&w->srv->router, req->method, req->method_len, req->path,
                                        req->path_len, &rt, params, &routed.num_params, allow,
                                        sizeof(allow));
@@ -550,6 +605,7 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
         /* Admission control: turn the request away now rather than queue
          * without bound behind slow handlers. */
         w->refused++;
+        fa_obs_refused(w);
         if (c->proto == FA_PROTO_H2) {
             fa_h2_refuse(c, stream_id);
             return;
@@ -586,8 +642,10 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
         return;
     }
     void *body = NULL;
-    if (fa_pythread_call(w->py, rt->handler_id, req, &w->resp, ar, &ar->handle, &body) ==
-        FA_CALL_DEFERRED) {
+    uint64_t t0 = fa_obs_handler_begin(w->mb);
+    int called = fa_pythread_call(w->py, rt->handler_id, req, &w->resp, ar, &ar->handle, &body);
+    fa_obs_handler_end(w->mb, t0);
+    if (called == FA_CALL_DEFERRED) {
         /* a coroutine suspended: its Task answers through fa_worker_async_done */
         w->spare_async = NULL;
         ar->body = body;
@@ -928,6 +986,7 @@ void *fa_worker_main(void *arg)
             }
         }
         fa_worker_expire(w);
+        fa_alog_tick(w);
         if (w->ws_next_ms <= w->now_ms)
             fa_ws_worker_sweep(w);
         if (w->aio_due || w->aio_deadline_ms <= w->now_ms)
@@ -1033,7 +1092,19 @@ int fa_worker_init(fa_worker *w, fa_server *srv, int id, char *err, size_t err_s
         return -1;
     }
     w->listener.kind = FA_IO_LISTENER;
-    w->listener.fd = fa_listen(&srv->cfg, err, err_size);
+    if (srv->num_listen_fds > 0) {
+        /* a socket someone else made (the supervisor, --fd, --uds): ours is
+         * a dup, so closing it at stop leaves the others' copies, and the
+         * connections queued on it, alone */
+        w->listener.fd = fcntl(srv->listen_fds[id % srv->num_listen_fds], F_DUPFD_CLOEXEC, 0);
+        if (w->listener.fd < 0 || fcntl(w->listener.fd, F_SETFL, O_NONBLOCK) < 0) {
+            snprintf(err, err_size, "cannot listen on descriptor %d: %s",
+                     srv->listen_fds[id % srv->num_listen_fds], strerror(errno));
+            return -1;
+        }
+    } else {
+        w->listener.fd = fa_listen(&srv->cfg, err, err_size);
+    }
     if (w->listener.fd < 0)
         return -1;
     w->wake.kind = FA_IO_WAKE;

@@ -28,6 +28,16 @@ ENV_APP = "FASTERAPI_APP"
 ENV_MAIN_PATH = "FASTERAPI_MAIN_PATH"
 ENV_LOG_LEVEL = "FASTERAPI_LOG_LEVEL"
 ENV_MAX_BODY = "FASTERAPI_MAX_BODY_SIZE"  # the server's max_body_size, for bodies read from a stream
+ENV_ROOT_PATH = "FASTERAPI_ROOT_PATH"  # --root-path
+
+
+def _apply_root_path(app) -> None:
+    """--root-path (as Uvicorn's): the prefix a proxy strips, for the
+    app's URLs, url_for and OpenAPI servers.  An app's own root_path wins,
+    as FastAPI's does over the server's."""
+    root = os.environ.get(ENV_ROOT_PATH)
+    if root and not getattr(app, "root_path", ""):
+        app.root_path = root.rstrip("/")
 
 _app = None
 
@@ -75,6 +85,7 @@ def _boot():
     global _app
     configure_logging(os.environ.get(ENV_LOG_LEVEL))
     app = load_app(os.environ[ENV_APP], os.environ.get(ENV_MAIN_PATH))
+    _apply_root_path(app)
     app._build()
     app._startup_state = "todo"
     atexit.register(_shutdown, app)
@@ -134,6 +145,7 @@ def adopt(app):
     importing it again.  Startup and shutdown run once, through the
     server's hooks (on its first worker)."""
     global _app
+    _apply_root_path(app)
     app._build()
     app._startup_state = "todo"
     _app = app  # build_server then makes the direct handlers, here and for the workers

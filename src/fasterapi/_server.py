@@ -57,7 +57,8 @@ def app_spec(app) -> tuple:
 
 
 def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, workers=0, pooled_workers=0,
-                 pooled_interpreters=0, log_level="info", interpreters="sub", **server_options):
+                 pooled_interpreters=0, log_level="info", interpreters="sub", listen_fds=None, root_path="",
+                 **server_options):
     """Creates the native server with one route per (method, path) of app,
     and sets the environment the worker interpreters read.  interpreters:
     'sub' (own-GIL sub-interpreters, each importing the app), 'main' (the
@@ -76,9 +77,15 @@ def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, work
         os.environ.pop(_runtime.ENV_MAIN_PATH, None)
     os.environ[_runtime.ENV_LOG_LEVEL] = level
     os.environ[_runtime.ENV_MAX_BODY] = str(server_options.get("max_body_size", 16 << 20))
+    if root_path:
+        os.environ[_runtime.ENV_ROOT_PATH] = root_path
+    else:
+        os.environ.pop(_runtime.ENV_ROOT_PATH, None)
     server = PyHttp2Server(port=port, host=host, num_pinned_workers=workers, num_pooled_workers=pooled_workers,
                            num_pooled_interpreters=pooled_interpreters, interpreters=interpreters,
                            **server_options)
+    if listen_fds:
+        server._use_listeners(listen_fds)  # --fd / --uds: sockets made by the caller
     if interpreters != "sub":
         _runtime.adopt(app)  # what main-interpreter workers serve
     names = _runtime.direct_handlers(app)

@@ -13,7 +13,7 @@ from .exception_handlers import (http_exception_handler, request_validation_exce
                                  websocket_request_validation_exception_handler)
 from .exceptions import FasterAPIError, HTTPException, RequestValidationError, WebSocketRequestValidationError
 from .responses import FileResponse, JSONResponse, Response, StreamingResponse
-from .routing import APIRouter, CallNextRes, _emit, generate_unique_id, response_tuple
+from .routing import APIRouter, CallNextRes, _emit, _warn_on_event, generate_unique_id, response_tuple
 
 __all__ = ["FastAPI"]
 
@@ -129,6 +129,11 @@ class FastAPI:
         """Adds router's routes (see APIRouter.include_router)."""
         self.router.include_router(router, **kwargs)
 
+    def mount(self, path: str, app, name: str | None = None) -> None:
+        """Serves app under path: another FastAPI app (its own routes, docs and
+        /openapi.json) or ``StaticFiles(directory=...)``."""
+        self.router.mount(path, app, name=name)
+
     def get(self, path: str, **kwargs):
         """Decorator for a GET endpoint (see APIRouter.add_api_route for the keywords)."""
         return self.router.get(path, **kwargs)
@@ -193,7 +198,9 @@ class FastAPI:
     # -- events ----------------------------------------------------------------------
     def on_event(self, event_type: str):
         """Decorator: ``@app.on_event("startup")`` / ``("shutdown")``.  They run
-        in every worker interpreter (before its first request / when it ends)."""
+        in every worker interpreter (before its first request / when it ends).
+        Deprecated, as in FastAPI: use ``lifespan``."""
+        _warn_on_event()
         return self.router.on_event(event_type)
 
     def add_event_handler(self, event_type: str, func) -> None:
@@ -523,7 +530,9 @@ class FastAPI:
         return not any(inspect.iscoroutinefunction(h) for h in self.router.on_startup)
 
     async def startup_async(self):
-        """Runs the lifespan's entry (or the startup handlers)."""
+        """Runs the lifespan's entry (or the startup handlers).  Each startup
+        arms one shutdown (``with TestClient(app)`` twice runs both twice)."""
+        self._shutdown_done = False
         spans = self._lifespans()
         if spans:
             state = {}

@@ -11,6 +11,22 @@ Options follow Uvicorn's where they mean the same thing::
     --interpreters auto   sub (own-GIL sub-interpreters only), main, or auto (sub, else main)
     --app-dir DIR         look for the module in DIR (default: the current directory)
     --factory             module:attribute is a function returning the app
+    --processes N         server processes under a supervisor (default 1: no supervisor)
+    --max-requests N      recycle a process after N requests (+ --max-requests-jitter J)
+    --max-rss MIB         recycle a process whose resident size passes MIB MiB
+    --lifetime SECONDS    recycle a process after SECONDS
+    --graceful-timeout S  in-flight requests get S seconds at stop (default 10)
+    --kill-timeout S      then a process gets S more before SIGKILL (default 5)
+    --reload              restart the processes when a *.py file under --reload-dir changes
+    --uds PATH            listen on a Unix socket instead of host:port
+    --fd N                listen on the already listening socket N (systemd, a parent process)
+    --proxy-headers / --no-proxy-headers
+                          client, scheme and host from Forwarded / X-Forwarded-* (default on,
+                          trusted only from --forwarded-allow-ips)
+    --forwarded-allow-ips LIST
+                          trusted proxies: addresses, CIDR networks, * (default
+                          $FORWARDED_ALLOW_IPS or 127.0.0.1)
+    --root-path PATH      the prefix a proxy strips (URLs, url_for, OpenAPI servers)
     --ssl-certfile FILE   serve HTTPS (ALPN h2 and http/1.1) with this PEM certificate chain
     --ssl-keyfile FILE    its private key (default: in the certificate file)
     --ssl-keyfile-password PASSWORD
@@ -19,7 +35,15 @@ Options follow Uvicorn's where they mean the same thing::
                           the words none/optional/required work too)
     --ssl-ciphers LIST    TLS 1.2 cipher list, OpenSSL syntax
     --ssl-min-version V   TLSv1.2 (default) or TLSv1.3
-SIGHUP reloads the certificate files without dropping connections.
+    --no-access-log       no access log (on by default: one line per request on stderr)
+    --access-log-format F the line, with {atoms}: client, method, path, query, target, protocol,
+                          status, status_phrase, bytes, duration, header:NAME... (default Uvicorn's)
+    --metrics-port N      serve Prometheus metrics at http://HOST:N/metrics
+    --metrics-host HOST   where the metrics listen (default: --host)
+SIGHUP reloads the certificate files without dropping connections; under a
+supervisor (--processes, a recycling limit, --reload) it replaces every server
+process, one at a time, and the new processes read the code and the
+certificate files again.
 """
 import argparse
 import logging
@@ -46,6 +70,31 @@ def _parser():
                         "not have yet, so they refuse for now)")
     p.add_argument("--app-dir", default=".", help="directory added to sys.path first (default: current)")
     p.add_argument("--factory", action="store_true", help="the attribute is a function that returns the app")
+    p.add_argument("--processes", type=_positive, default=1,
+                   help="server processes, each with its own workers, under a supervisor that restarts "
+                        "them (default: 1, no supervisor)")
+    p.add_argument("--max-requests", type=_non_negative, default=0,
+                   help="recycle a process after this many requests (0: never)")
+    p.add_argument("--max-requests-jitter", type=_non_negative, default=0,
+                   help="add a random 0..N to --max-requests per process")
+    p.add_argument("--max-rss", type=_non_negative, default=0,
+                   help="recycle a process past this resident size in MiB (0: never)")
+    p.add_argument("--lifetime", type=float, default=0, help="recycle a process after this many seconds (0: never)")
+    p.add_argument("--graceful-timeout", type=float, default=10.0, help="seconds in-flight requests get at stop")
+    p.add_argument("--kill-timeout", type=float, default=5.0,
+                   help="seconds after --graceful-timeout before a process is killed")
+    p.add_argument("--reload", action="store_true", help="restart on changes to Python files (development)")
+    p.add_argument("--reload-dir", action="append", default=None,
+                   help="directory to watch with --reload (default: --app-dir); repeatable")
+    p.add_argument("--uds", default=None, help="listen on this Unix domain socket path instead of host:port")
+    p.add_argument("--fd", type=_non_negative, default=None, help="listen on this already listening socket")
+    p.add_argument("--proxy-headers", action=argparse.BooleanOptionalAction, default=True,
+                   help="take the client, scheme and host from Forwarded / X-Forwarded-* sent by a trusted "
+                        "proxy (default: on)")
+    p.add_argument("--forwarded-allow-ips", default=None,
+                   help="comma-separated trusted proxies: addresses, CIDR networks or * (default: "
+                        "$FORWARDED_ALLOW_IPS, else 127.0.0.1)")
+    p.add_argument("--root-path", default="", help="the path prefix a proxy strips (as Uvicorn's --root-path)")
     p.add_argument("--ssl-certfile", default=None, help="PEM certificate (with chain): serve HTTPS")
     p.add_argument("--ssl-keyfile", default=None, help="PEM private key (default: in --ssl-certfile)")
     p.add_argument("--ssl-keyfile-password", default=None, help="password of an encrypted key file")
@@ -54,7 +103,72 @@ def _parser():
                    help="client certificates: 0/none (default), 1/optional, 2/required")
     p.add_argument("--ssl-ciphers", default=None, help="TLS 1.2 ciphers, OpenSSL syntax (default: OpenSSL's)")
     p.add_argument("--ssl-min-version", default="TLSv1.2", choices=["TLSv1.2", "TLSv1.3"])
+    p.add_argument("--no-access-log", dest="access_log", action="store_false",
+                   help="do not log one line per request (on by default)")
+    p.add_argument("--access-log-format", default=None,
+                   help="access log line with {atoms} (client, method, path, query, target, protocol, status, "
+                        "status_phrase, bytes, duration, duration_ms, time, header:NAME...); default: Uvicorn's")
+    p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
+    p.add_argument("--metrics-host", default=None, help="address of the metrics listener (default: --host)")
     return p
+
+
+def _access_log_options(args) -> dict:
+    """The server's access log keywords from the command line."""
+    opts = {"access_log": args.access_log}
+    if args.access_log and args.access_log_format is not None:
+        opts["access_log_format"] = args.access_log_format
+    return opts
+
+
+def _metrics_options(args) -> dict:
+    """metrics_port / metrics_host: the server's keywords, or under a
+    supervisor its own (the supervisor serves every process's metrics)."""
+    if args.metrics_port is None:
+        return {}
+    opts = {"metrics_port": args.metrics_port}
+    if args.metrics_host is not None:
+        opts["metrics_host"] = args.metrics_host
+    return opts
+
+
+def _positive(text):
+    v = int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+
+def _non_negative(text):
+    v = int(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {v}")
+    return v
+
+
+def _unix_listener(path, backlog=4096):
+    import socket
+    import stat
+    try:
+        if stat.S_ISSOCK(os.stat(path).st_mode):
+            os.unlink(path)  # a stale socket of an earlier run
+    except FileNotFoundError:
+        pass
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    os.chmod(path, 0o666)  # as Uvicorn: the proxy usually runs as another user
+    s.listen(backlog)
+    return s
+
+
+
+def _proxy_options(args) -> dict:
+    """proxy_headers / forwarded_allow_ips, with Uvicorn's defaults: on,
+    trusting $FORWARDED_ALLOW_IPS or else only 127.0.0.1."""
+    allow = args.forwarded_allow_ips
+    if allow is None:
+        allow = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+    return {"proxy_headers": args.proxy_headers, "forwarded_allow_ips": allow}
 
 
 def _ssl_options(args) -> dict:
@@ -92,13 +206,84 @@ def main(argv=None) -> int:
     if app_dir not in sys.path:
         sys.path.insert(0, app_dir)
     from . import _runtime
-    from ._server import serve
     _runtime.configure_logging("debug" if args.log_level == "trace" else args.log_level)
     log = logging.getLogger("fasterapi")
     if args.factory:
         print("--factory is not supported: every worker interpreter imports module:attribute and must get "
               "the same app; call the factory at module level instead", file=sys.stderr)
         return 2
+    for name in ("lifetime", "graceful_timeout", "kill_timeout"):
+        if getattr(args, name) < 0:
+            log.error("--%s must be 0 or more seconds", name.replace("_", "-"))
+            return 2
+    try:  # a bad list says so at once, not from every server process
+        from ._native.http2 import PyHttp2Server
+        PyHttp2Server(port=0, **_proxy_options(args))
+    except (ValueError, TypeError) as exc:
+        log.error("--forwarded-allow-ips: %s", exc)
+        return 2
+    if args.uds and args.fd is not None:
+        log.error("--uds and --fd both name the listener: give one")
+        return 2
+    listener = None
+    listen_fds = None
+    if args.uds:
+        try:
+            listener = _unix_listener(args.uds)
+        except OSError as exc:
+            log.error("cannot listen on %s: %s", args.uds, exc)
+            return 1
+        listen_fds = [listener.fileno()]
+    elif args.fd is not None:
+        listen_fds = [args.fd]
+    serve_kw = dict(host=args.host, port=args.port, workers=args.workers, pooled_workers=args.pooled_workers,
+                    pooled_interpreters=args.pooled_interpreters, log_level=args.log_level,
+                    interpreters=args.interpreters, graceful_timeout=args.graceful_timeout or 10.0,
+                    root_path=args.root_path, **_proxy_options(args), **_ssl_options(args),
+                    **_access_log_options(args))
+    try:
+        supervised = (args.processes > 1 or args.max_requests or args.max_rss or args.lifetime or args.reload)
+        if supervised:
+            return _supervised(args, serve_kw, listen_fds, log)
+        return _single(args, serve_kw, listen_fds, log)
+    finally:
+        if listener is not None:
+            listener.close()
+            try:
+                os.unlink(args.uds)
+            except OSError:
+                pass
+
+
+def _supervised(args, serve_kw, listen_fds, log) -> int:
+    """The supervisor: nothing of the app is imported here, so every child
+    (and every successor after SIGHUP or --reload) imports the code anew."""
+    from . import _supervisor
+    from ._server import build_server
+
+    def make_server():
+        from . import _runtime
+        app = _runtime.load_app(args.app)
+        if not hasattr(app, "native_routes"):
+            raise RuntimeError(f"{args.app} is not a FasterAPI application (got {type(app).__name__})")
+        return build_server(app, args.app, None, **serve_kw)
+
+    opts = dict(host=args.host, port=args.port, backlog=4096, num_pinned_workers=args.workers,
+                num_processes=args.processes, max_requests=args.max_requests,
+                max_requests_jitter=args.max_requests_jitter, max_rss=args.max_rss, lifetime=args.lifetime,
+                graceful_timeout=serve_kw["graceful_timeout"], kill_timeout=args.kill_timeout,
+                tls=args.ssl_certfile is not None, **_metrics_options(args))
+    dirs = [os.path.abspath(d) for d in (args.reload_dir or [args.app_dir])] if args.reload else None
+    try:
+        return _supervisor.run(make_server, opts, reload_dirs=dirs, shared_fds=listen_fds)
+    except OSError as exc:
+        log.error("%s", exc)
+        return 1
+
+
+def _single(args, serve_kw, listen_fds, log) -> int:
+    from . import _runtime
+    from ._server import serve
     try:
         app = _runtime.load_app(args.app)
     except Exception as exc:  # noqa: BLE001
@@ -108,10 +293,8 @@ def main(argv=None) -> int:
         log.error("%s is not a FasterAPI application (got %s)", args.app, type(app).__name__)
         return 1
     try:
-        return serve(app, host=args.host, port=args.port, workers=args.workers, pooled_workers=args.pooled_workers,
-                     pooled_interpreters=args.pooled_interpreters, log_level=args.log_level,
-                     interpreters=args.interpreters, app_spec_override=(args.app, None),
-                     **_ssl_options(args))
+        return serve(app, app_spec_override=(args.app, None), listen_fds=listen_fds, **serve_kw,
+                     **_metrics_options(args))
     except (OSError, ValueError) as exc:  # a bad certificate file or setting: the message names it
         log.error("%s", exc)
         return 1

@@ -11,7 +11,9 @@ cookie or body, with its compiled validator), a sub-``Dependant`` (for
 import copy
 import inspect
 import re
+import types
 import typing
+from collections import abc
 
 from . import _json
 from ._validation import BAD, compile_validator, is_scalar_sequence_type, is_scalar_type, unwrap_annotated
@@ -62,6 +64,15 @@ class ParamField:
 
     def __repr__(self):
         return f"ParamField({self.in_}:{self.alias})"
+
+
+def _is_list_of_uploads(tp) -> bool:
+    base, _ = unwrap_annotated(tp)
+    args = typing.get_args(base)
+    if typing.get_origin(base) in (typing.Union, types.UnionType):
+        return any(_is_list_of_uploads(a) for a in args if a is not type(None))
+    return typing.get_origin(base) in (list, set, tuple, frozenset, abc.Sequence) and bool(args) and \
+        _mentions_upload(args[0])
 
 
 def _mentions_upload(tp) -> bool:
@@ -248,8 +259,9 @@ def _make_field(pname, ann, base, info, default, path_names) -> ParamField:
         in_ = "query"
     else:
         in_ = "body"
-    if in_ == "path" and pname not in path_names and (info is None or info.alias not in path_names):
-        raise FasterAPIError(f"path parameter {pname!r} is not in the route's path")
+    # Path() on a name the route's path does not have is accepted, as FastAPI
+    # does: never in the request, so its default (or a "missing" error)
+    in_path = in_ != "path" or pname in path_names or (info is not None and info.alias in path_names)
     # default: the signature's, else the Param's
     if default is not inspect.Parameter.empty:
         dflt = default
@@ -260,7 +272,7 @@ def _make_field(pname, ann, base, info, default, path_names) -> ParamField:
     if dflt is ...:
         dflt = Undefined
     required = dflt is Undefined and (info is None or info.default_factory is None)
-    if in_ == "path":
+    if in_ == "path" and in_path:
         required = True
     alias = info.alias if info is not None and info.alias else pname
     if in_ == "header":
@@ -271,6 +283,8 @@ def _make_field(pname, ann, base, info, default, path_names) -> ParamField:
     is_seq = in_ in ("query", "header", "body") and is_scalar_sequence_type(ann)
     if in_ == "body" and not isinstance(info, Form):
         is_seq = False
+    elif isinstance(info, Form) and not is_seq:
+        is_seq = _is_list_of_uploads(ann)  # list[UploadFile], list[bytes]: every part of that name
     if info is not None and isinstance(info, Query) and not is_scalar_type(ann) and not is_seq:
         raise FasterAPIError(f"query parameter {pname!r}: type {ann!r} cannot come from a query string")
     validator = compile_validator(ann, constraints)
@@ -365,11 +379,13 @@ def read_body(ctx: RequestContext, has_form: bool):
     req = ctx.req
     raw = req["body"]
     if has_form:
-        from ._forms import parse_form  # noqa: PLC0415
+        from ._forms import MultipartError, parse_form  # noqa: PLC0415
+        from .exceptions import HTTPException  # noqa: PLC0415
         try:
             ctx.form = parse_form(req["headers"].get("content-type", ""), raw)
+        except MultipartError as e:
+            raise HTTPException(400, str(e)) from None
         except ValueError:
-            from .exceptions import HTTPException  # noqa: PLC0415
             raise HTTPException(400, "There was an error parsing the body") from None
         ctx.body = ctx.form
         return
@@ -418,7 +434,10 @@ def extract_params(dep: Dependant, ctx: RequestContext, kwargs: dict) -> None:
         for f in dep.path_params:
             v = pp.get(f.alias)
             if v is None:
-                _missing(ctx, ("path", f.alias))
+                if f.required:
+                    _missing(ctx, ("path", f.alias))
+                else:  # a Path() the route's path does not have
+                    kwargs[f.name] = f.get_default()
                 continue
             r = f.validator(v, ("path", f.alias), errors)
             if r is not BAD:

@@ -2,8 +2,8 @@
 import http
 
 __all__ = ["HTTPException", "RequestValidationError", "ResponseValidationError",
-           "ValidationException", "FasterAPIError", "FastAPIError", "WebSocketException",
-           "WebSocketRequestValidationError"]
+           "ValidationException", "FasterAPIError", "FastAPIError", "FastAPIDeprecationWarning",
+           "WebSocketException", "WebSocketRequestValidationError"]
 
 
 class HTTPException(Exception):
@@ -49,11 +49,14 @@ class WebSocketException(Exception):
         return f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r})"
 
 
-class FasterAPIError(RuntimeError):
-    """A mistake in how the application is declared (raised at definition)."""
+class FastAPIError(RuntimeError):
+    """A mistake in how the application is declared (raised at definition),
+    or in how it behaves where FastAPI raises its FastAPIError (a ``yield``
+    dependency that catches the endpoint's exception and does not raise
+    it again).  ``FasterAPIError`` is the same class."""
 
 
-FastAPIError = FasterAPIError
+FasterAPIError = FastAPIError
 
 
 class ValidationException(Exception):
@@ -97,3 +100,10 @@ class ResponseValidationError(ValidationException):
     def __init__(self, errors, *, body=None):
         super().__init__(errors)
         self.body = body
+
+
+class FastAPIDeprecationWarning(UserWarning):
+    """Warned at declaration for what FastAPI deprecates (``regex=``,
+    ``example=``...): a UserWarning, so it is shown by default (Python
+    hides DeprecationWarning outside ``__main__``).  Importable from
+    ``fasterapi.exceptions`` too."""

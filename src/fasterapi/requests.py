@@ -88,13 +88,24 @@ class Request:
 
     @property
     def url(self) -> URL:
+        """The URL the client asked for: behind a proxy (``--root-path``) the
+        path includes the root path, as under Uvicorn and Starlette."""
         scheme = "https" if self._req.get("scheme") == "https" else "http"
-        return URL(scheme, self.headers.get("host", ""), self._req["path"], self._req.get("query", ""))
+        return URL(scheme, self.headers.get("host", ""), self._root_path() + self._req["path"],
+                   self._req.get("query", ""))
 
     @property
     def base_url(self) -> URL:
+        """scheme://host plus the root path, ending in "/" (what url_for builds on)."""
         u = self.url
-        return URL(u.scheme, u.netloc, "/", "")
+        return URL(u.scheme, u.netloc, self._root_path().rstrip("/") + "/", "")
+
+    def _root_path(self) -> str:
+        # a mounted app's requests carry the prefixes above it (Mount sets req["root_path"])
+        mounted = self._req.get("root_path")
+        if mounted is not None:
+            return mounted
+        return getattr(self._app, "root_path", "") or ""
 
     @property
     def http_version(self) -> str:
@@ -248,10 +259,10 @@ class _Scope(dict):
             "http_version": req.get("http_version", "1.1"),
             "method": req["method"],
             "scheme": req.get("scheme") or "http",
-            "path": req["path"],
-            "raw_path": req["path"].encode("latin-1", "replace"),
+            "path": r._root_path() + req["path"],
+            "raw_path": (r._root_path() + req["path"]).encode("latin-1", "replace"),
             "query_string": req.get("query", "").encode("latin-1", "replace"),
-            "root_path": "",
+            "root_path": r._root_path(),
             "headers": [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in req["headers"].items()],
             "path_params": req.get("path_params") or {},
             "route": req.get("route"),
