@@ -75,6 +75,13 @@ def main():
         kids.append(pid)
     pids = [get(port) for _ in range(n)]
     print("served-by", len(set(pids)))
+    # the servers see our closes a moment later: wait for the open-connection
+    # gauges to settle, so that the two scrapes below read the same state
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(
+            line.startswith("fasterapi_connections_open") and not line.endswith(" 0")
+            for line in native._metrics_render(region).decode().splitlines()):
+        time.sleep(0.02)
     print("==serving==")
     print(native._metrics_render(region).decode())
     print("==http==")
