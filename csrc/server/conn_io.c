@@ -372,7 +372,16 @@ static void fa_conn_update_timer(fa_conn *c)
     if (c->wpos < c->wbuf.len || c->want_file) {
         fa_conn_set_timer(c, FA_TIMER_WRITE);
     } else if (c->proto == FA_PROTO_H2) {
-        fa_conn_set_timer(c, c->h2 && fa_h2_busy(c) ? FA_TIMER_NONE : FA_TIMER_IDLE);
+        if (c->h2 && fa_h2_busy(c)) {
+            fa_conn_set_timer(c, FA_TIMER_NONE);
+        } else {
+            /* Idle counts from the last activity: requests answered inline
+             * never make the connection busy here, and without the re-arm
+             * a connection serving without pause kept the deadline of its
+             * first idle moment and got a GOAWAY keepalive_timeout later. */
+            fa_conn_set_timer(c, FA_TIMER_NONE);
+            fa_conn_set_timer(c, FA_TIMER_IDLE);
+        }
     } else if (c->h1.in_flight) {
         fa_conn_set_timer(c, FA_TIMER_NONE);
     } else if (c->h1.head_len > 0) {
