@@ -5,7 +5,8 @@
 # own: `bash scripts/bootstrap.sh`).  Idempotent and quick when all is there:
 #   1. Debian packages (gcc, make, pkg-config, libnghttp2-dev, libssl-dev and
 #      openssl (TLS; the tests make certificates with it), nghttp2-client,
-#      nghttp2-server (nghttpd, the conformance tests' oracle),
+#      nghttp2-server (nghttpd, the conformance tests' oracle), haproxy and
+#      nginx-light (the deployment tests' proxies),
 #      curl, clang and its runtime for libFuzzer), installed with apt-get only
 #      when something is missing;
 #   2. a Python >= 3.12 (3.13 preferred): $PYTHON, pyenv's versions, /usr/bin;
@@ -73,6 +74,10 @@ _fa_system_packages() {
         ca-certificates libssl-dev openssl || return 1
     # WebSockets (csrc/ws/): zlib's deflate (SHA-1 comes from libssl-dev's libcrypto)
     _fa_apt_install zlib1g-dev || return 1
+    # the deployment tests (tests/python/test_deployment.py, docs/deployment.md)
+    # put HAProxy and nginx in front of the server; their packaged services
+    # are not used (the tests start their own on loopback ports)
+    _fa_apt_install haproxy nginx-light || return 1
     # libFuzzer and the sanitizer runtimes of clang live in libclang-rt-N-dev,
     # N being clang's major version (14 on Debian 12, 19 on Debian 13).
     local major rt
