@@ -248,3 +248,68 @@ def test_nginx_keepalive_upstream_client_and_scheme(tmp_path):
     finally:
         ng.stop()
         fa.stop()
+
+
+SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
+SOCKET_ACTIVATE = shutil.which("systemd-socket-activate")
+
+
+def _units(tmp: Path) -> tuple:
+    values = dict(USER="root", APP_DIR=str(APPS), PYTHON=sys.executable)
+    return (_render("fasterapi.service.tmpl", tmp / "fasterapi.service", **values),
+            _render("fasterapi.socket.tmpl", tmp / "fasterapi.socket", **values))
+
+
+@pytest.mark.skipif(SYSTEMD_ANALYZE is None, reason="systemd-analyze (Debian package systemd) not installed")
+def test_systemd_units_verify(tmp_path):
+    service, sock = _units(tmp_path)
+    p = subprocess.run([SYSTEMD_ANALYZE, "verify", "--man=no", str(service), str(sock)], capture_output=True,
+                       text=True, timeout=60, env=plain_env())
+    # it returns 0 even for a setting it ignores, so its warnings count too
+    assert p.returncode == 0 and "fasterapi" not in p.stdout + p.stderr, p.stdout + p.stderr
+
+
+@pytest.mark.skipif(SOCKET_ACTIVATE is None, reason="systemd-socket-activate (Debian package systemd) not installed")
+def test_systemd_socket_activation_exec_start(tmp_path):
+    """The unit's ExecStart as systemd runs it: on the socket systemd passes
+    as fd 3 (systemd-socket-activate does what fasterapi.socket does), with
+    the unit's environment; ExecReload's SIGHUP rolls both processes; the
+    stop signal ends it with exit 0."""
+    service, _ = _units(tmp_path)
+    text = service.read_text()
+    exec_start = re.search(r"^ExecStart=(.*)$", text, re.M).group(1).split()
+    env = re.findall(r"^Environment=(.*)$", text, re.M)
+    argv = [a for a in exec_start if a != "shop:app"]
+    argv.insert(3, "proxy_app:app")  # python -m fasterapi <app> ...
+    argv[argv.index("--workers") + 1] = "1"
+    port = free_port()
+    cmd = [SOCKET_ACTIVATE, "-l", f"127.0.0.1:{port}", "-E", "PYTHONUNBUFFERED=1",
+           *[x for e in env for x in ("-E", e)], *argv, "--app-dir", str(APPS)]
+    log = tmp_path / "activated.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=native_env(),
+                                cwd=str(APPS))
+    try:
+        # the first connection makes it exec the server, which then accepts it
+        r = _curl(f"http://127.0.0.1:{port}/who", "-H", "X-Forwarded-For: 9.9.9.9")
+        assert r["client"][0] == "127.0.0.2"  # not a trusted proxy: its header is ignored
+        p = subprocess.run(["curl", "-sS", "-H", "X-Forwarded-For: 9.9.9.9", f"http://127.0.0.1:{port}/who"],
+                           capture_output=True, text=True, timeout=30, env=plain_env())
+        assert json.loads(p.stdout)["client"] == ["9.9.9.9", 0]  # FORWARDED_ALLOW_IPS=127.0.0.1
+        deadline = time.monotonic() + 30
+        while log.read_text().count(") serving") < 2:
+            assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+            time.sleep(0.05)
+        assert f"Listening on 127.0.0.1:{port}" in log.read_text()
+        proc.send_signal(signal.SIGHUP)
+        while log.read_text().count("retired (exit code 0)") < 2:
+            assert time.monotonic() < deadline + 30 and proc.poll() is None, log.read_text()
+            time.sleep(0.05)
+        assert _curl(f"http://127.0.0.1:{port}/who")["http_version"] == "1.1"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert_no_sanitizer_reports(log.read_text(), "FasterAPI")
