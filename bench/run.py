@@ -16,7 +16,8 @@ Sections (names for --skip): micro (C microbenchmarks), matrix (every server
 and workload), cpu (CPU-bound scaling), idle (idle connections), rss (RSS over
 many requests), handoff (pooled hand-off), allocs (allocations per request),
 sleepers (1,000 concurrent asyncio.sleep(0.2) requests on one worker against
-Uvicorn and Granian), stream (a 1 GiB answer from a file and from a generator
+Uvicorn and Granian), obs (the access log on vs off, metrics scraped every
+second vs none, on one worker), stream (a 1 GiB answer from a file and from a generator
 against h2o, HTTP/1.1 and h2c) and app (the application layer against Uvicorn +
 FastAPI running the same code, and against the same route on the low-level API).
 """
@@ -421,6 +422,7 @@ class Bench:
         self.stream = {}        # case -> {"label", "h1"/"h2c": {mbps, seconds, runs, rss_kb} or {error}}
         self.stream_commands = []
         self.app = {}           # contender name -> {workload key: Figure}
+        self.obs = {}           # variant -> {"h1"/"h2c": [req/s per round]}, "commands"
         self.app_info = {}      # contender name -> {"label", "workers", "command", "error"?}
         self.timings = []
         self.started = time.time()
@@ -777,6 +779,72 @@ class Bench:
                 self.handoff[label] = {"rps": statistics.median(rps[label]), "p50": pct[50], "p99": pct[99]}
         self.log(f"hand-off: {self.handoff}")
 
+    # -- the access log and metrics: what they cost ------------------------------------------
+
+    def run_obs(self):
+        """Three servers of bench/apps/fa_app.py with one pinned worker each:
+        neither access log nor metrics, the access log on (to a file), and
+        metrics with a scrape every second.  Their runs alternate round by
+        round, so outside load hits all three alike; each figure is the median
+        of the rounds."""
+        import threading
+        variants = [("off", {}), ("access_log", {"access_log": True}), ("metrics", None)]
+        rounds = 3 if self.s.name != "QUICK" else 2
+        live, scrape_stop, scrapes = {}, [], {"n": 0, "errors": 0}
+        try:
+            for name, opts in variants:
+                port = bl.free_port()
+                if opts is None:
+                    mport = bl.free_port()
+                    opts = {"metrics_port": mport}
+                    self.obs["metrics_port"] = mport
+                env = dict(os.environ, FA_BENCH_OPTIONS=json.dumps(opts))
+                argv = [PY, os.path.join(bl.APPS, "fa_app.py"), str(port), "1", "0"]
+                live[name] = bl.Server(argv, port, cwd=bl.APPS, env=env,
+                                       log_path=os.path.join(self.tmp, f"obs-{name}.log"))
+                self.obs.setdefault("commands", {})[name] = f"FA_BENCH_OPTIONS='{json.dumps(opts)}' " + \
+                    shlex.join(["python", "bench/apps/fa_app.py", "PORT", "1", "0"])
+
+            def scraper():
+                url = f"http://127.0.0.1:{self.obs['metrics_port']}/metrics"
+                while not scrape_stop:
+                    try:
+                        with urllib.request.urlopen(url, timeout=5) as r:
+                            r.read()
+                        scrapes["n"] += 1
+                    except OSError:
+                        scrapes["errors"] += 1
+                    time.sleep(1.0)
+
+            # the metrics listener opens once the interpreters exist, after the server's own port
+            bl.wait_port(self.obs["metrics_port"], live["metrics"].proc, 30)
+            t = threading.Thread(target=scraper, daemon=True)
+            t.start()
+            for proto, h1, streams in (("h1", True, 1), ("h2c", False, self.s.streams)):
+                for name in live:  # warm-up
+                    bl.run_h2load(self.url(live[name].port, "/"), seconds=0.3, clients=self.s.clients,
+                                  streams=streams, h1=h1)
+                for _ in range(rounds):
+                    for name, server in live.items():
+                        r = bl.run_h2load(self.url(server.port, "/"), seconds=self.s.cpu_seconds / rounds * 2,
+                                          clients=self.s.clients, streams=streams, h1=h1)
+                        self.obs.setdefault(name, {}).setdefault(proto, []).append(r["rps"])
+                        self.obs.setdefault("h2load", {})[proto] = shlex.join(
+                            ["h2load"] + [x for x in r["cmd"][1:-1]] + ["http://127.0.0.1:PORT/"])
+            scrape_stop.append(1)
+            t.join(5)
+        finally:
+            scrape_stop.append(1)
+            for server in live.values():
+                server.stop()
+        log = os.path.join(self.tmp, "obs-access_log.log")
+        if os.path.exists(log):
+            with open(log, "rb") as f:
+                self.obs["log_lines"] = sum(1 for ln in f if ln.startswith(b"INFO:"))
+            os.unlink(log)
+        self.obs["scrapes"] = scrapes
+        self.log(f"obs: {self.obs}")
+
     # -- allocations per request (bench/allocs.py, an LD_PRELOAD counting shim) -------------
 
     def run_allocs(self):
@@ -1078,6 +1146,7 @@ class Bench:
         self.section("handoff", self.run_handoff)
         self.section("allocs", self.run_allocs)
         self.section("sleepers", self.run_sleepers)
+        self.section("obs", self.run_obs)
         self.section("stream", self.run_stream)
         self.section("app", self.run_app)
         for name in sorted(os.listdir(self.logs)):
@@ -1340,6 +1409,7 @@ def write_report(b, md_path, png_path):
             add("")
 
     report_sleepers(b, add)
+    report_obs(b, add)
     report_stream(b, add)
     report_app(b, add)
 
@@ -1466,6 +1536,44 @@ def report_sleepers(b, add):
     for d in b.sleepers.values():
         if d.get("command"):
             add(d["command"])
+    add("```\n")
+
+
+OBS_TARGET = 0.90  # the access log or metrics cost at most 10% of req/s
+
+
+def report_obs(b, add):
+    o = b.obs
+    if not o.get("off"):
+        return
+    add("## Access log and metrics: what they cost (FasterAPI, 1 pinned worker)\n")
+    add("Three servers of `bench/apps/fa_app.py` (plaintext `/`, one pinned worker, no pooled thread): "
+        "nothing on; the access log on (Uvicorn's line, written to a file); metrics on, scraped once a second "
+        f"({o.get('scrapes', {}).get('n', 0)} scrapes, {o.get('scrapes', {}).get('errors', 0)} failed). Their "
+        "h2load runs alternate round by round; each figure is the median of the rounds, and each ratio is "
+        f"against the server with nothing on, measured in the same rounds (target: >= {OBS_TARGET:.2f}).\n")
+    add("| variant | HTTP/1.1 req/s | ratio | h2c req/s | ratio |")
+    add("|---|---:|---:|---:|---:|")
+    base = {p: statistics.median(o["off"][p]) for p in ("h1", "h2c") if o["off"].get(p)}
+    for name, label in (("off", "nothing on"), ("access_log", "access log on"), ("metrics", "metrics, scraped 1/s")):
+        cells = []
+        for p in ("h1", "h2c"):
+            xs = o.get(name, {}).get(p)
+            if not xs:
+                cells += ["not run", ""]
+                continue
+            med = statistics.median(xs)
+            r = med / base[p] if base.get(p) else None
+            cells += [fmt_rps(med), "" if name == "off" or r is None else f"{r:.3f} {verdict(r, OBS_TARGET)}"]
+        add(f"| {label} | " + " | ".join(cells) + " |")
+    add("")
+    if o.get("log_lines") is not None:
+        add(f"The access log server wrote {o['log_lines']:,} lines.\n")
+    add("```")
+    for name, cmd in o.get("commands", {}).items():
+        add(f"{name}: {cmd}")
+    for p, cmd in o.get("h2load", {}).items():
+        add(f"{p}: {cmd}")
     add("```\n")
 
 
@@ -1734,7 +1842,7 @@ def main():
     ap.add_argument("--servers", default="", help="comma-separated subset of: "
                     + ", ".join(s.key for s in SERVERS))
     ap.add_argument("--skip", default="", help="comma-separated sections to skip: micro, matrix, cpu, idle, "
-                    "rss, handoff, allocs, sleepers, stream, app")
+                    "rss, handoff, allocs, sleepers, obs, stream, app")
     ap.add_argument("--cbin", default=BUILD, help="where the C microbenchmarks were built")
     ap.add_argument("--out", default=os.path.join(DOCS, "benchmarks.md"))
     ap.add_argument("--png", default=os.path.join(DOCS, "benchmarks.png"))
@@ -1765,7 +1873,7 @@ def main():
            "results": {f"{k}:{w}": {wk: vars(f) for wk, f in d.items()} for (k, w), d in b.results.items()},
            "cpu": {k: {kk: vv for kk, vv in vars(f).items()} for k, f in b.cpu.items()},
            "ceiling": b.ceiling, "idle": b.idle, "rss_flat": b.rss_flat, "handoff": b.handoff,
-           "micro": b.micro, "allocs": b.allocs, "sleepers": b.sleepers, "stream": b.stream,
+           "micro": b.micro, "allocs": b.allocs, "sleepers": b.sleepers, "stream": b.stream, "obs": b.obs,
            "app": {name: dict(info, **{wk: vars(f) for wk, f in b.app.get(name, {}).items()})
                    for name, info in b.app_info.items()},
            "notes": b.notes, "elapsed": b.elapsed}

@@ -6,6 +6,11 @@
 #   make -f mk/bench.mk bench-c          only build the C microbenchmarks
 #   make -f mk/bench.mk bench-tls        only the TLS section (bench/tls.py:
 #                                        docs/benchmarks-tls.md)
+#   make -f mk/bench.mk bench-ws         only the WebSocket section (bench/ws.py:
+#                                        docs/benchmarks-ws.md)
+#   make -f mk/bench.mk soak             10,000 mixed HTTP/1.1 and h2c
+#                                        connections for 10 minutes
+#                                        (bench/soak.py: docs/soak.md; not in CI)
 #
 # `bench` installs what is missing (Debian: h2o, wrk, nghttp2-client; PyPI
 # into .venv: bench/requirements.txt), builds bench/c/ into $(BENCH_BUILD),
@@ -33,20 +38,33 @@ BENCH_PY_LDFLAGS = $(shell $(BENCH_PYCONFIG) --embed --ldflags) \
     -Wl,-rpath,$(shell $(BENCH_PYCONFIG) --prefix)/lib
 
 BENCH_C_DEPS := bench/c/bench_util.h csrc/common/ring.h mk/bench.mk
-BENCH_C_BINS := $(BENCH_BUILD)/ring_bench $(BENCH_BUILD)/interp_switch $(BENCH_BUILD)/handoff_bench
+BENCH_C_BINS := $(BENCH_BUILD)/ring_bench $(BENCH_BUILD)/interp_switch $(BENCH_BUILD)/handoff_bench \
+    $(BENCH_BUILD)/ws_load
 
-.PHONY: bench bench-c bench-tls
+.PHONY: bench bench-c bench-tls bench-ws soak
 
 bench: bench-c
 	$(BENCH_PY) bench/run.py $(if $(filter-out 0,$(QUICK)),--quick) --cbin $(BENCH_BUILD) $(BENCH_ARGS)
 	$(BENCH_PY) bench/tls.py $(if $(filter-out 0,$(QUICK)),--quick)
+	$(BENCH_PY) bench/ws.py $(if $(filter-out 0,$(QUICK)),--quick)
+
+bench-ws: $(BENCH_BUILD)/ws_load
+	$(BENCH_PY) bench/ws.py $(if $(filter-out 0,$(QUICK)),--quick)
 
 bench-tls:
 	$(BENCH_PY) bench/tls.py $(if $(filter-out 0,$(QUICK)),--quick)
 
+SOAK_ARGS ?=
+soak:
+	$(BENCH_PY) bench/soak.py $(SOAK_ARGS)
+
 bench-c: $(BENCH_C_BINS)
 
 $(BENCH_BUILD)/ring_bench: bench/c/ring_bench.c $(BENCH_C_DEPS)
+	@mkdir -p $(@D)
+	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ $<
+
+$(BENCH_BUILD)/ws_load: bench/c/ws_load.c mk/bench.mk
 	@mkdir -p $(@D)
 	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ $<
 

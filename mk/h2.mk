@@ -12,6 +12,10 @@
 #   fuzz-h2-run      fuzzes for FUZZ_SECONDS (default 60); new inputs go to
 #                    $(H2_BUILD)/corpus, crashes to $(H2_BUILD)/
 #   fuzz-h2-seeds    regenerates fuzz/corpus/h2 from the unit test's clients
+#   fuzz-h2frames, fuzz-h2frames-run   the structure-aware target
+#                    (fuzz/fuzz_h2_frames.c: frames built from the input),
+#                    corpus fuzz/corpus/h2frames; fuzz-h2-replay replays both
+#   fuzz-h2frames-seeds  regenerates its seeds (fuzz/h2frames_seeds.py)
 #
 # Variables are H2_-prefixed so that including this file never changes the
 # root Makefile's CC/CFLAGS, and it does not take over the default goal.
@@ -51,12 +55,15 @@ H2_TEST_SRC := tests/c/test_h2_session.c
 H2_STUB_HDR := tests/c/h2_stub.h
 H2_FUZZ_SRC := fuzz/fuzz_h2_session.c
 H2_CORPUS := fuzz/corpus/h2
+H2_FRAMES_FUZZ_SRC := fuzz/fuzz_h2_frames.c
+H2_FRAMES_CORPUS := fuzz/corpus/h2frames
 
 H2_WARN := -std=c11 -Wall -Wextra -Werror
 H2_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 H2_DEPS := $(H2_SRCS) $(H2_HDRS) $(H2_STUB_HDR) mk/h2.mk
 
-.PHONY: ctest-h2 ctest-h2-asan ctest-h2-noopt fuzz-h2 fuzz-h2-replay fuzz-h2-run fuzz-h2-seeds
+.PHONY: ctest-h2 ctest-h2-asan ctest-h2-noopt fuzz-h2 fuzz-h2-replay fuzz-h2-run fuzz-h2-seeds \
+        fuzz-h2frames fuzz-h2frames-run fuzz-h2frames-seeds
 
 $(H2_BUILD):
 	mkdir -p $@
@@ -78,6 +85,11 @@ $(H2_BUILD)/fuzz_h2_session: $(H2_FUZZ_SRC) $(H2_DEPS) | $(H2_BUILD)
 	    -fno-sanitize-recover=all -fno-omit-frame-pointer $(H2_DEFS) $(H2_NGHTTP2_CFLAGS) \
 	    -o $@ $(H2_FUZZ_SRC) $(H2_SRCS) $(H2_NGHTTP2_LIBS)
 
+$(H2_BUILD)/fuzz_h2_frames: $(H2_FRAMES_FUZZ_SRC) $(H2_DEPS) | $(H2_BUILD)
+	$(H2_CLANG) $(H2_WARN) -O1 -g -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all -fno-omit-frame-pointer $(H2_DEFS) $(H2_NGHTTP2_CFLAGS) \
+	    -o $@ $(H2_FRAMES_FUZZ_SRC) $(H2_SRCS) $(H2_NGHTTP2_LIBS)
+
 ctest-h2: $(H2_BUILD)/test_h2_session
 	$<
 
@@ -89,8 +101,20 @@ ctest-h2-noopt: $(H2_BUILD)/test_h2_session-noopt
 
 fuzz-h2: $(H2_BUILD)/fuzz_h2_session
 
-fuzz-h2-replay: $(H2_BUILD)/fuzz_h2_session
-	$< $(H2_CORPUS)/*
+fuzz-h2-replay: $(H2_BUILD)/fuzz_h2_session $(H2_BUILD)/fuzz_h2_frames
+	$(H2_BUILD)/fuzz_h2_session $(H2_CORPUS)/*
+	$(H2_BUILD)/fuzz_h2_frames $(H2_FRAMES_CORPUS)/*
+
+fuzz-h2frames: $(H2_BUILD)/fuzz_h2_frames
+
+fuzz-h2frames-run: $(H2_BUILD)/fuzz_h2_frames
+	mkdir -p $(H2_BUILD)/corpus-frames
+	$< -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix=$(H2_BUILD)/ \
+	    $(H2_BUILD)/corpus-frames $(H2_FRAMES_CORPUS)
+
+fuzz-h2frames-seeds:
+	python3 fuzz/h2frames_seeds.py $(H2_FRAMES_CORPUS)
 
 fuzz-h2-run: $(H2_BUILD)/fuzz_h2_session
 	mkdir -p $(H2_BUILD)/corpus

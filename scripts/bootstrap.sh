@@ -215,7 +215,7 @@ fa_bootstrap() {
     fi
 
     # 3. PyPI dependencies (build + tests), reinstalled when this list changes
-    local deps='pip setuptools>=68 wheel pytest>=8 pytest-timeout h2>=4.1 httpx[http2]>=0.27 openapi-spec-validator pydantic>=2 fastapi==0.165.0 python-multipart==0.0.34 watchfiles'
+    local deps='pip setuptools>=68 wheel pytest>=8 pytest-timeout h2>=4.1 httpx[http2]>=0.27 openapi-spec-validator pydantic>=2 fastapi==0.165.0 python-multipart==0.0.34 prometheus_client websockets>=13 wsproto>=1.2 watchfiles'
     if [ "$(cat "$FA_VENV/.fa-deps" 2>/dev/null || true)" != "$deps" ]; then
         _fa_log "pip install $deps"
         # (the filter drops pip's noise about find-links folders that do not exist)

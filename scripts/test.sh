@@ -4,7 +4,7 @@
 #   1. scripts/bootstrap.sh: Debian packages, .venv, the extension in place;
 #   2. C tests: make ctest ctest-asan fuzz-replay, then mk/h2.mk's ctest-h2
 #      ctest-h2-asan ctest-h2-noopt fuzz-h2-replay (those it defines);
-#   3. pytest over tests/python with .venv's python (the whole suite), then
+#   3. pytest over tests/python and tests/attack with .venv's python (the whole suite), then
 #      again with every other supported Python found on the machine
 #      (FA_OTHER_PYTHONS, default "3.12 3.13" less .venv's own version),
 #      each in its own .venv-X.Y made by bootstrap.sh with FA_PYTHON=X.Y;
@@ -88,7 +88,7 @@ c_tests() {
 
 # --- 3. the Python suite --------------------------------------------------------
 py_tests() {
-    bounded "$PYTEST_LIMIT" "$FA_PY" -m pytest tests/python -ra --durations=10 "$@"
+    bounded "$PYTEST_LIMIT" "$FA_PY" -m pytest tests/python tests/attack -ra --durations=10 "$@"
 }
 
 # The whole suite on another Python version, in its own .venv-X.Y.
@@ -101,7 +101,7 @@ py_tests_version() {
     # 3.12.0-3.12.3: PYTHONMALLOC=malloc (the server refuses sub-interpreters
     # without it; tests/python/test_python_versions.py checks that refusal)
     fa_python_env
-    bounded "$PYTEST_LIMIT" "$FA_PY" -m pytest tests/python -ra --durations=5 -p no:cacheprovider "$@"
+    bounded "$PYTEST_LIMIT" "$FA_PY" -m pytest tests/python tests/attack -ra --durations=5 -p no:cacheprovider "$@"
 }
 
 # --- 4. ASan + UBSan pass ---------------------------------------------------------
@@ -149,7 +149,7 @@ PY
     # pytest itself runs with the runtimes preloaded too: some test modules
     # import the package (hence the sanitized extension) in-process.
     LD_PRELOAD="$FA_TEST_PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}" \
-        bounded "$ASAN_LIMIT" "$FA_PY" -m pytest tests/python -ra -m "not slow and not timing" "$@"
+        bounded "$ASAN_LIMIT" "$FA_PY" -m pytest tests/python tests/attack -ra -m "not slow and not timing" "$@"
 }
 
 [ "${FA_SKIP_CTEST:-0}" = 1 ] || run "C tests (make)" c_tests

@@ -5,6 +5,8 @@
 POOLED_WORKERS defaults to 2 and POOLED_INTERPRETERS to 1.  With
 FA_BENCH_SSL_CERTFILE and FA_BENCH_SSL_KEYFILE in the environment the
 listener speaks TLS (ALPN h2 and http/1.1) with that certificate.
+FA_BENCH_OPTIONS (JSON) adds constructor keywords (the obs section:
+access_log, metrics_port).
 
 Every worker interpreter imports this file again (as __mp_main__), so the
 handlers are module-level functions and the module body stays light.  The
@@ -56,6 +58,7 @@ if __name__ == "__main__":
     if os.environ.get("FA_BENCH_SSL_CERTFILE"):
         extra["ssl_certfile"] = os.environ["FA_BENCH_SSL_CERTFILE"]
         extra["ssl_keyfile"] = os.environ["FA_BENCH_SSL_KEYFILE"]
+    extra.update(json.loads(os.environ.get("FA_BENCH_OPTIONS") or "{}"))
     server = PyHttp2Server(port=port, host="127.0.0.1", num_pinned_workers=pinned,
                            num_pooled_workers=pooled, num_pooled_interpreters=pooled_interps, **extra)
     server.add_route("GET", "/", plaintext)

@@ -13,12 +13,16 @@
 #include <unistd.h>
 
 #include "../http2/session.h"
+#include "../ws/conn.h"
+#include "../ws/handshake.h"
 #include "../server/config.h"
 #include "../server/conn_io_internal.h"
 #include "../server/server_internal.h"
 #include "parser.h"
 
 #define FA_H1_MAX_HEADERS 256
+/* Answers queued for a pipelining client before we stop reading its requests. */
+#define FA_H1_WBUF_HIGH (256 * 1024)
 
 static void fa_h1_reset(fa_h1_state *h)
 {
@@ -211,6 +215,40 @@ static void fa_h1_upgrade(fa_conn *c, fa_h1_request *rq, const char *body, size_
     fa_buf_reset(&c->rbuf);
 }
 
+/* "Upgrade: websocket": the WebSocket layer takes the request when a
+ * websocket route matches.  Returns 1 when it did (or answered a bad
+ * handshake), 0 to serve the request as plain HTTP. */
+static int fa_h1_ws_upgrade(fa_conn *c, fa_h1_request *rq, size_t head_len)
+{
+    fa_h1_lower_names(rq);
+    fa_request req;
+    fa_h1_to_request(rq, "", 0, &req);
+    if (!fa_ws_is_upgrade_h1(&req))
+        return 0;
+    int status = 0;
+    const char *why = NULL;
+    int r = fa_wsc_h1_begin(c, &req, head_len, &status, &why);
+    if (r >= 0)
+        return r;
+    /* RFC 6455 section 4.2.2: a version we do not speak is 426 with the
+     * one we do */
+    fa_h1_state *h = &c->h1;
+    h->keep_alive = 0;
+    h->in_flight = 1;
+    h->minor_version = 1;
+    fa_response resp;
+    fa_response_init(&resp);
+    fa_response_simple(&resp, status, why ? why : fa_http_reason(status));
+    if (status == 426)
+        fa_response_add_header(&resp, "sec-websocket-version", 21, "13", 2);
+    fa_conn_respond(c, 0, &resp);
+    fa_response_free(&resp);
+    fa_buf_reset(&c->rbuf);
+    c->close_after_write = 1;
+    fa_conn_pause_reading(c, 1);
+    return 1;
+}
+
 static int fa_h1_error_status(int r, const char **text)
 {
     switch (r) {
@@ -293,6 +331,12 @@ void fa_h1_process(fa_conn *c)
     if (h->body_streaming && fa_h1_feed_body(c) < 0)
         return;
     while (!c->dead && !h->in_flight && !c->close_after_write && c->rbuf.len > 0) {
+        if (c->wbuf.len - c->wpos >= FA_H1_WBUF_HIGH) {
+            /* Pipelined requests whose answers the client does not read:
+             * stop here; the writer resumes us once the backlog is out. */
+            fa_conn_pause_reading(c, 1);
+            return;
+        }
         fa_h1_request rq;
         const char *text;
         if (h->head_len == 0) {
@@ -318,6 +362,9 @@ void fa_h1_process(fa_conn *c)
             h->minor_version = rq.minor_version;
             h->keep_alive = h->info.keep_alive;
             h->is_head = rq.method_len == 4 && memcmp(rq.method, "HEAD", 4) == 0;
+            /* Upgrade: websocket on a websocket route (ws/conn.c) */
+            if (c->worker->srv->ws_router.count > 0 && fa_h1_ws_upgrade(c, &rq, (size_t)r))
+                return;
             /* h2c is cleartext only (RFC 9113 section 3.2): over TLS the
              * Upgrade field is ignored and ALPN is the way to h2 */
             if (h->info.upgrade_h2c && c->ssl == NULL && !h->info.chunked &&
@@ -477,6 +524,7 @@ static char *fa_utoa(char *end, uint64_t v)
 static void fa_h1_complete(fa_conn *c, int keep)
 {
     fa_h1_state *h = &c->h1;
+    fa_alog_request_end(c, 0);
     if (h->req_len > 0)
         fa_buf_consume(&c->rbuf, h->req_len);
     fa_h1_reset(h);
@@ -570,6 +618,7 @@ int fa_h1_send_file(fa_conn *c)
         if (n < 0)
             return -1; /* error, or the file shrank under us */
         h->file_left -= (uint64_t)n;
+        fa_obs_io(c, 0, (size_t)n);
     }
     close(h->file_fd);
     h->file_fd = -1;

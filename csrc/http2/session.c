@@ -17,6 +17,7 @@
 #endif
 
 #include "session.h"
+#include "../ws/conn.h"
 #include "../common/slab.h"
 
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "../server/config.h"
+#include "../server/obs.h"
 
 enum {
     /* Stop serializing once this much output waits for the socket. */
@@ -88,6 +90,9 @@ typedef struct fa_h2_stream {
     size_t withheld;            /* received bytes not yet given back to the window */
     uint64_t file_off, file_left;
     unsigned stream_ended : 1;  /* ... and its last bytes did */
+    int32_t win_before;         /* our send window when a SETTINGS frame began */
+    unsigned websocket : 1;     /* RFC 8441 extended CONNECT: ws/conn.c has the stream */
+    unsigned protocol_other : 1; /* :protocol named something else */
     /* --- response --- */
     fa_buf resp_body; /* moved out of the handler's fa_response */
     size_t resp_off;  /* bytes of resp_body already given to nghttp2 */
@@ -105,6 +110,7 @@ struct fa_h2 {
     unsigned calm : 1;          /* glitch budget exhausted */
     unsigned calm_sent : 1;     /* ENHANCE_YOUR_CALM submitted */
     unsigned await_preface : 1; /* upgraded: hold our frames until the client's preface */
+    unsigned progress : 1;      /* a request stream began since fa_h2_timer_state() */
     uint64_t glitch_start_ms;
     unsigned glitches;
     /* Stream-id bookkeeping for RFC 9113 5.1.1, which nghttp2 1.52 leaves
@@ -114,6 +120,7 @@ struct fa_h2 {
      * id that was opened is nghttp2's to judge (closed stream, or trailers
      * racing our RST_STREAM). */
     int32_t last_peer_sid;
+    uint32_t iws_before; /* peer's INITIAL_WINDOW_SIZE when a SETTINGS began */
     struct { int32_t lo, hi; } skipped[FA_H2_SKIPPED_RANGES];
     unsigned num_skipped; /* ranges recorded so far (ring index) */
     /* A connection error found in a callback: the code for the GOAWAY
@@ -424,7 +431,17 @@ static int h2_dispatch(fa_h2 *h2, fa_h2_stream *st)
     req.http_version = 20;
 
     h2->nest++;
-    fa_worker_dispatch(h2->conn->worker, h2->conn, st->id, &req);
+    if (st->websocket) {
+        /* --- RFC 8441: the WebSocket layer takes the stream (ws/conn.c) --- */
+        int status = 0;
+        const char *why = NULL;
+        if (fa_wsc_h2_begin(h2->conn, st->id, &req, &status, &why) < 0) {
+            h2->nest--;
+            return h2_reject(h2, st, status, why ? why : fa_http_reason(status));
+        }
+    } else {
+        fa_worker_dispatch(h2->conn->worker, h2->conn, st->id, &req);
+    }
     h2->nest--;
     if (h2->zombie)
         return -1;
@@ -458,19 +475,36 @@ static int h2_was_skipped(const fa_h2 *h2, int32_t id)
 static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd,
                           void *user_data)
 {
-    (void)session;
     fa_h2 *h2 = user_data;
     if (h2->zombie)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
+    /* RFC 9113 4.2: nghttp2 1.52 checks every frame's length against our
+     * SETTINGS_MAX_FRAME_SIZE except a CONTINUATION's. */
+    if (hd->type == NGHTTP2_CONTINUATION &&
+        hd->length > nghttp2_session_get_local_settings(session, NGHTTP2_SETTINGS_MAX_FRAME_SIZE)) {
+        h2->term_code = NGHTTP2_FRAME_SIZE_ERROR;
+        h2->term_set = 1;
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    if (hd->type == NGHTTP2_SETTINGS && !(hd->flags & NGHTTP2_FLAG_ACK)) {
+        /* for h2_check_window_change(), once the frame is applied */
+        h2->iws_before =
+            nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE);
+        for (fa_h2_stream *st = h2->streams; st != NULL; st = st->next)
+            st->win_before = nghttp2_session_get_stream_remote_window_size(session, st->id);
+        return 0;
+    }
     int32_t id = hd->stream_id;
     if ((hd->type != NGHTTP2_HEADERS && hd->type != NGHTTP2_DATA) || id <= 0 || (id & 1) == 0)
         return 0; /* even ids and stream 0: nghttp2 judges them */
     if (id > h2->last_peer_sid) {
         if (hd->type != NGHTTP2_HEADERS)
             return 0; /* DATA on an idle stream: nghttp2's PROTOCOL_ERROR */
-        if (id > h2->last_peer_sid + 2) {
+        /* the next id the client could have used: 1 on a fresh session */
+        int32_t next = h2->last_peer_sid > 0 ? h2->last_peer_sid + 2 : 1;
+        if (id > next) {
             unsigned i = h2->num_skipped++ % FA_H2_SKIPPED_RANGES;
-            h2->skipped[i].lo = h2->last_peer_sid + 2;
+            h2->skipped[i].lo = next;
             h2->skipped[i].hi = id - 2;
         }
         h2->last_peer_sid = id;
@@ -497,6 +531,7 @@ static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame
     fa_h2_stream *st = h2_stream_new(h2, frame->hd.stream_id);
     if (st == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    h2->progress = 1;
     if (nghttp2_session_set_stream_user_data(session, frame->hd.stream_id, st) != 0) {
         h2_stream_free(h2, st);
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
@@ -548,6 +583,13 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
             rv = h2_store(st, value, valuelen, &st->authority_off);
             st->authority_len = valuelen;
             st->has_authority = 1;
+        } else if (h2_eq(n, namelen, ":protocol")) {
+            /* RFC 8441 (nghttp2 allows it only with CONNECT, and only
+             * since we sent SETTINGS_ENABLE_CONNECT_PROTOCOL) */
+            if (h2_eq((const char *)value, valuelen, "websocket"))
+                st->websocket = 1;
+            else
+                st->protocol_other = 1;
         }
     } else {
         if (h2_eq(n, namelen, "host"))
@@ -577,13 +619,35 @@ static int h2_on_request_head(fa_h2 *h2, fa_h2_stream *st)
     return 0;
 }
 
+/* RFC 9113 6.9.2: a SETTINGS_INITIAL_WINDOW_SIZE change that takes a
+ * stream's send window above 2^31-1 is a connection error
+ * FLOW_CONTROL_ERROR; nghttp2 1.52 only resets that stream.  The windows
+ * were noted when the frame began (on_begin_frame). */
+static int h2_check_window_change(nghttp2_session *session, fa_h2 *h2)
+{
+    int64_t delta = (int64_t)nghttp2_session_get_remote_settings(
+                        session, NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE) -
+                    (int64_t)h2->iws_before;
+    if (delta <= 0)
+        return 0;
+    for (fa_h2_stream *st = h2->streams; st != NULL; st = st->next) {
+        if ((int64_t)st->win_before + delta > NGHTTP2_MAX_WINDOW_SIZE) {
+            h2->term_code = NGHTTP2_FLOW_CONTROL_ERROR;
+            h2->term_set = 1;
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
+    }
+    return 0;
+}
+
 static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
                          void *user_data)
 {
-    (void)session;
     fa_h2 *h2 = user_data;
     if (h2->zombie)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
+        return h2_check_window_change(session, h2);
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
         return 0;
     fa_h2_stream *st = h2_stream_get(h2, frame->hd.stream_id);
@@ -595,6 +659,23 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
         h2_on_request_head(h2, st) < 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
+        !st->rejected && (st->websocket || st->protocol_other)) {
+        /* --- RFC 8441 extended CONNECT: a WebSocket starts at its head --- */
+        int bad = st->protocol_other || end;
+        if ((bad ? h2_reject(h2, st, st->protocol_other ? 501 : 400,
+                             st->protocol_other ? "Unknown :protocol\n" : "Bad Request\n")
+                 : h2_dispatch(h2, st)) < 0)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        return 0;
+    }
+    if (end && st->websocket) {
+        st->remote_closed = 1; /* the peer's half is closed: so is the WebSocket */
+        h2->nest++;
+        fa_wsc_h2_closed(h2->conn, st->id, 0);
+        h2->nest--;
+        return h2->zombie ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
+    }
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST && !end &&
         !st->rejected && st->has_method && st->has_path &&
         fa_conn_route_streams_body(h2->conn, st->strs.data + st->method_off, st->method_len,
@@ -628,6 +709,20 @@ static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t s
     if (h2->zombie)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     fa_h2_stream *st = h2_stream_get(h2, stream_id);
+    if (st != NULL && st->websocket && st->dispatched && !st->rejected) {
+        /* RFC 8441: WebSocket frames; while the handler is behind, the
+         * window stays shut (given back by fa_h2_body_resume) */
+        h2->nest++;
+        int r = fa_wsc_h2_data(h2->conn, stream_id, data, len);
+        h2->nest--;
+        if (h2->zombie)
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        if (r == 1 || st->withheld > 0)
+            st->withheld += len;
+        else
+            nghttp2_session_consume(session, stream_id, len);
+        return 0;
+    }
     if (st != NULL && st->body_streaming && st->dispatched && !st->rejected) {
         /* stream_body: the handler reads it; while it is behind, the
          * window stays shut so the client waits instead of us buffering */
@@ -668,6 +763,10 @@ static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame,
     fa_h2 *h2 = user_data;
     if (h2->zombie)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
+    fa_obs_h2_sent(h2->conn, frame->hd.type,
+                   frame->hd.type == NGHTTP2_RST_STREAM ? frame->rst_stream.error_code
+                   : frame->hd.type == NGHTTP2_GOAWAY   ? frame->goaway.error_code
+                                                        : 0);
     if (frame->hd.type == NGHTTP2_RST_STREAM) {
         if (frame->rst_stream.error_code != NGHTTP2_NO_ERROR)
             h2_glitch(h2);
@@ -704,7 +803,10 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id,
     (void)error_code;
     fa_h2 *h2 = user_data;
     fa_h2_stream *st = nghttp2_session_get_stream_user_data(session, stream_id);
+    fa_alog_request_end(h2->conn, stream_id);
     if (st != NULL) {
+        if (st->websocket && st->dispatched && !h2->zombie)
+            fa_wsc_h2_closed(h2->conn, stream_id, 1); /* RFC 8441: the WebSocket is over */
         int unanswered = st->dispatched && !st->responded;
         nghttp2_session_set_stream_user_data(session, stream_id, NULL);
         h2_stream_free(h2, st);
@@ -844,9 +946,10 @@ static int h2_new_session(fa_h2 *h2)
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, h2->cfg->max_concurrent_streams},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, max_hdr},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, FA_H2_STREAM_WINDOW},
+        {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1}, /* RFC 8441, with websocket routes */
     };
-    if (nghttp2_submit_settings(h2->session, NGHTTP2_FLAG_NONE, iv,
-                                sizeof iv / sizeof iv[0]) != 0)
+    size_t niv = sizeof iv / sizeof iv[0] - (fa_wsc_enabled(h2->conn) ? 0 : 1);
+    if (nghttp2_submit_settings(h2->session, NGHTTP2_FLAG_NONE, iv, niv) != 0)
         goto out;
     if (nghttp2_session_set_local_window_size(h2->session, NGHTTP2_FLAG_NONE, 0,
                                               FA_H2_CONN_WINDOW) != 0)
@@ -959,6 +1062,10 @@ static uint32_t h2_recv_error_code(const fa_h2 *h2, ssize_t err)
         return NGHTTP2_PROTOCOL_ERROR;
     case NGHTTP2_ERR_FLOODED:
         return NGHTTP2_ENHANCE_YOUR_CALM;
+#ifdef FA_HAVE_NGHTTP2_MAX_CONTINUATIONS
+    case NGHTTP2_ERR_TOO_MANY_CONTINUATIONS: /* CONTINUATION flood */
+        return NGHTTP2_ENHANCE_YOUR_CALM;
+#endif
     default: /* out of memory, or a callback gave up */
         return NGHTTP2_INTERNAL_ERROR;
     }
@@ -1219,6 +1326,39 @@ void fa_h2_shutdown(fa_conn *c)
 int fa_h2_busy(fa_conn *c)
 {
     return c->h2 != NULL ? c->h2->busy : 0;
+}
+
+/* Whether the stream has answer bytes that only the peer's window holds. */
+static int h2_stream_stalled(fa_h2 *h2, const fa_h2_stream *st, int conn_shut)
+{
+    if (!st->responded ||
+        (st->file_fd < 0 && st->resp_off >= st->resp_body.len))
+        return 0;
+    return conn_shut || nghttp2_session_get_stream_remote_window_size(h2->session, st->id) <= 0;
+}
+
+int fa_h2_timer_state(fa_conn *c, int *progress)
+{
+    fa_h2 *h2 = c->h2;
+    *progress = 0;
+    if (h2 == NULL)
+        return FA_H2_IDLE;
+    *progress = h2->progress;
+    h2->progress = 0;
+    /* A peer that stops giving window (zero-window hold) gets the write
+     * timeout, as one that stops reading: it cannot keep our answers in
+     * memory for ever. */
+    int conn_shut = nghttp2_session_get_remote_window_size(h2->session) <= 0;
+    int receiving = 0;
+    for (const fa_h2_stream *st = h2->streams; st != NULL; st = st->next) {
+        if (h2_stream_stalled(h2, st, conn_shut))
+            return FA_H2_STALLED;
+        if (!st->remote_closed && !st->dispatched && !st->rejected)
+            receiving = 1;
+    }
+    if (h2->busy > 0)
+        return FA_H2_BUSY;
+    return receiving ? FA_H2_RECEIVING : FA_H2_IDLE;
 }
 
 void fa_h2_free(fa_conn *c)

@@ -62,6 +62,17 @@ int fa_h2_done(fa_conn *c);
 void fa_h2_shutdown(fa_conn *c);
 /* Streams with a request being handled (for idle detection). */
 int fa_h2_busy(fa_conn *c);
+/* Which deadline fits the session now (the worker's timers); *progress
+ * says whether requests arrived since the last call (the keep-alive
+ * deadline then starts again: requests answered within one read never
+ * make the session busy). */
+enum {
+    FA_H2_IDLE = 0,  /* no stream in progress: keep-alive timeout */
+    FA_H2_BUSY,      /* handlers at work: no deadline */
+    FA_H2_RECEIVING, /* request bodies arriving: body timeout, reset by reads */
+    FA_H2_STALLED,   /* answers wait for the peer's flow-control window */
+};
+int fa_h2_timer_state(fa_conn *c, int *progress);
 /* Frees the session and its streams. */
 void fa_h2_free(fa_conn *c);
 

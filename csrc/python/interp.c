@@ -23,6 +23,7 @@
 
 #include "interp.h"
 #include "../json/encoder.h"
+#include "ws.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,8 @@ struct fa_interp {
     PyObject *k_method, *k_path, *k_query, *k_headers, *k_body, *k_status,
         *k_content_type, *k_http_version;
     PyObject *v_200, *v_11, *v_10, *v_20;
+    /* WebSockets (python/ws.c): this interpreter's types */
+    PyObject *ws_type, *ws_disconnect, *ws_ready, *ws_names, *v_ws, *v_wss;
 };
 
 struct fa_pythread {
@@ -136,6 +139,12 @@ static void fa_interp_clear_objects(fa_interp *in)
         Py_CLEAR(in->routes[i]);
     }
     Py_CLEAR(in->headers_type);
+    Py_CLEAR(in->ws_type);
+    Py_CLEAR(in->ws_disconnect);
+    Py_CLEAR(in->ws_ready);
+    Py_CLEAR(in->ws_names);
+    Py_CLEAR(in->v_ws);
+    Py_CLEAR(in->v_wss);
     Py_CLEAR(in->k_path_params);
     Py_CLEAR(in->k_route);
     Py_CLEAR(in->k_file);
@@ -224,6 +233,17 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
     in->headers_type = PyObject_GetAttrString(worker, "Headers");
     if (in->headers_type == NULL)
         goto done;
+    {
+        PyObject *native = PyImport_ImportModule("fasterapi._native.http2");
+        if (native == NULL)
+            goto done;
+        in->ws_type = PyObject_GetAttrString(native, "WebSocket");
+        in->ws_disconnect = in->ws_type ? PyObject_GetAttrString(native, "WebSocketDisconnect") : NULL;
+        in->ws_ready = in->ws_disconnect ? PyObject_GetAttrString(native, "_WebSocketReady") : NULL;
+        Py_DECREF(native);
+        if (in->ws_ready == NULL || (in->ws_names = fa_pyws_names_new()) == NULL)
+            goto done;
+    }
 
 #define FA_INTERN(field, s)                                  \
     if ((in->field = PyUnicode_InternFromString(s)) == NULL) \
@@ -253,6 +273,8 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
     FA_INTERN(k_tls_alpn, "alpn");
     FA_INTERN(k_tls_subject, "client_subject");
     FA_INTERN(k_allow, "allow");
+    FA_INTERN(v_ws, "ws");
+    FA_INTERN(v_wss, "wss");
     if (fa_json_cache_init(&in->json_cache) < 0)
         goto done;
     FA_INTERN(v_10, "1.0");
@@ -1623,4 +1645,108 @@ int fa_pythread_run_hook(fa_pythread *pt, int handler_id)
     }
     Py_DECREF(r);
     return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* WebSockets: the handler's start (the `ws` object itself is python/ws.c) */
+
+/* "chat, superchat" -> ["chat", "superchat"] */
+static PyObject *fa_split_protocols(PyObject *headers)
+{
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    PyObject *v = PyDict_GetItemString(headers, "sec-websocket-protocol"); /* borrowed */
+    if (v == NULL || !PyUnicode_Check(v))
+        return out;
+    PyObject *comma = PyUnicode_FromString(",");
+    PyObject *parts = comma ? PyUnicode_Split(v, comma, -1) : NULL;
+    Py_XDECREF(comma);
+    if (parts == NULL) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(parts); i++) {
+        PyObject *p = PyObject_CallMethod(PyList_GET_ITEM(parts, i), "strip", "s", " \t");
+        int rc = p == NULL ? -1 : PyUnicode_GET_LENGTH(p) > 0 ? PyList_Append(out, p) : 0;
+        Py_XDECREF(p);
+        if (rc < 0) {
+            Py_DECREF(parts);
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    Py_DECREF(parts);
+    return out;
+}
+
+int fa_pythread_ws_start(fa_pythread *pt, int handler_id, const fa_request *rq, const char *protocols,
+                         size_t protocols_len, const char *server_host, int server_port,
+                         struct fa_wsc *wsc, void **slot)
+{
+    (void)protocols;
+    (void)protocols_len;
+    fa_interp *in = pt->in;
+    *slot = NULL;
+    if (handler_id < 0 || (size_t)handler_id >= in->num_handlers || pt->loop == NULL || pt->blocking ||
+        pt->start_task == NULL) {
+        fprintf(stderr, "fasterapi: no asyncio loop to run a WebSocket handler on\n");
+        return -1;
+    }
+    fa_pyws *ws = fa_pyws_new(in->ws_type, in->ws_disconnect, in->ws_ready, in->ws_names, pt->loop, wsc);
+    PyObject *coro = NULL, *task = NULL, *done = NULL, *r = NULL;
+    if (ws == NULL)
+        goto fail;
+    ws->label = in->labels[handler_id];
+    if ((ws->path = fa_str(rq->path, rq->path_len)) == NULL ||
+        (ws->raw_path = PyBytes_FromStringAndSize(rq->path, (Py_ssize_t)rq->path_len)) == NULL ||
+        (ws->query = fa_str(rq->query, rq->query_len)) == NULL ||
+        (ws->headers = fa_build_headers(in, rq)) == NULL ||
+        (ws->client = fa_build_client(rq)) == NULL ||
+        (ws->server = Py_BuildValue("(si)", server_host, server_port)) == NULL ||
+        (ws->subprotocols = fa_split_protocols(ws->headers)) == NULL ||
+        (ws->path_params = fa_build_params(rq)) == NULL)
+        goto fail;
+    ws->scheme = Py_NewRef(rq->tls ? in->v_wss : in->v_ws);
+    ws->http_version = Py_NewRef(rq->http_version == 20 ? in->v_20 : in->v_11);
+    coro = PyObject_CallOneArg(in->handlers[handler_id], (PyObject *)ws);
+    if (coro == NULL)
+        goto fail;
+    if (!PyCoro_CheckExact(coro)) {
+        PyErr_Format(PyExc_TypeError, "a WebSocket handler must be an async def function; %s returned %.50s",
+                     in->labels[handler_id], Py_TYPE(coro)->tp_name);
+        goto fail;
+    }
+    /* the C side holds the object from here: the first step (eager, inside
+     * the Task) may already accept, send or close */
+    *slot = Py_NewRef(ws);
+    task = PyObject_CallFunctionObjArgs(pt->start_task, pt->loop, coro, NULL);
+    if (task == NULL)
+        goto fail;
+    ws->task = Py_NewRef(task);
+    done = PyObject_GetAttrString((PyObject *)ws, "_done");
+    r = done ? PyObject_CallMethod(task, "add_done_callback", "O", done) : NULL;
+    if (r == NULL) {
+        PyObject *c = PyObject_CallMethod(task, "cancel", NULL);
+        Py_XDECREF(c);
+        goto fail;
+    }
+    Py_DECREF(r);
+    Py_DECREF(done);
+    Py_DECREF(task);
+    Py_DECREF(coro);
+    Py_DECREF(ws);
+    return 0;
+fail:
+    fprintf(stderr, "fasterapi: WebSocket handler %s could not start; answering 500\n",
+            in->labels[handler_id] ? in->labels[handler_id] : "?");
+    fflush(stderr);
+    PyErr_PrintEx(0);
+    Py_XDECREF(done);
+    Py_XDECREF(task);
+    Py_XDECREF(coro);
+    if (ws != NULL && *slot == NULL)
+        *slot = Py_NewRef(ws); /* the caller detaches, which drops it */
+    Py_XDECREF(ws);
+    return -1;
 }

@@ -14,6 +14,7 @@
 #define FA_INTERP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../common/http.h"
 
@@ -133,6 +134,29 @@ enum { FA_PULL_MORE = 0, FA_PULL_WAIT, FA_PULL_END, FA_PULL_ERROR };
 int fa_pythread_pull(fa_pythread *pt, void *stream, fa_buf *out, size_t max, void *token);
 /* Closes and frees a producer (the generator gets GeneratorExit).  Attached. */
 void fa_pythread_stream_close(fa_pythread *pt, void *stream);
+
+/* WebSockets (the `ws` object is python/ws.c; its C side ws/conn.c).  All
+ * attached, on the worker thread that owns the connection.
+ * Starts handler `handler_id` as a Task on the thread's loop with a new
+ * `ws` object for the request (protocols: the Sec-WebSocket-Protocol value
+ * as sent, or NULL; server_host/port: the local address).  *slot gets a
+ * reference to the object before the handler's first step runs (the step
+ * may already accept or close).  Returns 0, or -1 when the handler could
+ * not start (logged: answer 500). */
+struct fa_wsc;
+int fa_pythread_ws_start(fa_pythread *pt, int handler_id, const fa_request *req, const char *protocols,
+                         size_t protocols_len, const char *server_host, int server_port,
+                         struct fa_wsc *wsc, void **slot);
+/* A whole message (binary, or UTF-8 text) for the handler.  Returns 0, 1
+ * when its inbox is now full (stop reading until fa_wsc_inbox_low), or -1
+ * on failure (logged). */
+int fa_pythread_ws_deliver(void *ws, int binary, const uint8_t *data, size_t len);
+/* The WebSocket closed for the handler with this code: waiters get
+ * WebSocketDisconnect, the object forgets its C side, and the caller's
+ * reference is dropped. */
+void fa_pythread_ws_detach(void *ws, unsigned code, const char *reason, size_t reason_len);
+/* The output drained: send() calls waiting on it return. */
+void fa_pythread_ws_drained(void *ws);
 
 /* Runs a startup/shutdown hook (a handler id that takes no arguments; a
  * coroutine runs to its end).  Attached.  Returns 0, or -1 after printing

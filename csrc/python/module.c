@@ -13,6 +13,9 @@
 
 #include "../server/proxy.h"
 #include "../server/server.h"
+#include "obs_module.h"
+#include "../ws/conn.h"
+#include "ws.h"
 
 typedef struct {
     PyObject *server_type;
@@ -327,6 +330,9 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
              *keepalive_timeout = NULL, *graceful_timeout = NULL, *backlog = NULL,
              *max_inflight = NULL, *interpreters = NULL, *num_processes = NULL, *max_requests = NULL,
              *max_requests_jitter = NULL, *max_rss = NULL, *lifetime = NULL, *kill_timeout = NULL;
+    fa_obs_config obs; /* access_log=, metrics_port=...: taken out of kwds first */
+    if (fa_obs_take_kwargs(kwds, &obs) < 0)
+        return -1;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOOOOOOOOOOOOOOOOOOO:PyHttp2Server",
                                      kwlist, &port, &host, &pinned, &pooled, &pooled_interps,
                                      &max_header_size, &max_headers, &max_target, &max_body,
@@ -433,6 +439,13 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
     if (tls != NULL)
         fa_server_set_tls(self->srv, tls);
     fa_server_set_proxy(self->srv, &proxy);
+    char obs_err[512];
+    if (fa_server_set_obs(self->srv, &obs, obs_err, sizeof(obs_err)) < 0) {
+        PyErr_SetString(PyExc_ValueError, obs_err);
+        fa_server_free(self->srv);
+        self->srv = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -622,6 +635,119 @@ static PyObject *PyHttp2Server_add_route(PyObject *op, PyObject *args, PyObject 
     char err[256];
     int id = fa_server_add_route(self->srv, m, path, PyUnicode_AsUTF8(module), PyUnicode_AsUTF8(qualname),
                                  pooled, stream_body, err, sizeof(err));
+    Py_DECREF(module);
+    Py_DECREF(qualname);
+    if (id < 0) {
+        PyErr_SetString(PyExc_ValueError, err);
+        return NULL;
+    }
+    return PyLong_FromLong(id);
+}
+
+PyDoc_STRVAR(add_websocket_doc,
+"add_websocket(path, handler, *, compression=False, max_message_size=16777216,\n"
+"              max_frame_size=None, ping_interval=20.0, ping_timeout=20.0)\n--\n\n"
+"Serve WebSockets at `path` (the add_route pattern syntax, e.g. '/ws/{room}')\n"
+"with `async def handler(ws)`, a module-level function every worker\n"
+"interpreter imports by name.  HTTP/1.1 `Upgrade: websocket` and HTTP/2\n"
+"extended CONNECT (RFC 8441) both reach it; see the WebSocket type for `ws`.\n"
+"compression: permessage-deflate when the client offers it.\n"
+"max_message_size / max_frame_size: bytes (None: no limit); a larger\n"
+"message closes with 1009.  ping_interval: seconds between keepalive pings\n"
+"(None or 0: none); ping_timeout: seconds to wait for the pong before the\n"
+"connection is dropped (None or 0: forever).  Returns the handler id.");
+
+/* None or a number >= 0 (seconds); None is 0. */
+static int fa_parse_opt_seconds(PyObject *v, const char *name, double *out)
+{
+    if (v == Py_None) {
+        *out = 0;
+        return 0;
+    }
+    double d = PyFloat_AsDouble(v);
+    if (d == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s must be a number of seconds or None, not %.50s", name,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    if (!(d >= 0) || d > 86400.0 * 365) {
+        PyErr_Format(PyExc_ValueError, "%s must be >= 0 seconds (or None), got %R", name, v);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+/* None or an int >= 1 (bytes); None is 0, no limit. */
+static int fa_parse_opt_bytes(PyObject *v, const char *name, uint64_t *out)
+{
+    if (v == Py_None) {
+        *out = 0;
+        return 0;
+    }
+    if (!PyLong_Check(v) || PyBool_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int (bytes) or None, not %.50s", name,
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    long long n = PyLong_AsLongLong(v);
+    if (n == -1 && PyErr_Occurred())
+        return -1;
+    if (n < 1) {
+        PyErr_Format(PyExc_ValueError, "%s must be >= 1 byte (or None for no limit), got %lld", name, n);
+        return -1;
+    }
+    *out = (uint64_t)n;
+    return 0;
+}
+
+static PyObject *PyHttp2Server_add_websocket(PyObject *op, PyObject *args, PyObject *kwds)
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    static char *kwlist[] = {"path", "handler", "compression", "max_message_size", "max_frame_size",
+                             "ping_interval", "ping_timeout", NULL};
+    const char *path;
+    PyObject *handler, *max_message = NULL, *max_frame = Py_None, *interval = NULL, *timeout = NULL;
+    int compression = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "sO|$pOOOO:add_websocket", kwlist, &path, &handler,
+                                     &compression, &max_message, &max_frame, &interval, &timeout))
+        return NULL;
+    fa_ws_options opt = {.compression = compression, .max_message = 16u << 20,
+                         .ping_interval = 20.0, .ping_timeout = 20.0};
+    if ((max_message && fa_parse_opt_bytes(max_message, "max_message_size", &opt.max_message) < 0) ||
+        fa_parse_opt_bytes(max_frame, "max_frame_size", &opt.max_frame) < 0 ||
+        (interval && fa_parse_opt_seconds(interval, "ping_interval", &opt.ping_interval) < 0) ||
+        (timeout && fa_parse_opt_seconds(timeout, "ping_timeout", &opt.ping_timeout) < 0))
+        return NULL;
+    if (path[0] != '/' || strpbrk(path, " ?#\r\n\t") != NULL) {
+        PyErr_Format(PyExc_ValueError,
+                     "path must start with '/' and hold no spaces, '?' or '#', got '%s'", path);
+        return NULL;
+    }
+    PyObject *inspect = PyImport_ImportModule("inspect");
+    PyObject *r = inspect ? PyObject_CallMethod(inspect, "iscoroutinefunction", "O", handler) : NULL;
+    Py_XDECREF(inspect);
+    if (r == NULL)
+        return NULL;
+    int is_coro = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    if (!is_coro) {
+        PyErr_SetString(PyExc_TypeError, "handler must be an async def function: async def handler(ws)");
+        return NULL;
+    }
+    if (fa_check_init(self) < 0)
+        return NULL;
+    if (fa_server_running(self->srv)) {
+        PyErr_SetString(PyExc_RuntimeError, "add routes before start(), or stop() the server first");
+        return NULL;
+    }
+    PyObject *module, *qualname;
+    if (fa_handler_names(handler, &module, &qualname) < 0)
+        return NULL;
+    char err[256];
+    int id = fa_server_add_websocket(self->srv, path, PyUnicode_AsUTF8(module), PyUnicode_AsUTF8(qualname),
+                                     &opt, err, sizeof(err));
     Py_DECREF(module);
     Py_DECREF(qualname);
     if (id < 0) {
@@ -1066,6 +1192,22 @@ static PyObject *PyHttp2Server_process_options(PyObject *op, PyObject *Py_UNUSED
                          fa_server_has_tls(self->srv) ? Py_True : Py_False);
 }
 
+static PyObject *PyHttp2Server_use_metrics(PyObject *op, PyObject *args)
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    return fa_obs_use_region(fa_server_obs(self->srv), fa_server_running(self->srv), args);
+}
+
+static PyObject *PyHttp2Server_metrics_options(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    PyHttp2Server *self = (PyHttp2Server *)op;
+    if (fa_check_init(self) < 0)
+        return NULL;
+    return fa_obs_options(fa_server_obs(self->srv));
+}
+
 static PyObject *PyHttp2Server_get_requests_served(PyObject *op, void *Py_UNUSED(closure))
 {
     PyHttp2Server *self = (PyHttp2Server *)op;
@@ -1138,6 +1280,8 @@ static void PyHttp2Server_dealloc(PyObject *op)
 
 static PyMethodDef PyHttp2Server_methods[] = {
     {"add_route", (PyCFunction)(void (*)(void))PyHttp2Server_add_route, METH_VARARGS | METH_KEYWORDS, add_route_doc},
+    {"add_websocket", (PyCFunction)(void (*)(void))PyHttp2Server_add_websocket, METH_VARARGS | METH_KEYWORDS,
+     add_websocket_doc},
     {"start", (PyCFunction)(void (*)(void))PyHttp2Server_start, METH_VARARGS | METH_KEYWORDS, start_doc},
     {"stop", PyHttp2Server_stop, METH_NOARGS, stop_doc},
     {"reload_certificates", PyHttp2Server_reload_certificates, METH_NOARGS, reload_certificates_doc},
@@ -1151,6 +1295,10 @@ static PyMethodDef PyHttp2Server_methods[] = {
      "_use_listeners(fds, child=False): serve on these listening sockets (the supervisor, --fd, --uds)."},
     {"_process_options", PyHttp2Server_process_options, METH_NOARGS,
      "_process_options(): the settings the supervisor reads."},
+    {"_use_metrics", PyHttp2Server_use_metrics, METH_VARARGS,
+     "_use_metrics(region, slot): count into a supervisor's metrics region (before start())."},
+    {"_metrics_options", PyHttp2Server_metrics_options, METH_NOARGS,
+     "_metrics_options(): metrics_port and metrics_host as given, for the supervisor."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1182,7 +1330,15 @@ PyDoc_STRVAR(PyHttp2Server_doc,
 "header_timeout=10.0 s, body_timeout=30.0 s, keepalive_timeout=5.0 s,\n"
 "graceful_timeout=10.0 s, backlog=4096, max_inflight=10000 (per worker:\n"
 "requests awaiting a coroutine or a pooled thread; more get 503 with\n"
-"Retry-After over HTTP/1.1 and REFUSED_STREAM over HTTP/2).");
+"Retry-After over HTTP/1.1 and REFUSED_STREAM over HTTP/2).\n\n"
+"access_log=False: no access log by default here (the command line turns\n"
+"it on); access_log=True writes one line per request to stderr, formatted\n"
+"in C from C data and buffered per worker; access_log_format= takes\n"
+"{atoms} (client, client_ip, method, path, query, target, protocol,\n"
+"scheme, status, status_phrase, bytes, duration, duration_ms, time, pid,\n"
+"worker, header:NAME; {{ and }} for braces), default Uvicorn's line.\n"
+"metrics_port=None: no metrics; a port serves Prometheus' text format at\n"
+"/metrics on its own listener and thread (metrics_host= defaults to host).");
 
 static PyType_Slot PyHttp2Server_slots[] = {
     {Py_tp_doc, (void *)PyHttp2Server_doc},
@@ -1213,7 +1369,7 @@ static int fa_module_exec(PyObject *module)
         return -1;
     if (PyModule_AddType(module, (PyTypeObject *)st->server_type) < 0)
         return -1;
-    return 0;
+    return fa_pyws_add_types(module);
 }
 
 static int fa_module_traverse(PyObject *module, visitproc visit, void *arg)
@@ -1249,6 +1405,7 @@ static struct PyModuleDef fa_module_def = {
     .m_doc = module_doc,
     .m_size = sizeof(fa_module_state),
     .m_slots = fa_module_slots,
+    .m_methods = fa_obs_methods, /* the supervisor's metrics region (obs_module.c) */
     .m_traverse = fa_module_traverse,
     .m_clear = fa_module_clear,
     .m_free = fa_module_free,

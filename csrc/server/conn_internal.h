@@ -14,10 +14,12 @@
 #include "../common/buf.h"
 #include "../common/http.h"
 #include "../http1/parser.h"
+#include "accesslog.h"
 
 struct fa_worker;
 struct fa_h2;
 struct ssl_st;
+struct fa_wsc;
 
 typedef enum { FA_IO_LISTENER, FA_IO_WAKE, FA_IO_CONN, FA_IO_AIO } fa_io_kind;
 
@@ -33,6 +35,7 @@ typedef enum {
     FA_PROTO_DETECT, /* no byte yet decides between HTTP/1.1 and h2 preface */
     FA_PROTO_H1,
     FA_PROTO_H2,
+    FA_PROTO_WS,     /* HTTP/1.1 switched to a WebSocket (ws/conn.c) */
 } fa_proto;
 
 /* Which deadline list a connection sits on (see worker.c). */
@@ -100,6 +103,8 @@ typedef struct fa_conn {
     struct fa_conn *prev, *next;
     fa_h1_state h1;
     struct fa_h2 *h2;
+    struct fa_wsc *ws;               /* its WebSockets (ws/conn.c): the upgraded
+                                        connection's, or HTTP/2 streams' */
     struct fa_async_req *async_reqs; /* suspended coroutine handlers */
     struct fa_stream_out *outs;      /* streamed answers being pulled */
     /* the peer, as accept() gave it: req['client'] */
@@ -107,6 +112,7 @@ typedef struct fa_conn {
     uint8_t peer_len;
     uint16_t peer_port;
     void *client_obj; /* req['client'] as built once by the worker's interpreter */
+    fa_alog_conn alog; /* request records for the access log and metrics */
 } fa_conn;
 
 /* --- provided by server/worker.c ------------------------------------ */

@@ -225,6 +225,8 @@ void fa_conn_close(fa_conn *c)
 
 void fa_conn_free(fa_conn *c)
 {
+    if (c->ws != NULL)
+        fa_wsc_conn_free(c);
     if (c->h1.file_fd >= 0)
         close(c->h1.file_fd);
     fa_buf_reset(&c->rbuf);
@@ -372,16 +374,16 @@ static void fa_conn_update_timer(fa_conn *c)
     if (c->wpos < c->wbuf.len || c->want_file) {
         fa_conn_set_timer(c, FA_TIMER_WRITE);
     } else if (c->proto == FA_PROTO_H2) {
-        if (c->h2 && fa_h2_busy(c)) {
-            fa_conn_set_timer(c, FA_TIMER_NONE);
-        } else {
-            /* Idle counts from the last activity: requests answered inline
-             * never make the connection busy here, and without the re-arm
-             * a connection serving without pause kept the deadline of its
-             * first idle moment and got a GOAWAY keepalive_timeout later. */
-            fa_conn_set_timer(c, FA_TIMER_NONE);
-            fa_conn_set_timer(c, FA_TIMER_IDLE);
-        }
+        /* h2: see fa_h2_timer_state(); the body timer is reset by reads */
+        static const fa_timer_kind h2_timer[] = {
+            [FA_H2_IDLE] = FA_TIMER_IDLE, [FA_H2_BUSY] = FA_TIMER_NONE,
+            [FA_H2_RECEIVING] = FA_TIMER_BODY, [FA_H2_STALLED] = FA_TIMER_WRITE};
+        int progress;
+        fa_conn_set_timer(c, h2_timer[fa_h2_timer_state(c, &progress)]);
+        if (progress && c->timer == FA_TIMER_IDLE)
+            fa_conn_touch_timer(c);
+    } else if (c->proto == FA_PROTO_WS) {
+        fa_conn_set_timer(c, FA_TIMER_NONE); /* WebSockets have keepalive pings */
     } else if (c->h1.in_flight) {
         fa_conn_set_timer(c, FA_TIMER_NONE);
     } else if (c->h1.head_len > 0) {
@@ -418,6 +420,7 @@ void fa_conn_flush(fa_conn *c)
             }
             c->wpos += (size_t)n;
         }
+        fa_obs_io(c, 0, c->wpos - before);
         if (c->wpos > before && c->timer == FA_TIMER_WRITE)
             fa_conn_touch_timer(c);
         if (c->wpos < c->wbuf.len)
@@ -467,6 +470,8 @@ void fa_conn_flush(fa_conn *c)
     }
     if (c->outs != NULL && c->wbuf.len - c->wpos < FA_STREAM_HIGH)
         fa_conn_queue_outs(c);
+    if (c->ws != NULL)
+        fa_wsc_conn_drained(c);
     fa_conn_update_events(c);
     fa_conn_update_timer(c);
 }
@@ -507,6 +512,8 @@ static int fa_conn_deliver(fa_conn *c)
             c->close_after_write = 1;
             return 2;
         }
+    } else if (c->proto == FA_PROTO_WS) {
+        fa_wsc_h1_process(c);
     } else {
         fa_h1_process(c);
     }
@@ -576,6 +583,7 @@ void fa_conn_on_readable(fa_conn *c)
             break;
         }
         c->rbuf.len += (size_t)n;
+        fa_obs_io(c, (size_t)n, 0);
         if (c->timer == FA_TIMER_BODY)
             fa_conn_touch_timer(c);
         int r = fa_conn_deliver(c);
@@ -598,6 +606,11 @@ void fa_conn_on_readable(fa_conn *c)
      * for the socket (the poller wakes us) */
     if (!again)
         fa_conn_queue_read(c);
+    if (c->read_eof && c->ws != NULL && !c->close_after_write) {
+        /* a WebSocket peer that leaves without a close frame: 1006 */
+        fa_conn_close(c);
+        return;
+    }
     if (c->read_eof && c->async_reqs != NULL) {
         /* The client went away while a coroutine handler awaits: cancel it
          * (it gets CancelledError) rather than compute an answer nobody
@@ -645,8 +658,8 @@ void fa_conn_on_event(fa_conn *c, uint32_t events)
     if (!c->dead && c->read_paused && (events & FA_EV_HUP)) {
         /* the client hung up while we were not reading */
         c->read_eof = 1;
-        if (c->async_reqs != NULL) {
-            fa_conn_close(c); /* cancels its coroutine handlers */
+        if (c->async_reqs != NULL || (c->ws != NULL && !c->close_after_write)) {
+            fa_conn_close(c); /* cancels its coroutine handlers (WebSockets: 1006) */
             return;
         }
         if (c->proto != FA_PROTO_H2 && !c->h1.in_flight) {

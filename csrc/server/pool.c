@@ -140,7 +140,12 @@ int fa_pool_submit(fa_server *srv, fa_worker *w, fa_job *job)
     if (best < 0)
         return -1;
     job->pool_id = best;
-    return fa_pool_send(srv, w, job);
+    fa_obs_pool_submit(w, job, 1);
+    if (fa_pool_send(srv, w, job) < 0) {
+        fa_obs_pool_submit(w, job, -1);
+        return -1;
+    }
+    return 0;
 }
 
 int fa_pool_send(fa_server *srv, fa_worker *w, fa_job *job)
@@ -250,8 +255,11 @@ void *fa_pool_main(void *arg)
             fa_job *job;
             while ((job = fa_ring_pop(&p->from_worker[w])) != NULL) {
                 did = 1;
+                fa_obs_pool_take(p, job);
                 fa_pythread_attach(py);
+                uint64_t t0 = job->kind == FA_JOB_CALL ? fa_obs_handler_begin(p->mb) : 0;
                 fa_pool_run(py, job);
+                fa_obs_handler_end(p->mb, t0);
                 fa_pythread_detach(py);
                 atomic_fetch_sub(&p->inflight, 1);
                 fa_worker *dst = &srv->workers[job->worker_id];

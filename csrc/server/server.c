@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accesslog.h"
 #include "server_internal.h"
 
 void fa_config_defaults(fa_config *cfg)
@@ -49,10 +50,12 @@ fa_server *fa_server_new(const fa_config *cfg)
         return NULL;
     srv->cfg = *cfg;
     fa_router_init(&srv->router);
+    fa_router_init(&srv->ws_router);
     srv->fallback.handler_id = -1;
     pthread_mutex_init(&srv->mu, NULL);
     pthread_cond_init(&srv->cond, NULL);
     srv->state = FA_SRV_IDLE;
+    fa_obs_config_defaults(&srv->obs);
     return srv;
 }
 
@@ -71,7 +74,10 @@ void fa_server_free(fa_server *srv)
     free(srv->start_hooks);
     free(srv->stop_hooks);
     fa_router_free(&srv->router);
+    fa_router_free(&srv->ws_router);
+    free(srv->ws_opts);
     fa_tls_free(srv->tls);
+    fa_alog_format_free(srv->alog_fmt);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cond);
     free(srv);
@@ -147,6 +153,26 @@ int fa_server_has_tls(fa_server *srv) { return srv->tls != NULL; }
 
 void fa_server_set_proxy(fa_server *srv, const fa_proxy *proxy) { srv->proxy = *proxy; }
 
+int fa_server_set_obs(fa_server *srv, const fa_obs_config *cfg, char *err, size_t err_size)
+{
+    fa_alog_format *f = NULL;
+    if (cfg->access_log) {
+        f = fa_alog_format_compile(cfg->access_log_format[0] ? cfg->access_log_format
+                                                             : FA_ALOG_DEFAULT_FORMAT,
+                                   err, err_size);
+        if (f == NULL)
+            return -1;
+    }
+    fa_alog_format_free(srv->alog_fmt);
+    srv->alog_fmt = f;
+    srv->obs = *cfg;
+    return 0;
+}
+
+int fa_server_metrics_port(fa_server *srv) { return fa_obs_metrics_port(srv); }
+
+fa_obs_config *fa_server_obs(fa_server *srv) { return &srv->obs; }
+
 void fa_server_set_tls(fa_server *srv, fa_tls *tls)
 {
     fa_tls_free(srv->tls);
@@ -214,6 +240,63 @@ int fa_server_add_route(fa_server *srv, const char *method, const char *path, co
     snprintf(h->label, label_len, "%s:%s", method, path);
     h->stream_body = stream_body;
     srv->router.routes[rc].stream_body = stream_body;
+    srv->num_handlers++;
+    return id;
+oom:
+    snprintf(err, err_size, "out of memory");
+    return -1;
+}
+
+int fa_server_add_websocket(fa_server *srv, const char *path, const char *module, const char *qualname,
+                            const fa_ws_options *opt, char *err, size_t err_size)
+{
+    if (srv->ws_router.count == srv->cap_ws_opts) {
+        size_t cap = srv->cap_ws_opts ? srv->cap_ws_opts * 2 : 4;
+        fa_ws_options *p = realloc(srv->ws_opts, cap * sizeof(*p));
+        if (p == NULL)
+            goto oom;
+        srv->ws_opts = p;
+        srv->cap_ws_opts = cap;
+    }
+    if (srv->num_handlers == srv->cap_handlers) {
+        size_t cap = srv->cap_handlers ? srv->cap_handlers * 2 : 8;
+        fa_handler_ref *p = realloc(srv->handlers, cap * sizeof(*p));
+        if (p == NULL)
+            goto oom;
+        srv->handlers = p;
+        srv->cap_handlers = cap;
+    }
+    int id = (int)srv->num_handlers;
+    int rc = fa_router_add(&srv->ws_router, "GET", path, id, 0);
+    if (rc == -2) {
+        snprintf(err, err_size, "a WebSocket route for %s is already registered", path);
+        return -1;
+    }
+    if (rc == -3) {
+        snprintf(err, err_size,
+                 "bad path pattern %s: a parameter is a whole segment like {name} or "
+                 "{name:path} (last segment only), with distinct names, at most %d",
+                 path, FA_MAX_PATH_PARAMS);
+        return -1;
+    }
+    if (rc < 0)
+        goto oom;
+    srv->ws_opts[rc] = *opt;
+    fa_handler_ref *h = &srv->handlers[id];
+    memset(h, 0, sizeof(*h));
+    size_t label_len = strlen(path) + 4;
+    h->module = strdup(module);
+    h->qualname = strdup(qualname);
+    h->label = malloc(label_len);
+    h->route = strdup(path);
+    if (h->module == NULL || h->qualname == NULL || h->label == NULL || h->route == NULL) {
+        free(h->module);
+        free(h->qualname);
+        free(h->label);
+        free(h->route);
+        goto oom;
+    }
+    snprintf(h->label, label_len, "WS:%s", path);
     srv->num_handlers++;
     return id;
 oom:
@@ -424,7 +507,7 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
     atomic_store(&srv->pool_stop, 0);
 
     fa_raise_nofile();
-    if (fa_router_seal(&srv->router) < 0) {
+    if (fa_router_seal(&srv->router) < 0 || fa_router_seal(&srv->ws_router) < 0) {
         snprintf(err, err_size, "out of memory");
         goto fail;
     }
@@ -479,6 +562,8 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
     }
     for (int i = 0; i < srv->num_pool; i++)
         srv->pool[i].interp = srv->pool_interps[i % srv->num_pool_interps];
+    if (fa_obs_start(srv, err, err_size) < 0)
+        goto fail;
 
     atomic_store(&srv->workers_alive, srv->num_workers);
     srv->threads_ready = 0;
@@ -522,6 +607,10 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
         fa_log("Registered handler %s (ID: %d)%s", srv->handlers[rt->handler_id].label, rt->handler_id,
                rt->pooled ? " [pooled]" : "");
     }
+    for (size_t i = 0; i < srv->ws_router.count; i++)
+        fa_log("Registered WebSocket handler %s (ID: %d)",
+               srv->handlers[srv->ws_router.routes[i].handler_id].label,
+               srv->ws_router.routes[i].handler_id);
     if (srv->fallback.handler_id >= 0)
         fa_log("Unmatched requests go to %s%s", srv->handlers[srv->fallback.handler_id].label,
                srv->fallback.pooled ? " [pooled]" : "");
@@ -631,6 +720,7 @@ void fa_server_finish(fa_server *srv, void (*release)(void *), void (*reacquire)
         }
     if (reacquire)
         reacquire(arg);
+    fa_obs_stop(srv); /* the last access log lines go out */
     fa_server_teardown(srv);
     fa_log("Stopped after %llu requests (%llu refused by admission control)",
            (unsigned long long)served, (unsigned long long)refused);

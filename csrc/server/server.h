@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "obs.h"
 #include "../tls/tls.h"
 
 typedef struct fa_server fa_server;
@@ -22,6 +23,11 @@ fa_config *fa_server_config(fa_server *srv);
 int fa_server_add_route(fa_server *srv, const char *method, const char *path, const char *module,
                         const char *qualname, int pooled, int stream_body, char *err,
                         size_t err_size);
+/* Registers a WebSocket route (ws/conn.h): `async def handler(ws)` at the
+ * path pattern.  Returns the handler id, or -1 with err set. */
+struct fa_ws_options;
+int fa_server_add_websocket(fa_server *srv, const char *path, const char *module, const char *qualname,
+                            const struct fa_ws_options *opt, char *err, size_t err_size);
 /* Registers the handler of requests no route matches (instead of the
  * server's plain 404 / 405): it gets req['route'] == "" and, when the path
  * exists for other methods, req['allow'].  Replaces an earlier one.
@@ -68,6 +74,13 @@ int fa_server_has_tls(fa_server *srv);
  * set the request's client, scheme and host.  Before start(). */
 struct fa_proxy;
 void fa_server_set_proxy(fa_server *srv, const struct fa_proxy *proxy);
+/* Access log and metrics settings (obs.h); before start().  Checks the
+ * access log format.  Returns 0, or -1 with err set. */
+int fa_server_set_obs(fa_server *srv, const fa_obs_config *cfg, char *err, size_t err_size);
+/* The port the metrics listener bound while running (-1: none). */
+int fa_server_metrics_port(fa_server *srv);
+/* The access log and metrics settings (before start()). */
+fa_obs_config *fa_server_obs(fa_server *srv);
 /* Loads the certificate files again (new connections use them; open ones
  * keep theirs).  Any thread, running or not.  Returns 0, or -1 with err,
  * *kind and *errnum set as fa_tls_new() does. */

@@ -24,9 +24,11 @@
 #include "../loop/loop.h"
 #include "../python/interp.h"
 #include "../tls/tls.h"
+#include "../ws/conn.h"
 #include "config.h"
 #include "proxy.h"
 #include "conn_internal.h"
+#include "obs.h"
 #include "router.h"
 
 #define FA_POOL_RING_SIZE 1024
@@ -63,6 +65,7 @@ typedef struct fa_job {
     int pool_id;      /* the thread that holds the producer */
     void *producer;   /* python/interp.h stream handle, owned by that thread */
     int stream_failed; /* the producer raised: end the answer short */
+    uint64_t queued_ns; /* when it was handed over (metrics), 0: not counted */
     struct fa_stream_out *so; /* PULL: the answer it feeds (NULL once gone) */
     fa_request req;
     fa_response resp;
@@ -139,6 +142,15 @@ typedef struct fa_worker {
     unsigned tls_gen;
     int tls_file_logged;    /* which way files go over TLS was logged */
     fa_conn *reads_due;     /* TLS connections with decrypted bytes waiting */
+    struct fa_alog_writer *alog;   /* access log buffer (NULL: no access log) */
+    struct fa_metrics_block *mb;   /* this thread's counters (NULL: no metrics) */
+    /* WebSockets (ws/conn.c) */
+    struct fa_wsc *ws_list;   /* every WebSocket of the worker (keepalive, stop) */
+    struct fa_wsc *ws_resume; /* handlers that caught up: read again */
+    struct fa_wsc *ws_reap;   /* closed HTTP/2 WebSockets to free */
+    size_t num_ws;
+    uint64_t ws_next_ms;      /* next keepalive / close deadline */
+    fa_buf ws_scratch;        /* compressed messages on their way out */
     char errbuf[256];
 } fa_worker;
 
@@ -151,6 +163,7 @@ typedef struct fa_pool_thread {
     fa_interp *interp;     /* shared with other pooled threads */
     fa_ring *from_worker;  /* [num_workers] requests, worker w -> this thread */
     _Atomic int inflight;  /* jobs queued or running here */
+    struct fa_metrics_block *mb; /* this thread's counters (NULL: no metrics) */
 } fa_pool_thread;
 
 typedef enum { FA_SRV_IDLE, FA_SRV_RUNNING, FA_SRV_STOPPING } fa_srv_state;
@@ -175,6 +188,9 @@ typedef struct fa_server {
     _Atomic int workers_alive;
     int *start_hooks, *stop_hooks; /* handler ids of on_startup / on_shutdown */
     fa_route fallback;   /* set_fallback(): handler_id -1 when none */
+    fa_router ws_router; /* add_websocket() routes (method GET) */
+    fa_ws_options *ws_opts; /* per ws_router route, same index */
+    size_t cap_ws_opts;
     size_t num_start_hooks, num_stop_hooks;
     int threads_ready;   /* threads past their startup hooks */
     int start_failed;    /* a startup hook raised */
@@ -184,6 +200,13 @@ typedef struct fa_server {
     fa_tls *tls;         /* NULL: cleartext; owned by the server */
     fa_proxy proxy;      /* proxy headers: off unless set (fa_server_set_proxy) */
     int debug_log;       /* FASTERAPI_LOG_LEVEL=debug|trace at start */
+    /* access log and metrics (obs.c) */
+    fa_obs_config obs;
+    struct fa_alog_format *alog_fmt;
+    struct fa_metrics_region *mregion;
+    unsigned mslot;
+    int mregion_own;
+    struct fa_metrics_http *mhttp;
 } fa_server;
 
 /* worker.c */
@@ -192,6 +215,9 @@ void fa_worker_destroy(fa_worker *w);
 void *fa_worker_main(void *arg);
 void fa_worker_wake(fa_worker *w);
 void fa_worker_take_answers(fa_worker *w);
+
+/* The worker's Python thread state, attached (for ws/conn.c). */
+fa_pythread *fa_worker_python(fa_worker *w);
 
 /* pool.c */
 int fa_pool_init(fa_pool_thread *p, fa_server *srv, int id, char *err, size_t err_size);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "../http2/session.h"
+#include "accesslog.h"
 #include "conn_io_internal.h"
 
 static void fa_worker_attach(fa_worker *w);
@@ -172,6 +173,7 @@ void fa_worker_conn_closing(fa_conn *c)
     fa_worker *w = c->worker;
     fa_timer_unlink(c);
     fa_conn_cancel_async(c);
+    fa_alog_conn_closed(c);
     if (c->client_obj != NULL) {
         fa_worker_attach(w);
         fa_pythread_release(c->client_obj);
@@ -179,6 +181,8 @@ void fa_worker_conn_closing(fa_conn *c)
     }
     while (c->outs)
         fa_stream_out_free(c->outs);
+    if (c->ws != NULL)
+        fa_wsc_conn_closing(c); /* their handlers see 1006 */
     fa_conns_unlink(&w->conns, c);
     w->num_conns--;
     fa_conns_push(&w->zombies, c);
@@ -188,6 +192,7 @@ void fa_worker_conn_opened(fa_conn *c)
 {
     fa_conns_push(&c->worker->conns, c);
     c->worker->num_conns++;
+    fa_alog_conn_opened(c);
 }
 
 static void fa_worker_queue_out(fa_worker *w, fa_stream_out *so)
@@ -264,6 +269,7 @@ static void fa_conn_respond_stream(fa_conn *c, int32_t stream_id, fa_response *r
     resp->streaming = producer != NULL || job != NULL;
     int wants_body = 0;
     if (!c->dead) {
+        fa_alog_request_respond(c, stream_id, resp);
         if (c->proto == FA_PROTO_H2) {
             fa_h2_respond(c, stream_id, resp);
             wants_body = (producer != NULL || job != NULL) && fa_h2_stream_pending(c, stream_id) >= 0;
@@ -375,6 +381,7 @@ static void fa_stream_out_write(fa_stream_out *so, const char *data, size_t len,
     fa_conn *c = so->conn;
     fa_worker *w = c->worker;
     int end = r == FA_PULL_END, failed = r == FA_PULL_ERROR;
+    fa_alog_request_bytes(c, so->stream_id, len);
     if (c->proto == FA_PROTO_H2) {
         if (failed)
             fa_h2_stream_reset(c, so->stream_id);
@@ -441,7 +448,8 @@ static void fa_worker_expire(fa_worker *w)
                     continue;
                 }
             }
-            if (k == FA_TIMER_IDLE && c->proto == FA_PROTO_H2 && c->h2) {
+            if ((k == FA_TIMER_IDLE || k == FA_TIMER_BODY) && c->proto == FA_PROTO_H2 && c->h2) {
+                /* idle, or request bodies stopped arriving: GOAWAY, close */
                 fa_h2_shutdown(c);
                 c->close_after_write = 1;
                 fa_conn_flush(c);
@@ -464,13 +472,15 @@ static int fa_worker_next_timeout(fa_worker *w)
         next = w->stop_deadline_ms;
     if (w->aio_deadline_ms < next)
         next = w->aio_deadline_ms;
-    if (w->aio_due || w->due || w->reads_due)
+    if (w->ws_next_ms < next)
+        next = w->ws_next_ms;
+    if (w->aio_due || w->due || w->reads_due || w->ws_resume)
         return 0;
     uint64_t now = fa_now_ms();
     int ms = 1000; /* also refreshes the Date cache when idle */
     if (next != UINT64_MAX)
         ms = next <= now ? 0 : (next - now < 1000 ? (int)(next - now) : 1000);
-    return ms;
+    return fa_alog_timeout(w, ms);
 }
 
 static void fa_worker_attach(fa_worker *w)
@@ -479,6 +489,12 @@ static void fa_worker_attach(fa_worker *w)
         fa_pythread_attach(w->py);
         w->py_attached = 1;
     }
+}
+
+fa_pythread *fa_worker_python(fa_worker *w)
+{
+    fa_worker_attach(w);
+    return w->py;
 }
 
 static void fa_worker_detach(fa_worker *w)
@@ -560,6 +576,7 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
     /* one writer: a relaxed load and store, no locked add on the request path */
     atomic_store_explicit(&w->requests, atomic_load_explicit(&w->requests, memory_order_relaxed) + 1,
                           memory_order_relaxed);
+    fa_alog_request_begin(c, stream_id, in);
     fa_route_result r = fa_router_find(&w->srv->router, req->method, req->method_len, req->path,
                                        req->path_len, &rt, params, &routed.num_params, allow,
                                        sizeof(allow));
@@ -588,6 +605,7 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
         /* Admission control: turn the request away now rather than queue
          * without bound behind slow handlers. */
         w->refused++;
+        fa_obs_refused(w);
         if (c->proto == FA_PROTO_H2) {
             fa_h2_refuse(c, stream_id);
             return;
@@ -624,8 +642,10 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
         return;
     }
     void *body = NULL;
-    if (fa_pythread_call(w->py, rt->handler_id, req, &w->resp, ar, &ar->handle, &body) ==
-        FA_CALL_DEFERRED) {
+    uint64_t t0 = fa_obs_handler_begin(w->mb);
+    int called = fa_pythread_call(w->py, rt->handler_id, req, &w->resp, ar, &ar->handle, &body);
+    fa_obs_handler_end(w->mb, t0);
+    if (called == FA_CALL_DEFERRED) {
         /* a coroutine suspended: its Task answers through fa_worker_async_done */
         w->spare_async = NULL;
         ar->body = body;
@@ -858,6 +878,7 @@ static void fa_worker_begin_stop(fa_worker *w)
         w->listener.fd = -1;
     }
     w->stopping = 1;
+    fa_ws_worker_stop(w); /* 1001 on every open WebSocket */
     fa_conn *next;
     for (fa_conn *c = w->conns; c; c = next) {
         next = c->next;
@@ -933,6 +954,8 @@ void *fa_worker_main(void *arg)
                 break;
         }
         fa_worker_detach(w);
+        if (w->ws_reap)
+            fa_ws_worker_reap(w);
         fa_worker_bury(w);
         int n = fa_loop_poll(w->loop, evs, FA_MAX_EVENTS, fa_worker_next_timeout(w));
         fa_worker_update_clock(w);
@@ -963,8 +986,13 @@ void *fa_worker_main(void *arg)
             }
         }
         fa_worker_expire(w);
+        fa_alog_tick(w);
+        if (w->ws_next_ms <= w->now_ms)
+            fa_ws_worker_sweep(w);
         if (w->aio_due || w->aio_deadline_ms <= w->now_ms)
             fa_worker_aio_step(w);
+        if (w->ws_resume)
+            fa_ws_worker_resume(w);
         if (w->due)
             fa_worker_pump(w);
         if (w->reads_due)
@@ -1051,6 +1079,7 @@ int fa_worker_init(fa_worker *w, fa_server *srv, int id, char *err, size_t err_s
     w->listener.fd = -1;
     w->wake.fd = -1;
     w->date_sec = -1;
+    w->ws_next_ms = UINT64_MAX;
     fa_response_init(&w->resp);
     w->timeout_ms[FA_TIMER_HEAD] = (uint64_t)(srv->cfg.header_timeout * 1000.0);
     w->timeout_ms[FA_TIMER_BODY] = (uint64_t)(srv->cfg.body_timeout * 1000.0);
@@ -1138,6 +1167,7 @@ void fa_worker_destroy(fa_worker *w)
     w->loop = NULL;
     fa_response_free(&w->resp);
     fa_buf_free(&w->scratch);
+    fa_buf_free(&w->ws_scratch);
     if (w->tls_ctx != NULL)
         fa_tls_ctx_release(&w->tls_ctx);
 }

@@ -31,7 +31,8 @@ from .params import Body, Cookie, Depends, Field, File, Form, Header, Path, Quer
 from .requests import Request  # noqa: E402
 from .responses import Response  # noqa: E402
 from .routing import APIRouter  # noqa: E402
+from .websockets import WebSocket, WebSocketDisconnect  # noqa: E402
 
 __all__ = ["FastAPI", "APIRouter", "Request", "Response", "HTTPException", "RequestValidationError",
-           "ResponseValidationError", "WebSocketException", "BackgroundTasks", "UploadFile", "Body", "Cookie",
+           "ResponseValidationError", "WebSocket", "WebSocketDisconnect", "WebSocketException", "BackgroundTasks", "UploadFile", "Body", "Cookie",
            "Depends", "Field", "File", "Form", "Header", "Path", "Query", "Security", "SecurityScopes", "status"]

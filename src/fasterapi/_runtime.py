@@ -205,5 +205,16 @@ async def handle_streamed(req, res):
         await r
 
 
+async def handle_websocket(ws):
+    """The native WebSocket handler of every WebSocket route of the app
+    (``server.add_websocket(path, handle_websocket)``): finds the route for
+    ws.path and runs it (fasterapi._websocket.dispatch)."""
+    app = _app
+    if app is None:
+        app = _boot()
+    from ._websocket import dispatch  # noqa: PLC0415
+    await dispatch(app, ws)
+
+
 if os.environ.get(ENV_APP) and _in_subinterpreter():
     _boot()

@@ -91,6 +91,13 @@ def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, work
     names = _runtime.direct_handlers(app)
     for (method, path, pooled, stream_body), name in zip(app.native_routes(), names):
         server.add_route(method, path, getattr(_runtime, name), pooled=pooled, stream_body=stream_body)
+    ws_paths = app.native_websocket_routes()
+    if ws_paths:
+        if not hasattr(server, "add_websocket"):
+            raise RuntimeError("this build of the native server has no WebSocket support (add_websocket): "
+                               "the app's @app.websocket routes cannot be served")
+        for path in ws_paths:
+            server.add_websocket(path, _runtime.handle_websocket)
     # what no route matches: FastAPI's 404/405 JSON, redirect_slashes, middleware
     server.set_fallback(_runtime.handle)
     # startup/lifespan in every worker interpreter before the first request

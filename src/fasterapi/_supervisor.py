@@ -23,6 +23,13 @@ graceful_timeout + kill_timeout); the supervisor exits 0 when every child
 did.  SIGHUP replaces the children one at a time (they import the code
 again: nothing of the app is imported in the supervisor).
 
+Metrics (``metrics_port``): the supervisor maps one shared region before
+it forks (csrc/server/metrics.h), gives every child a slot of it of its own
+(a successor gets another slot than the process it replaces), serves the
+scrapes itself from a C thread, and retires a child's slot when it exits:
+its counts stay in the totals, its gauges go.  Restarts and recycles are
+counted there by cause.
+
 Children talk to the supervisor over a pipe: ``R`` once serving, ``C<cause>``
 when a recycling limit is reached (the supervisor then runs the handover).
 """
@@ -91,10 +98,11 @@ def make_listeners(host: str, port: int, backlog: int, count: int) -> list:
 
 
 class _Child:
-    def __init__(self, pid, slot, rfd):
+    def __init__(self, pid, slot, rfd, mslot=None):
         self.pid = pid
         self.slot = slot
         self.rfd = rfd
+        self.mslot = mslot  # its slot in the metrics region
         self.buf = b""
         self.ready = False
         self.born = time.monotonic()
@@ -115,7 +123,7 @@ class _Slot:
         self.ever_ready = False
 
 
-def _child_main(make_server, opts, slot, wfd, close_fds) -> int:
+def _child_main(make_server, opts, slot, wfd, close_fds, metrics=None) -> int:
     """Runs in the forked child: builds the server, serves on the slot's
     sockets, watches the recycling limits, stops on SIGTERM."""
     for fd in close_fds:
@@ -132,6 +140,8 @@ def _child_main(make_server, opts, slot, wfd, close_fds) -> int:
     sup = os.getppid()
     server = make_server()
     server._use_listeners([s.fileno() for s in slot.socks], child=True)
+    if metrics is not None:
+        server._use_metrics(*metrics)  # (region, slot): the supervisor serves the scrapes
     server.start(blocking=False)
     _log(f"process {slot.index} (pid {os.getpid()}) serving")
     os.write(wfd, b"R\n")
@@ -184,6 +194,46 @@ class Supervisor:
         self._mtimes = None
         self._next_scan = 0.0
         self._watcher = None  # the watchfiles subprocess, when watchfiles is installed
+        self.region = None      # the metrics region (an mmap), when metrics_port is set
+        self.metrics = None     # its scrape listener
+        self._free_mslots = []
+
+    # -- metrics ---------------------------------------------------------
+    def _open_metrics(self):
+        port = self.opts.get("metrics_port")
+        if port is None or port < 0:
+            return
+        import mmap
+        from ._native import http2 as native
+        # a slot per child, and one more per slot for a successor that
+        # overlaps the process it replaces
+        nslots = 2 * self.n + 2
+        nblocks = max(64, (self.opts.get("num_pinned_workers") or os.cpu_count() or 1) +
+                      (self.opts.get("num_pooled_workers") or 0) + 8)
+        self.region = mmap.mmap(-1, native._metrics_region_size(nslots, nblocks))
+        native._metrics_init(self.region, nslots, nblocks)
+        self._free_mslots = list(range(nslots))
+        host = self.opts.get("metrics_host") or self.opts["host"]
+        self.metrics = native._metrics_serve(self.region, host, port)
+        _log(f"supervisor: metrics of every process on http://{host}:{native._metrics_serve_port(self.metrics)}"
+             "/metrics")
+
+    def _metrics_count(self, kind, cause):
+        if self.region is None:
+            return
+        from ._native import http2 as native
+        try:
+            native._metrics_count(self.region, kind, cause)
+        except ValueError:
+            pass  # a cause the metrics have no label for
+
+    def _retire(self, child):
+        if self.region is None or child.mslot is None:
+            return
+        from ._native import http2 as native
+        native._metrics_retire(self.region, child.mslot)
+        self._free_mslots.append(child.mslot)
+        child.mslot = None
 
     # -- processes -----------------------------------------------------
     def _spawn(self, slot):
@@ -195,13 +245,15 @@ class Supervisor:
         for other in self.slots:
             if other is not slot:
                 close += [s.fileno() for s in other.socks if s.fileno() not in keep]
+        mslot = self._free_mslots.pop(0) if self.region is not None and self._free_mslots else None
+        metrics = (self.region, mslot) if mslot is not None else None
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
-                code = _child_main(self.make_server, self.opts, slot, wfd, close)
+                code = _child_main(self.make_server, self.opts, slot, wfd, close, metrics)
             except BaseException as exc:  # noqa: BLE001 - the child must end here, whatever happened
                 import traceback
                 traceback.print_exc()
@@ -214,7 +266,7 @@ class Supervisor:
                     os._exit(code)
         os.close(wfd)
         os.set_blocking(rfd, False)
-        child = _Child(pid, slot, rfd)
+        child = _Child(pid, slot, rfd, mslot)
         self.children[pid] = child
         return child
 
@@ -262,6 +314,7 @@ class Supervisor:
             self._begin_stop()
             return
         self.restarts[cause] = self.restarts.get(cause, 0) + 1
+        self._metrics_count("restart", cause)
         delay = self._backoff(slot, child)
         slot.restart_at = now + delay
         _log(f"process {slot.index} (pid {child.pid}) died: {why}; restarting in {delay:.1f} s")
@@ -278,6 +331,7 @@ class Supervisor:
                 cause = slot.recycle or "restart"
                 slot.recycle = None
                 self.recycles[cause] = self.recycles.get(cause, 0) + 1
+                self._metrics_count("recycle", cause)
                 if old is not None:
                     _log(f"process {slot.index}: pid {child.pid} replaces pid {old.pid} ({cause}); "
                          f"pid {old.pid} drains")
@@ -375,6 +429,7 @@ class Supervisor:
             where = (f"{scheme}://{self.opts['host']}:{self.slots[0].socks[0].getsockname()[1]}"
                      if self.shared_fds is None else f"descriptor {self.shared_fds[0]}")
             _log(f"supervisor (pid {os.getpid()}) starting {self.n} server process(es) on {where}")
+            self._open_metrics()
             for slot in self.slots:
                 slot.current = self._spawn(slot)
                 _log(f"process {slot.index}: pid {slot.current.pid}")
@@ -393,6 +448,10 @@ class Supervisor:
                     self._watcher.kill()
             for s, h in old.items():
                 signal.signal(s, h)
+            if self.metrics is not None:
+                from ._native import http2 as native
+                native._metrics_serve_stop(self.metrics)
+                self.metrics = None
             seen = set()
             for slot in self.slots:
                 for sock in slot.socks:
@@ -429,6 +488,7 @@ class Supervisor:
                 child = self.children.pop(pid, None)
                 if child is not None:
                     self._read(child)
+                    self._retire(child)
                     self._on_exit(child, status)
             if self.stopping and not self.children:
                 return 1 if self.failed else 0
@@ -513,6 +573,7 @@ def supervise(server):
     """PyHttp2Server.start() with num_processes > 1 or a recycling limit:
     this process supervises forked copies of the (not started) server."""
     opts = server._process_options()
+    opts.update(server._metrics_options())  # the supervisor serves them, for every process
     code = run(lambda: server, opts)
     if code != 0:
         raise RuntimeError("a server process failed (see the log above)")

@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import inspect
 import math
 import pathlib
 import re
@@ -978,8 +979,93 @@ def compile_validator(tp, constraints: dict | None = None):
     return v
 
 
+_FUNCTIONAL = ("AfterValidator", "BeforeValidator", "PlainValidator", "WrapValidator")
+
+
+def _functional_validators(meta) -> list:
+    """pydantic's functional validators among Annotated metadata, known by
+    class name and module (pydantic itself is not imported: it cannot load
+    in a worker interpreter, and an app that uses them runs in main mode)."""
+    return [m for m in meta if type(m).__name__ in _FUNCTIONAL
+            and type(m).__module__.startswith("pydantic") and callable(getattr(m, "func", None))]
+
+
+def _call_user(func, value):
+    """Calls a validator function with (value) or (value, info): info is
+    None here (no ValidationInfo outside pydantic)."""
+    try:
+        n = len([p for p in inspect.signature(func).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty])
+    except (TypeError, ValueError):
+        n = 1
+    return func(value) if n <= 1 else func(value, None)
+
+
+def _user_error(errors, loc, value, exc):
+    """A ValueError/AssertionError from a validator function, as pydantic
+    reports it (the exception itself in ctx.error)."""
+    if isinstance(exc, AssertionError):
+        return _err(errors, "assertion_error", loc, f"Assertion failed, {exc}", value, {"error": exc})
+    return _err(errors, "value_error", loc, f"Value error, {exc}", value, {"error": exc})
+
+
+def _wrap_functional(inner, m):
+    kind = type(m).__name__
+    func = m.func
+
+    def run(value, loc, errors, given=None):
+        try:
+            return _call_user(func, value)
+        except (ValueError, AssertionError) as exc:
+            # the error shows the input as given (a query string's "3"), as pydantic's does
+            return _user_error(errors, loc, value if given is None else given, exc)
+
+    if kind == "AfterValidator":
+        def after(value, loc, errors):
+            r = inner(value, loc, errors)
+            return r if r is BAD else run(r, loc, errors, value)
+        return after
+    if kind == "BeforeValidator":
+        def before(value, loc, errors):
+            r = run(value, loc, errors)
+            return r if r is BAD else inner(r, loc, errors)
+        return before
+    if kind == "PlainValidator":
+        return run
+
+    def wrap(value, loc, errors):  # WrapValidator: func(value, handler)
+        def handler(v):
+            sub = []
+            r = inner(v, loc, sub)
+            if r is BAD:
+                errors.extend(sub)
+                raise _HandlerFailed()
+            return r
+        try:
+            return func(value, handler)
+        except _HandlerFailed:
+            return BAD
+        except (ValueError, AssertionError) as exc:
+            return _user_error(errors, loc, value, exc)
+    return wrap
+
+
+class _HandlerFailed(Exception):
+    """The inner validation a WrapValidator's handler ran failed (its
+    errors are already recorded)."""
+
+
 def _compile(tp, c):
-    tp, meta = unwrap_annotated(tp)
+    base_tp, meta = unwrap_annotated(tp)
+    functional = _functional_validators(meta) if meta else ()
+    if functional:
+        # the type with its other metadata, then each validator around it, in declaration order
+        rest = [m for m in meta if m not in functional]
+        inner = compile_validator(typing.Annotated[(base_tp, *rest)] if rest else base_tp, c)
+        for m in functional:
+            inner = _wrap_functional(inner, m)
+        return inner
+    tp = base_tp
     if meta:
         c = collect_constraints(meta, dict(c))
         for m in meta:

@@ -9,10 +9,11 @@ import traceback
 from . import _aio
 from .datastructures import Default, MutableHeaders, State
 from .dependencies import RequestContext
-from .exception_handlers import http_exception_handler, request_validation_exception_handler
-from .exceptions import FasterAPIError, HTTPException, RequestValidationError
+from .exception_handlers import (http_exception_handler, request_validation_exception_handler,
+                                 websocket_request_validation_exception_handler)
+from .exceptions import FasterAPIError, HTTPException, RequestValidationError, WebSocketRequestValidationError
 from .responses import FileResponse, JSONResponse, Response, StreamingResponse
-from .routing import APIRouter, CallNextRes, _emit, generate_unique_id, response_tuple
+from .routing import APIRouter, CallNextRes, _emit, _warn_on_event, generate_unique_id, response_tuple
 
 __all__ = ["FastAPI"]
 
@@ -80,7 +81,8 @@ class FastAPI:
                                 lifespan=lifespan, deprecated=deprecated, include_in_schema=include_in_schema,
                                 generate_unique_id_function=generate_unique_id_function, pooled=pooled)
         self.exception_handlers = {HTTPException: http_exception_handler,
-                                   RequestValidationError: request_validation_exception_handler}
+                                   RequestValidationError: request_validation_exception_handler,
+                                   WebSocketRequestValidationError: websocket_request_validation_exception_handler}
         self.exception_handlers.update(exception_handlers or {})
         self.user_middleware = []
         for m in middleware or []:
@@ -127,6 +129,11 @@ class FastAPI:
         """Adds router's routes (see APIRouter.include_router)."""
         self.router.include_router(router, **kwargs)
 
+    def mount(self, path: str, app, name: str | None = None) -> None:
+        """Serves app under path: another FastAPI app (its own routes, docs and
+        /openapi.json) or ``StaticFiles(directory=...)``."""
+        self.router.mount(path, app, name=name)
+
     def get(self, path: str, **kwargs):
         """Decorator for a GET endpoint (see APIRouter.add_api_route for the keywords)."""
         return self.router.get(path, **kwargs)
@@ -159,9 +166,30 @@ class FastAPI:
         """Decorator for a TRACE endpoint."""
         return self.router.trace(path, **kwargs)
 
-    def websocket(self, path: str, **kwargs):
-        """Not supported yet: raises NotImplementedError."""
-        return self.router.websocket(path, **kwargs)
+    def websocket(self, path: str, name: str | None = None, *, dependencies=None):
+        """Decorator for a WebSocket endpoint: ``@app.websocket("/ws")`` on
+        ``async def endpoint(websocket: WebSocket, ...)`` (see fasterapi.websockets)."""
+        return self.router.websocket(path, name=name, dependencies=dependencies)
+
+    def add_api_websocket_route(self, path: str, endpoint, name: str | None = None, *, dependencies=None):
+        """Adds a WebSocket endpoint for path (see websocket)."""
+        return self.router.add_api_websocket_route(path, endpoint, name=name, dependencies=dependencies)
+
+    def add_websocket_route(self, path: str, endpoint, name: str | None = None):
+        """Starlette's form: ``async def endpoint(websocket)`` gets the
+        WebSocket only (no parameters, no dependencies)."""
+        return self.router.add_websocket_route(path, endpoint, name=name)
+
+    def websocket_route(self, path: str, name: str | None = None):
+        """Decorator form of add_websocket_route."""
+        return self.router.websocket_route(path, name=name)
+
+    def native_websocket_routes(self) -> list:
+        """The native path patterns of the app's WebSocket routes, each once,
+        for the server's add_websocket (fasterapi._runtime.handle_websocket
+        serves them all)."""
+        from ._websocket import native_paths  # noqa: PLC0415
+        return native_paths(self)
 
     def url_path_for(self, name: str, /, **path_params) -> str:
         """The path of the route named name, with its parameters filled in."""
@@ -170,7 +198,9 @@ class FastAPI:
     # -- events ----------------------------------------------------------------------
     def on_event(self, event_type: str):
         """Decorator: ``@app.on_event("startup")`` / ``("shutdown")``.  They run
-        in every worker interpreter (before its first request / when it ends)."""
+        in every worker interpreter (before its first request / when it ends).
+        Deprecated, as in FastAPI: use ``lifespan``."""
+        _warn_on_event()
         return self.router.on_event(event_type)
 
     def add_event_handler(self, event_type: str, func) -> None:
@@ -500,7 +530,9 @@ class FastAPI:
         return not any(inspect.iscoroutinefunction(h) for h in self.router.on_startup)
 
     async def startup_async(self):
-        """Runs the lifespan's entry (or the startup handlers)."""
+        """Runs the lifespan's entry (or the startup handlers).  Each startup
+        arms one shutdown (``with TestClient(app)`` twice runs both twice)."""
+        self._shutdown_done = False
         spans = self._lifespans()
         if spans:
             state = {}

@@ -35,6 +35,11 @@ Options follow Uvicorn's where they mean the same thing::
                           the words none/optional/required work too)
     --ssl-ciphers LIST    TLS 1.2 cipher list, OpenSSL syntax
     --ssl-min-version V   TLSv1.2 (default) or TLSv1.3
+    --no-access-log       no access log (on by default: one line per request on stderr)
+    --access-log-format F the line, with {atoms}: client, method, path, query, target, protocol,
+                          status, status_phrase, bytes, duration, header:NAME... (default Uvicorn's)
+    --metrics-port N      serve Prometheus metrics at http://HOST:N/metrics
+    --metrics-host HOST   where the metrics listen (default: --host)
 SIGHUP reloads the certificate files without dropping connections; under a
 supervisor (--processes, a recycling limit, --reload) it replaces every server
 process, one at a time, and the new processes read the code and the
@@ -98,7 +103,33 @@ def _parser():
                    help="client certificates: 0/none (default), 1/optional, 2/required")
     p.add_argument("--ssl-ciphers", default=None, help="TLS 1.2 ciphers, OpenSSL syntax (default: OpenSSL's)")
     p.add_argument("--ssl-min-version", default="TLSv1.2", choices=["TLSv1.2", "TLSv1.3"])
+    p.add_argument("--no-access-log", dest="access_log", action="store_false",
+                   help="do not log one line per request (on by default)")
+    p.add_argument("--access-log-format", default=None,
+                   help="access log line with {atoms} (client, method, path, query, target, protocol, status, "
+                        "status_phrase, bytes, duration, duration_ms, time, header:NAME...); default: Uvicorn's")
+    p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
+    p.add_argument("--metrics-host", default=None, help="address of the metrics listener (default: --host)")
     return p
+
+
+def _access_log_options(args) -> dict:
+    """The server's access log keywords from the command line."""
+    opts = {"access_log": args.access_log}
+    if args.access_log and args.access_log_format is not None:
+        opts["access_log_format"] = args.access_log_format
+    return opts
+
+
+def _metrics_options(args) -> dict:
+    """metrics_port / metrics_host: the server's keywords, or under a
+    supervisor its own (the supervisor serves every process's metrics)."""
+    if args.metrics_port is None:
+        return {}
+    opts = {"metrics_port": args.metrics_port}
+    if args.metrics_host is not None:
+        opts["metrics_host"] = args.metrics_host
+    return opts
 
 
 def _positive(text):
@@ -208,7 +239,8 @@ def main(argv=None) -> int:
     serve_kw = dict(host=args.host, port=args.port, workers=args.workers, pooled_workers=args.pooled_workers,
                     pooled_interpreters=args.pooled_interpreters, log_level=args.log_level,
                     interpreters=args.interpreters, graceful_timeout=args.graceful_timeout or 10.0,
-                    root_path=args.root_path, **_proxy_options(args), **_ssl_options(args))
+                    root_path=args.root_path, **_proxy_options(args), **_ssl_options(args),
+                    **_access_log_options(args))
     try:
         supervised = (args.processes > 1 or args.max_requests or args.max_rss or args.lifetime or args.reload)
         if supervised:
@@ -240,7 +272,7 @@ def _supervised(args, serve_kw, listen_fds, log) -> int:
                 num_processes=args.processes, max_requests=args.max_requests,
                 max_requests_jitter=args.max_requests_jitter, max_rss=args.max_rss, lifetime=args.lifetime,
                 graceful_timeout=serve_kw["graceful_timeout"], kill_timeout=args.kill_timeout,
-                tls=args.ssl_certfile is not None)
+                tls=args.ssl_certfile is not None, **_metrics_options(args))
     dirs = [os.path.abspath(d) for d in (args.reload_dir or [args.app_dir])] if args.reload else None
     try:
         return _supervisor.run(make_server, opts, reload_dirs=dirs, shared_fds=listen_fds)
@@ -261,7 +293,8 @@ def _single(args, serve_kw, listen_fds, log) -> int:
         log.error("%s is not a FasterAPI application (got %s)", args.app, type(app).__name__)
         return 1
     try:
-        return serve(app, app_spec_override=(args.app, None), listen_fds=listen_fds, **serve_kw)
+        return serve(app, app_spec_override=(args.app, None), listen_fds=listen_fds, **serve_kw,
+                     **_metrics_options(args))
     except (OSError, ValueError) as exc:  # a bad certificate file or setting: the message names it
         log.error("%s", exc)
         return 1

@@ -11,7 +11,9 @@ cookie or body, with its compiled validator), a sub-``Dependant`` (for
 import copy
 import inspect
 import re
+import types
 import typing
+from collections import abc
 
 from . import _json
 from ._validation import BAD, compile_validator, is_scalar_sequence_type, is_scalar_type, unwrap_annotated
@@ -21,6 +23,7 @@ from .exceptions import FasterAPIError, RequestValidationError
 from .params import Depends, FieldInfo, File, Form, Path, Query, SecurityScopes, Undefined
 from .requests import Request, parse_cookies
 from .responses import Response
+from .websockets import WebSocket
 
 __all__ = ["Dependant", "ParamField", "get_dependant", "path_param_names"]
 
@@ -63,6 +66,15 @@ class ParamField:
         return f"ParamField({self.in_}:{self.alias})"
 
 
+def _is_list_of_uploads(tp) -> bool:
+    base, _ = unwrap_annotated(tp)
+    args = typing.get_args(base)
+    if typing.get_origin(base) in (typing.Union, types.UnionType):
+        return any(_is_list_of_uploads(a) for a in args if a is not type(None))
+    return typing.get_origin(base) in (list, set, tuple, frozenset, abc.Sequence) and bool(args) and \
+        _mentions_upload(args[0])
+
+
 def _mentions_upload(tp) -> bool:
     base, _ = unwrap_annotated(tp)
     if base is UploadFile or (isinstance(base, type) and issubclass(base, UploadFile)):
@@ -76,7 +88,7 @@ class Dependant:
     __slots__ = ("call", "name", "path", "use_cache", "scopes", "params", "path_params", "query_params",
                  "header_params", "cookie_params", "body_params", "dependencies", "request_param",
                  "response_param", "background_param", "scopes_param", "kind", "cache_key", "is_async_tree",
-                 "security_scopes", "own_async", "depends")
+                 "security_scopes", "own_async", "depends", "websocket_param")
 
     def __init__(self, call, name=None, path="", use_cache=True, scopes=None):
         self.call = call
@@ -101,6 +113,7 @@ class Dependant:
         self.own_async = self.kind in ("async", "asyncgen")
         self.is_async_tree = self.own_async
         self.depends = None
+        self.websocket_param = None
 
     def flat_body_params(self) -> list:
         out = []
@@ -210,6 +223,9 @@ def get_dependant(path: str, call, name=None, use_cache=True, scopes=None, path_
             if sub.is_async_tree:
                 dep.is_async_tree = True
             continue
+        if _is_subclass(base, WebSocket):
+            dep.websocket_param = pname
+            continue
         if _is_subclass(base, Request):
             dep.request_param = pname
             continue
@@ -243,8 +259,9 @@ def _make_field(pname, ann, base, info, default, path_names) -> ParamField:
         in_ = "query"
     else:
         in_ = "body"
-    if in_ == "path" and pname not in path_names and (info is None or info.alias not in path_names):
-        raise FasterAPIError(f"path parameter {pname!r} is not in the route's path")
+    # Path() on a name the route's path does not have is accepted, as FastAPI
+    # does: never in the request, so its default (or a "missing" error)
+    in_path = in_ != "path" or pname in path_names or (info is not None and info.alias in path_names)
     # default: the signature's, else the Param's
     if default is not inspect.Parameter.empty:
         dflt = default
@@ -255,7 +272,7 @@ def _make_field(pname, ann, base, info, default, path_names) -> ParamField:
     if dflt is ...:
         dflt = Undefined
     required = dflt is Undefined and (info is None or info.default_factory is None)
-    if in_ == "path":
+    if in_ == "path" and in_path:
         required = True
     alias = info.alias if info is not None and info.alias else pname
     if in_ == "header":
@@ -266,6 +283,8 @@ def _make_field(pname, ann, base, info, default, path_names) -> ParamField:
     is_seq = in_ in ("query", "header", "body") and is_scalar_sequence_type(ann)
     if in_ == "body" and not isinstance(info, Form):
         is_seq = False
+    elif isinstance(info, Form) and not is_seq:
+        is_seq = _is_list_of_uploads(ann)  # list[UploadFile], list[bytes]: every part of that name
     if info is not None and isinstance(info, Query) and not is_scalar_type(ann) and not is_seq:
         raise FasterAPIError(f"query parameter {pname!r}: type {ann!r} cannot come from a query string")
     validator = compile_validator(ann, constraints)
@@ -360,11 +379,13 @@ def read_body(ctx: RequestContext, has_form: bool):
     req = ctx.req
     raw = req["body"]
     if has_form:
-        from ._forms import parse_form  # noqa: PLC0415
+        from ._forms import MultipartError, parse_form  # noqa: PLC0415
+        from .exceptions import HTTPException  # noqa: PLC0415
         try:
             ctx.form = parse_form(req["headers"].get("content-type", ""), raw)
+        except MultipartError as e:
+            raise HTTPException(400, str(e)) from None
         except ValueError:
-            from .exceptions import HTTPException  # noqa: PLC0415
             raise HTTPException(400, "There was an error parsing the body") from None
         ctx.body = ctx.form
         return
@@ -413,7 +434,10 @@ def extract_params(dep: Dependant, ctx: RequestContext, kwargs: dict) -> None:
         for f in dep.path_params:
             v = pp.get(f.alias)
             if v is None:
-                _missing(ctx, ("path", f.alias))
+                if f.required:
+                    _missing(ctx, ("path", f.alias))
+                else:  # a Path() the route's path does not have
+                    kwargs[f.name] = f.get_default()
                 continue
             r = f.validator(v, ("path", f.alias), errors)
             if r is not BAD:
@@ -468,6 +492,8 @@ def extract_params(dep: Dependant, ctx: RequestContext, kwargs: dict) -> None:
                 kwargs[f.name] = r
     if dep.request_param is not None:
         kwargs[dep.request_param] = ctx.request
+    if dep.websocket_param is not None:  # a WebSocket route's context has one (see _websocket)
+        kwargs[dep.websocket_param] = getattr(ctx, "websocket", None)
     if dep.response_param is not None:
         kwargs[dep.response_param] = ctx.get_sub_response()
     if dep.background_param is not None:

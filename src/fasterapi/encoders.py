@@ -14,6 +14,8 @@ Decimal                     int when it has no fractional digits, else float
 set, frozenset, tuple,      list
 deque, generator
 bytes                       decoded as UTF-8
+pydantic URLs, NameEmail,   ``str()`` (as FastAPI does)
+SecretStr, Color
 pydantic model              ``model_dump(mode="json", by_alias=True)`` (main interpreter)
 anything else               ``dict(obj)``, then ``vars(obj)``
 ==========================  ==============================================
@@ -68,6 +70,21 @@ ENCODERS_BY_TYPE = {
 }
 
 
+# pydantic's value types that FastAPI encodes as their str(), named, since
+# pydantic is not imported here (it cannot load in a worker interpreter;
+# values of these types only exist in main mode)
+_PYDANTIC_STR_TYPES = frozenset((
+    ("pydantic_core._pydantic_core", "Url"), ("pydantic_core._pydantic_core", "MultiHostUrl"),
+    ("pydantic.networks", "AnyUrl"), ("pydantic.networks", "HttpUrl"), ("pydantic.networks", "AnyHttpUrl"),
+    ("pydantic.networks", "NameEmail"), ("pydantic.types", "SecretStr"), ("pydantic.types", "SecretBytes"),
+    ("pydantic.color", "Color"), ("pydantic_extra_types.color", "Color"),
+))
+
+
+def _is_pydantic_str_type(cls) -> bool:
+    return any((c.__module__, c.__name__) in _PYDANTIC_STR_TYPES for c in cls.__mro__)
+
+
 def _default(o):
     """One-level conversion of a value json does not know (the ``default``
     hook of our JSON encoder).  Raises TypeError for unknown values."""
@@ -84,6 +101,8 @@ def _default(o):
     for base, enc in ENCODERS_BY_TYPE.items():
         if isinstance(o, base):
             return enc(o)
+    if _is_pydantic_str_type(type(o)):
+        return str(o)
     try:
         return dict(o)
     except Exception:  # noqa: BLE001

@@ -12,7 +12,8 @@ gives itself), so code written for FastAPI's async versions works as is.
 from .encoders import jsonable_encoder
 from .responses import JSONResponse, Response
 
-__all__ = ["http_exception_handler", "request_validation_exception_handler"]
+__all__ = ["http_exception_handler", "request_validation_exception_handler",
+           "websocket_request_validation_exception_handler"]
 
 _NO_BODY = (204, 205, 304)
 
@@ -28,6 +29,14 @@ def http_exception_handler(request, exc) -> Response:
 def request_validation_exception_handler(request, exc) -> Response:
     """422 with ``{"detail": exc.errors()}``."""
     return _JSON({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+
+
+async def websocket_request_validation_exception_handler(websocket, exc) -> None:
+    """Closes the WebSocket with 1008 (policy violation), the errors as
+    JSON in the reason when they fit a close frame (see
+    fasterapi._websocket.validation_close_reason)."""
+    from ._websocket import validation_close_reason  # noqa: PLC0415 - it imports the routing
+    await websocket.close(code=1008, reason=validation_close_reason(exc.errors()))
 
 
 class _Awaitable:

@@ -2,7 +2,8 @@
 import http
 
 __all__ = ["HTTPException", "RequestValidationError", "ResponseValidationError",
-           "ValidationException", "FasterAPIError", "FastAPIError", "WebSocketException"]
+           "ValidationException", "FasterAPIError", "FastAPIError", "FastAPIDeprecationWarning",
+           "WebSocketException", "WebSocketRequestValidationError"]
 
 
 class HTTPException(Exception):
@@ -32,18 +33,30 @@ class HTTPException(Exception):
 
 
 class WebSocketException(Exception):
-    """Defined for import compatibility; WebSockets are not served yet."""
+    """Raise it in a WebSocket endpoint or dependency to close the
+    WebSocket with ``code`` (``status.WS_1008_POLICY_VIOLATION``...) and
+    ``reason``; before ``accept()`` the handshake is refused (HTTP 403)."""
 
     def __init__(self, code: int, reason: str | None = None):
         self.code = code
         self.reason = reason or ""
+        super().__init__(code, self.reason)
+
+    def __str__(self):
+        return f"{self.code}: {self.reason}"
+
+    def __repr__(self):
+        return f"{type(self).__name__}(code={self.code!r}, reason={self.reason!r})"
 
 
-class FasterAPIError(RuntimeError):
-    """A mistake in how the application is declared (raised at definition)."""
+class FastAPIError(RuntimeError):
+    """A mistake in how the application is declared (raised at definition),
+    or in how it behaves where FastAPI raises its FastAPIError (a ``yield``
+    dependency that catches the endpoint's exception and does not raise
+    it again).  ``FasterAPIError`` is the same class."""
 
 
-FastAPIError = FasterAPIError
+FasterAPIError = FastAPIError
 
 
 class ValidationException(Exception):
@@ -73,6 +86,13 @@ class RequestValidationError(ValidationException):
         self.body = body
 
 
+class WebSocketRequestValidationError(ValidationException):
+    """A WebSocket's parameters did not match the endpoint's (path, query,
+    header, cookie, dependencies).  The default handler closes the
+    WebSocket with 1008 (policy violation), the errors as JSON in the
+    reason (shortened to fit a close frame)."""
+
+
 class ResponseValidationError(ValidationException):
     """The endpoint's return value did not match its ``response_model``
     (a server bug: answered with 500)."""
@@ -80,3 +100,10 @@ class ResponseValidationError(ValidationException):
     def __init__(self, errors, *, body=None):
         super().__init__(errors)
         self.body = body
+
+
+class FastAPIDeprecationWarning(UserWarning):
+    """Warned at declaration for what FastAPI deprecates (``regex=``,
+    ``example=``...): a UserWarning, so it is shown by default (Python
+    hides DeprecationWarning outside ``__main__``).  Importable from
+    ``fasterapi.exceptions`` too."""

@@ -63,6 +63,16 @@ def _title(name: str) -> str:
     return name.replace("_", " ").title()
 
 
+def _refers(s: dict) -> bool:
+    """A field schema that is a reference to a named schema, also when
+    nullable: pydantic gives those no title of their own."""
+    if "$ref" in s:
+        return True
+    any_of = s.get("anyOf")
+    return isinstance(any_of, list) and len(any_of) == 2 and {"type": "null"} in any_of and \
+        any("$ref" in m for m in any_of)
+
+
 def _jsonable_default(v):
     """A default value as JSON, or Undefined when it has none."""
     if isinstance(v, enum.Enum):
@@ -89,6 +99,7 @@ class SchemaBuilder:
 
     def __init__(self, separate_input_output_schemas: bool = True):
         self.definitions = {}
+        self.security_schemes = {}  # scheme_name -> security scheme object
         self._names = {}  # class -> component name
         self.mode = "validation"
         self.separate_input_output_schemas = separate_input_output_schemas
@@ -232,10 +243,9 @@ class SchemaBuilder:
             return {"type": "number"}
         if tp is str or issubclass(tp, str):
             return {"type": "string"}
-        if issubclass(tp, (bytes, bytearray)):
-            return {"type": "string", "format": "binary"}
-        if issubclass(tp, UploadFile):
-            return {"type": "string", "format": "binary"}
+        if issubclass(tp, (bytes, bytearray, UploadFile)):
+            # JSON Schema 2020-12's way (FastAPI 0.165's), not OpenAPI 3.0's "format": "binary"
+            return {"type": "string", "contentMediaType": "application/octet-stream"}
         if tp is decimal.Decimal:
             return {"anyOf": [{"type": "number"}, {"type": "string"}]}
         if issubclass(tp, uuid.UUID):
@@ -296,8 +306,8 @@ class SchemaBuilder:
                         if default is Undefined and m.default is not Undefined:
                             default = m.default
             s = self.schema(tp)
-            if "$ref" not in s or len(s) > 1:
-                s = {"title": _title(name), **s} if "title" not in s else s
+            if not _refers(s) and "title" not in s:
+                s = {"title": _title(name), **s}
             if default is not Undefined:
                 d = _jsonable_default(default)
                 if d is not Undefined:
@@ -321,10 +331,7 @@ class SchemaBuilder:
             if f.default is not dataclasses.MISSING:
                 fl.append((f.name, False, f.default))
             elif f.default_factory is not dataclasses.MISSING:
-                try:
-                    fl.append((f.name, False, f.default_factory()))
-                except Exception:  # noqa: BLE001
-                    fl.append((f.name, False, Undefined))
+                fl.append((f.name, False, Undefined))  # a factory's value is not a schema default (pydantic's rule)
             else:
                 fl.append((f.name, True, Undefined))
         return self._fields_schema(cls, fl)
@@ -418,16 +425,58 @@ def _param_schema(sb, f) -> dict:
         d = _jsonable_default(f.default)
         if d is not Undefined and "$ref" not in s:
             s["default"] = d
-    s.pop("description", None)
-    s.pop("deprecated", None)
+    # FastAPI 0.165 keeps description and deprecated in the parameter's schema too
     return s
 
 
+_PARAM_LOCATIONS = ("path", "query", "header", "cookie")
+
+
 def _params_own_first(dep) -> list:
-    out = list(dep.params)
-    for sub in dep.dependencies:
-        out.extend(_params_own_first(sub))
-    return out
+    """The parameters of dep's tree in FastAPI's document order: grouped by
+    location (path, query, header, cookie), each group in the order of a
+    depth-first walk (a dependant's own parameters, then its dependencies'
+    in declaration order), a dependency reached twice counted once."""
+    flat = []
+    seen = set()
+
+    def walk(d):
+        key = (d.call, tuple(d.scopes))
+        if key in seen:
+            return
+        seen.add(key)
+        flat.extend(d.params)
+        for sub in d.dependencies:
+            walk(sub)
+    walk(dep)
+    return [f for where in _PARAM_LOCATIONS for f in flat if f.in_ == where] + \
+        [f for f in flat if f.in_ not in _PARAM_LOCATIONS]
+
+
+def _security_requirements(dep) -> list:
+    """[(scheme object, scopes)] of the security dependencies in dep's tree,
+    in FastAPI's order (depth first, a dependency before the ones it
+    depends on), one entry per scheme name with the scopes of all its uses
+    merged."""
+    from .security import SecurityBase  # noqa: PLC0415
+    found = {}  # scheme_name -> (scheme, scopes)
+
+    def walk(d):
+        for sub in d.dependencies:
+            if isinstance(sub.call, SecurityBase):
+                scheme, scopes = found.setdefault(sub.call.scheme_name, (sub.call, []))
+                scopes.extend(s for s in sub.scopes if s not in scopes)
+            walk(sub)
+    walk(dep)
+    return list(found.values())
+
+
+def _titled(schema: dict, field_name: str) -> dict:
+    """A response schema that is not a reference gets the title FastAPI
+    gives it, from the name of its response field ("Response_<id>")."""
+    if "$ref" in schema:
+        return schema
+    return {**schema, "title": field_name.title().replace("_", " ")}
 
 
 def _response_schema(sb, tp) -> dict:
@@ -461,7 +510,7 @@ def _route_operation(sb, route, method: str, operation_ids: set) -> tuple:
         if f.info is not None and not f.info.include_in_schema:
             continue
         seen.add((f.in_, f.alias))
-        p = {"name": f.alias, "in": f.in_, "required": f.required or f.in_ == "path",
+        p = {"name": f.alias, "in": f.in_, "required": f.required,
              "schema": _param_schema(sb, f)}
         if f.info is not None:
             if f.info.description:
@@ -470,8 +519,8 @@ def _route_operation(sb, route, method: str, operation_ids: set) -> tuple:
                 p["deprecated"] = True
             if f.info.openapi_examples:
                 p["examples"] = f.info.openapi_examples
-            elif f.info.examples:
-                p["example"] = f.info.examples[0]
+            elif f.info.example is not Undefined:
+                p["example"] = f.info.example
         params.append(p)
     if params:
         op["parameters"] = params
@@ -521,6 +570,8 @@ def _route_operation(sb, route, method: str, operation_ids: set) -> tuple:
     if status >= 200 and status not in (204, 205, 304):
         content_schema = _response_schema(sb, route.response_model) if media == "application/json" \
             else {"type": "string"}
+        if route.response_model is not None and media == "application/json":
+            content_schema = _titled(content_schema, f"Response_{route.unique_id}")
         main["content"] = {media: {"schema": content_schema}}
     responses[status_key] = main
     for code, extra in (route.responses or {}).items():
@@ -531,7 +582,8 @@ def _route_operation(sb, route, method: str, operation_ids: set) -> tuple:
         content = extra.pop("content", None)
         if model is not None:
             entry.setdefault("content", {})
-            entry["content"] = {**entry.get("content", {}), media: {"schema": _response_schema(sb, model)}}
+            schema = _titled(_response_schema(sb, model), f"Response_{code_s}_{route.unique_id}")
+            entry["content"] = {**entry.get("content", {}), media: {"schema": schema}}
         if content:
             entry["content"] = {**entry.get("content", {}), **content}
         entry.update(extra)
@@ -547,9 +599,30 @@ def _route_operation(sb, route, method: str, operation_ids: set) -> tuple:
         sb.definitions.setdefault("ValidationError", _VALIDATION_ERROR)
         sb.definitions.setdefault("HTTPValidationError", _HTTP_VALIDATION_ERROR)
     op["responses"] = responses
+    security = _security_requirements(dep)
+    if security:
+        op["security"] = [{scheme.scheme_name: scopes} for scheme, scopes in security]
+        for scheme, _ in security:
+            sb.security_schemes.setdefault(scheme.scheme_name, scheme.model)
     if route.openapi_extra:
         _deep_update(op, route.openapi_extra)
     return op
+
+
+def _drop_null_defaults(node) -> None:
+    """FastAPI (0.165) writes no ``"default": null`` in its schemas (an
+    optional field's null default is implied by its ``anyOf`` with null);
+    pydantic and our builder do, so they are taken out, except in the
+    application's own examples."""
+    if isinstance(node, dict):
+        if "default" in node and node["default"] is None:
+            del node["default"]
+        for k, v in node.items():
+            if k not in ("example", "examples"):
+                _drop_null_defaults(v)
+    elif isinstance(node, list):
+        for v in node:
+            _drop_null_defaults(v)
 
 
 def _deep_update(d, extra):
@@ -591,11 +664,18 @@ def get_openapi(*, title: str, version: str, openapi_version: str = "3.1.0", sum
                              if m.lower() in _METHODS_ORDER else 99):
             item[method.lower()] = _route_operation(sb, route, method, operation_ids)
     sb.resolve_pydantic(paths)
+    _drop_null_defaults(paths)
+    _drop_null_defaults(sb.definitions)
     out["paths"] = paths
     if webhooks:
         out["webhooks"] = {}
+    components = {}
     if sb.definitions:
-        out["components"] = {"schemas": dict(sorted(sb.definitions.items()))}
+        components["schemas"] = dict(sorted(sb.definitions.items()))
+    if sb.security_schemes:
+        components["securitySchemes"] = dict(sb.security_schemes)
+    if components:
+        out["components"] = components
     if tags:
         out["tags"] = list(tags)
     if external_docs:
@@ -717,13 +797,25 @@ def get_swagger_ui_oauth2_redirect_html() -> HTMLResponse:
 # the routes FastAPI() adds (plain routes: endpoint(request) -> Response)
 # ---------------------------------------------------------------------------
 
+def _root_path(request) -> str:
+    """The prefix the app is served under: its own root_path, else the
+    mount's (Mount sets req["root_path"])."""
+    return request.app.root_path or request._req.get("root_path", "").rstrip("/")
+
+
 def openapi_endpoint(request):
-    return JSONResponse(request.app.openapi())
+    app = request.app
+    root = request._req.get("root_path", "").rstrip("/")
+    if root and app.root_path_in_servers and not any(s.get("url") == root for s in app.servers):
+        # a mounted app lists its prefix, as FastAPI's does from the scope's root_path
+        app.servers.insert(0, {"url": root})
+        app.openapi_schema = None
+    return JSONResponse(app.openapi())
 
 
 def swagger_endpoint(request):
     app = request.app
-    return get_swagger_ui_html(openapi_url=app.root_path + app.openapi_url, title=f"{app.title} - Swagger UI",
+    return get_swagger_ui_html(openapi_url=_root_path(request) + app.openapi_url, title=f"{app.title} - Swagger UI",
                                oauth2_redirect_url=app.swagger_ui_oauth2_redirect_url,
                                init_oauth=app.swagger_ui_init_oauth, swagger_ui_parameters=app.swagger_ui_parameters)
 
@@ -734,5 +826,5 @@ def swagger_redirect_endpoint(request):
 
 def redoc_endpoint(request):
     app = request.app
-    return get_redoc_html(openapi_url=app.root_path + app.openapi_url, title=f"{app.title} - ReDoc")
+    return get_redoc_html(openapi_url=_root_path(request) + app.openapi_url, title=f"{app.title} - ReDoc")
 

@@ -13,6 +13,10 @@ expression searched in strings).  ``alias`` is the name in the request;
 ``title``, ``description``, ``examples``, ``deprecated`` and
 ``include_in_schema`` go to the OpenAPI document.
 """
+import warnings
+
+from .exceptions import FastAPIDeprecationWarning
+
 __all__ = ["Param", "Query", "Path", "Header", "Cookie", "Body", "Form", "File", "Depends",
            "Security", "Field", "FieldInfo"]
 
@@ -70,8 +74,9 @@ class FieldInfo:
         self.strict = strict
         self.allow_inf_nan = allow_inf_nan
         self.examples = examples
-        if example is not Undefined:
-            self.examples = [example] if examples is None else examples
+        # the deprecated single example: FastAPI writes it beside the parameter's
+        # schema ("example"), not into it
+        self.example = example
         self.openapi_examples = openapi_examples
         self.deprecated = deprecated
         self.include_in_schema = include_in_schema
@@ -101,8 +106,21 @@ class FieldInfo:
         return f"{type(self).__name__}({', '.join(parts)})"
 
 
+def _warn_deprecated(kw: dict) -> None:
+    if kw.get("example", Undefined) is not Undefined:
+        warnings.warn("`example` has been deprecated, please use `examples` instead",
+                      FastAPIDeprecationWarning, stacklevel=4)
+    if kw.get("regex") is not None:
+        warnings.warn("`regex` has been deprecated, please use `pattern` instead",
+                      FastAPIDeprecationWarning, stacklevel=4)
+
+
 class Param(FieldInfo):
     """Base of the request parameter declarations."""
+
+    def __init__(self, default=Undefined, **kw):
+        _warn_deprecated(kw)
+        super().__init__(default, **kw)
 
 
 class Path(Param):
@@ -137,6 +155,7 @@ class Body(FieldInfo):
 
     def __init__(self, default=Undefined, *, embed: bool | None = None,
                  media_type: str = "application/json", **kw):
+        _warn_deprecated(kw)
         super().__init__(default, embed=embed, media_type=media_type, **kw)
 
 

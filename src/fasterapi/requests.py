@@ -101,6 +101,10 @@ class Request:
         return URL(u.scheme, u.netloc, self._root_path().rstrip("/") + "/", "")
 
     def _root_path(self) -> str:
+        # a mounted app's requests carry the prefixes above it (Mount sets req["root_path"])
+        mounted = self._req.get("root_path")
+        if mounted is not None:
+            return mounted
         return getattr(self._app, "root_path", "") or ""
 
     @property

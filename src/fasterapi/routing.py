@@ -11,6 +11,7 @@ import inspect
 import re
 import types
 import typing
+import warnings
 from urllib.parse import unquote
 
 from . import _json
@@ -22,7 +23,7 @@ from .encoders import jsonable_encoder
 from .exceptions import FasterAPIError, RequestValidationError, ResponseValidationError
 from .responses import FileResponse, JSONResponse, Response, StreamingResponse, apply_file_conditions
 
-__all__ = ["APIRouter", "APIRoute", "BaseRoute", "Route", "generate_unique_id"]
+__all__ = ["APIRouter", "APIRoute", "BaseRoute", "Mount", "Route", "generate_unique_id"]
 
 _CONVERTORS = {
     "str": r"[^/]+",
@@ -33,6 +34,11 @@ _CONVERTORS = {
 }
 _PARAM_SEG = re.compile(r"^{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?}$")
 _NO_BODY_STATUSES = frozenset((204, 205, 304))
+
+
+_SWALLOWED = ("the endpoint raised an exception, and a dependency with yield caught it (a bare except, or except "
+              "Exception) without raising it again, so there is no response to send: re-raise it (or raise "
+              "HTTPException) in the dependency's except block")
 
 
 def body_allowed(status: int) -> bool:
@@ -439,7 +445,7 @@ class APIRoute(BaseRoute):
                 exc = unwind_sync(ctx.exits, exc)
                 ctx.exits = None
                 if exc is None:
-                    exc = RuntimeError("a dependency with yield caught the exception and did not re-raise it")
+                    exc = FasterAPIError(_SWALLOWED)
             return app._error_response(ctx, exc, res)
         _emit(res, out, req)
         _set_after(res, app, ctx, False)  # background tasks, then dependency exits
@@ -471,7 +477,7 @@ class APIRoute(BaseRoute):
                 exc = await unwind_async(ctx.exits, exc)
                 ctx.exits = None
                 if exc is None:
-                    exc = RuntimeError("a dependency with yield caught the exception and did not re-raise it")
+                    exc = FasterAPIError(_SWALLOWED)
             r = app._error_response(ctx, exc, res)
             if r is not None:
                 await r
@@ -503,7 +509,8 @@ class APIRoute(BaseRoute):
                                       exclude_none=self.response_model_exclude_none)
         if self.fast_json:
             if not body_allowed(status):
-                out = (status, None, b"", None)
+                # no body, but JSONResponse's content type all the same, as in FastAPI
+                out = (status, "application/json", b"", None)
             else:
                 out = (status, "application/json", _json.dumps(result), None)
         else:
@@ -577,6 +584,80 @@ class Route(BaseRoute):
             r = app._error_response(ctx, exc, res)
             if r is not None:
                 await r
+
+
+_MOUNT_METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"))
+
+
+class Mount(BaseRoute):
+    """An application answering everything under a path prefix
+    (``app.mount("/sub", subapp)``): another FastAPI app, a StaticFiles,
+    or anything with ``get_response(path, method, request_path)``.
+
+    The mounted app sees the path without the prefix and the prefix as its
+    ``root_path`` (its /openapi.json lists it in ``servers``, as FastAPI's
+    does); ``request.url`` stays the full URL.  The prefix alone is
+    redirected to prefix + "/" by the usual trailing-slash rule."""
+
+    def __init__(self, path: str, app, name: str | None = None):
+        path = path.rstrip("/")
+        if not path.startswith("/"):
+            raise FasterAPIError(f"mount paths must start with '/': {path!r}")
+        if "{" in path:
+            raise FasterAPIError(f"mount path {path!r}: parameters in a mount path are not supported")
+        self.path = path
+        self.app = app
+        self.name = name
+        self.native_path, self.regex, self.convertors, self.path_format = compile_path(path + "/{path:path}")
+        self.convertors = {}
+        self.methods = set(_MOUNT_METHODS)
+        self.include_in_schema = False
+        self.pooled = False
+        self.is_async = True  # a sub-app's routes may be async: run where coroutines can
+        self.streams_body = False
+
+    def matches(self, path: str):
+        prefix = self.path + "/"
+        if path.startswith(prefix):
+            return {"path": path[len(prefix):]}
+        return None
+
+    def convertors_ok(self, params) -> bool:
+        return True
+
+    def compile(self):
+        return self
+
+    def handle(self, app, req, res):
+        sub_path = req["path"][len(self.path):] or "/"
+        child = dict(req)
+        child["path"] = sub_path
+        child["route"] = None
+        child["path_params"] = {}
+        above = req["root_path"] if "root_path" in req else (getattr(app, "root_path", "") or "")
+        child["root_path"] = above + self.path
+        target = self.app
+        if hasattr(target, "_handle"):  # a FastAPI application
+            return target._handle(child, res)
+        from .dependencies import RequestContext  # noqa: PLC0415
+        ctx = RequestContext(child, app, self)
+        try:
+            # the file name percent-decoded, as Starlette's decoded scope path gives it
+            # (StaticFiles still refuses whatever resolves outside its directory)
+            out = target.get_response(unquote(sub_path).lstrip("/"), req["method"], req["path"])
+            _emit(res, response_tuple(out), child)
+        except Exception as exc:  # noqa: BLE001 - its HTTPExceptions go to the app's handlers
+            return app._error_response(ctx, exc, res)
+        return None
+
+    def __repr__(self):
+        return f"Mount(path={self.path!r}, name={self.name!r}, app={self.app!r})"
+
+
+def _warn_on_event():
+    # FastAPI marks both FastAPI.on_event and APIRouter.on_event deprecated
+    # (app.on_event calls the router's, so it warns twice there too)
+    warnings.warn("on_event is deprecated, use lifespan event handlers instead", DeprecationWarning, stacklevel=3)
 
 
 def _merge(a, b):
@@ -702,9 +783,45 @@ class APIRouter:
     trace = _method("TRACE")
     del _method
 
-    def websocket(self, path, name=None, **_kw):
-        """Not supported yet: raises NotImplementedError."""
-        raise NotImplementedError("WebSockets are not supported by FasterAPI yet")
+    def mount(self, path: str, app, name: str | None = None) -> None:
+        """Mounts app (a FastAPI app, StaticFiles...) under path (see Mount)."""
+        self.routes.append(Mount(self.prefix + path, app, name=name))
+        self._version += 1
+
+    def add_api_websocket_route(self, path: str, endpoint, name: str | None = None, *, dependencies=None):
+        """Adds a WebSocket endpoint (``async def endpoint(websocket: WebSocket,
+        ...)``) for path, under this router's prefix and dependencies."""
+        from ._websocket import APIWebSocketRoute  # noqa: PLC0415 - it imports this module
+        route = APIWebSocketRoute(self.prefix + path, endpoint, name=name,
+                                  dependencies=self.dependencies + list(dependencies or []))
+        self.routes.append(route)
+        self._version += 1
+        return route
+
+    def add_websocket_route(self, path: str, endpoint, name: str | None = None):
+        """Starlette's form: ``async def endpoint(websocket)``, called with
+        the WebSocket only (no parameters, no dependencies)."""
+        from ._websocket import APIWebSocketRoute  # noqa: PLC0415
+        route = APIWebSocketRoute(self.prefix + path, endpoint, name=name, plain=True)
+        self.routes.append(route)
+        self._version += 1
+        return route
+
+    def websocket_route(self, path: str, name: str | None = None):
+        """Decorator form of add_websocket_route."""
+        def decorator(func):
+            self.add_websocket_route(path, func, name=name)
+            return func
+        return decorator
+
+    def websocket(self, path: str, name: str | None = None, *, dependencies=None):
+        """Decorator: ``@router.websocket("/ws/{room}")`` on an ``async def``
+        endpoint taking a ``WebSocket`` (and path, query, header, cookie
+        parameters and ``Depends`` as HTTP endpoints do)."""
+        def decorator(func):
+            self.add_api_websocket_route(path, func, name=name, dependencies=dependencies)
+            return func
+        return decorator
 
     # -- composition ---------------------------------------------------------------
     def include_router(self, router: "APIRouter", *, prefix: str = "", tags=None, dependencies=None,
@@ -743,6 +860,13 @@ class APIRouter:
                     route_class_override=type(r), callbacks=r.callbacks, openapi_extra=r.openapi_extra,
                     generate_unique_id_function=gen if r.operation_id is None else Default(generate_unique_id),
                     pooled=r.pooled if pooled is None else pooled)
+            elif isinstance(r, Mount):
+                self.routes.append(Mount(self.prefix + prefix + r.path, r.app, name=r.name))
+            elif getattr(r, "is_websocket", False) and r.plain:
+                self.add_websocket_route(prefix + r.path, r.endpoint, name=r.name)
+            elif getattr(r, "is_websocket", False):
+                self.add_api_websocket_route(prefix + r.path, r.endpoint, name=r.name,
+                                             dependencies=_merge(dependencies, r.dependencies))
             elif isinstance(r, Route):
                 self.routes.append(Route(self.prefix + prefix + r.path, r.endpoint, methods=r.methods, name=r.name,
                                          include_in_schema=r.include_in_schema))
@@ -763,7 +887,10 @@ class APIRouter:
             raise ValueError("event_type must be 'startup' or 'shutdown'")
 
     def on_event(self, event_type: str):
-        """Decorator for startup/shutdown handlers (prefer ``lifespan``)."""
+        """Decorator for startup/shutdown handlers (deprecated, as in FastAPI:
+        use ``lifespan``)."""
+        _warn_on_event()
+
         def decorator(func):
             self.add_event_handler(event_type, func)
             return func
@@ -772,6 +899,12 @@ class APIRouter:
     def url_path_for(self, name: str, /, **path_params) -> str:
         """The path of the route named name, with its parameters filled in."""
         for r in self.routes:
+            if isinstance(r, Mount):
+                if r.name == name and set(path_params) == {"path"}:  # url_for("static", path="/app.css")
+                    return r.path + "/" + str(path_params["path"]).lstrip("/")
+                if name.startswith(f"{r.name}:") and hasattr(r.app, "url_path_for"):  # "sub:route" of a mounted app
+                    return r.path + r.app.url_path_for(name.split(":", 1)[1], **path_params)
+                continue
             if r.name == name and set(r.convertors) == set(path_params):
                 path = r.path_format
                 for k, v in path_params.items():

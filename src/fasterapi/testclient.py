@@ -16,10 +16,12 @@ first, HEAD answered by GET routes, FastAPI-shaped 404/405), the same
 handler.  Unhandled exceptions are re-raised in the test
 (``raise_server_exceptions=False`` to get the 500 instead).
 """
+import base64
 import inspect
 import json as _jsonlib
 import threading
 import uuid
+from collections.abc import MutableMapping
 from http import HTTPStatus
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
@@ -28,7 +30,14 @@ from ._worker import Headers as _NativeHeaders
 from .datastructures import MutableHeaders
 from .requests import parse_cookies
 
-__all__ = ["TestClient", "TestResponse"]
+
+def __getattr__(name):  # WebSocketDenialResponse, without importing the WebSocket test code up front
+    if name in ("WebSocketDenialResponse", "WebSocketTestSession"):
+        from . import _testclient_ws  # noqa: PLC0415
+        return getattr(_testclient_ws, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+__all__ = ["Cookies", "TestClient", "TestResponse", "WebSocketDenialResponse", "WebSocketTestSession"]
 
 
 class TestResponse:
@@ -47,10 +56,10 @@ class TestResponse:
         self.request_method = request_method
         self.http_version = http_version
         self.history = []
-        self.cookies = {}
+        self.cookies = Cookies()
         for v in self.headers.get_list("set-cookie"):
             name, _, rest = v.partition("=")
-            self.cookies[name.strip()] = rest.split(";", 1)[0].strip().strip('"')
+            self.cookies.set(name.strip(), rest.split(";", 1)[0].strip().strip('"'))
 
     @property
     def text(self) -> str:
@@ -133,6 +142,123 @@ def _encode_multipart(data, files):
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
+class Cookies(MutableMapping):
+    """A cookie jar with httpx.Cookies' API: a mapping of name -> value,
+    plus ``set(name, value, domain="", path="/")``, ``get(name, default,
+    domain=, path=)``, ``delete(name, domain=, path=)``, ``clear()``,
+    ``update()`` and ``jar`` (the cookies as an http.cookiejar.CookieJar).
+    Cookies are kept by (name, domain, path); a lookup by name alone finds
+    the first one."""
+
+    def __init__(self, cookies=None):
+        self._items = {}  # (name, domain, path) -> value
+        if cookies:
+            self.update(cookies)
+
+    def set(self, name: str, value: str, domain: str = "", path: str = "/") -> None:
+        self._items[(name, domain, path)] = value
+
+    def _keys_of(self, name, domain=None, path=None) -> list:
+        return [k for k in self._items if k[0] == name and (domain is None or k[1] == domain)
+                and (path is None or k[2] == path)]
+
+    def get(self, name: str, default=None, domain: str | None = None, path: str | None = None):
+        keys = self._keys_of(name, domain, path)
+        return self._items[keys[0]] if keys else default
+
+    def delete(self, name: str, domain: str | None = None, path: str | None = None) -> None:
+        for k in self._keys_of(name, domain, path):
+            del self._items[k]
+
+    def clear(self, domain: str | None = None, path: str | None = None) -> None:
+        for k in [k for k in self._items if (domain is None or k[1] == domain) and (path is None or k[2] == path)]:
+            del self._items[k]
+
+    def update(self, cookies=None, **kw) -> None:  # noqa: D102 - MutableMapping's, taking a Cookies too
+        if isinstance(cookies, Cookies):
+            self._items.update(cookies._items)
+        elif cookies:
+            for k, v in (cookies.items() if hasattr(cookies, "items") else cookies):
+                self.set(k, v)
+        for k, v in kw.items():
+            self.set(k, v)
+
+    @property
+    def jar(self):
+        import http.cookiejar  # noqa: PLC0415
+        jar = http.cookiejar.CookieJar()
+        for (name, domain, path), value in self._items.items():
+            jar.set_cookie(http.cookiejar.Cookie(
+                0, name, value, None, False, domain, bool(domain), domain.startswith("."), path, True,
+                False, None, False, None, None, {}))
+        return jar
+
+    def __getitem__(self, name):
+        keys = self._keys_of(name)
+        if not keys:
+            raise KeyError(name)
+        return self._items[keys[0]]
+
+    def __setitem__(self, name, value):
+        self.set(name, value)
+
+    def __delitem__(self, name):
+        keys = self._keys_of(name)
+        if not keys:
+            raise KeyError(name)
+        for k in keys:
+            del self._items[k]
+
+    def __iter__(self):
+        seen = []
+        for k in self._items:
+            if k[0] not in seen:
+                seen.append(k[0])
+        return iter(seen)
+
+    def __len__(self):
+        return len({k[0] for k in self._items})
+
+    def __bool__(self):
+        return bool(self._items)
+
+    def __repr__(self):
+        return "<Cookies[" + ", ".join(f"<Cookie {n}={v} for {d or ''}{p}>" for (n, d, p), v in
+                                        self._items.items()) + "]>"
+
+
+def _header_pairs(headers) -> list:
+    """[(lower-case name, value)] of headers given as a dict, a Headers
+    object (multi_items / items) or a list of (name, value) pairs."""
+    if headers is None:
+        return []
+    if hasattr(headers, "multi_items"):
+        items = headers.multi_items()
+    elif hasattr(headers, "items"):
+        items = headers.items()
+    else:
+        items = headers
+    out = []
+    for k, v in items:
+        k = k.decode("latin-1") if isinstance(k, bytes) else k
+        v = v.decode("latin-1") if isinstance(v, bytes) else str(v)
+        out.append((k.lower(), v))
+    return out
+
+
+def _merge_headers(base: dict, extra) -> None:
+    """Puts extra's headers into base: a name given replaces base's value,
+    a name repeated in extra is joined with ", " (as the native server
+    joins repeated request fields; "; " for cookie)."""
+    given = {}
+    for k, v in _header_pairs(extra):
+        if k in given:
+            given[k] = f"{given[k]}{'; ' if k == 'cookie' else ', '}{v}"
+        else:
+            given[k] = v
+    base.update(given)
+
+
 class TestClient:
     """An in-process client for a FastAPI app (see the module doc)."""
 
@@ -145,8 +271,9 @@ class TestClient:
         self.base_url = base_url.rstrip("/")
         self.raise_server_exceptions = raise_server_exceptions
         self.follow_redirects = follow_redirects
-        self.cookies = dict(cookies or {})
-        self.headers = {k.lower(): str(v) for k, v in (headers or {}).items()}
+        self.cookies = Cookies(cookies)
+        self.headers = {}
+        _merge_headers(self.headers, headers)
         self._started = False
 
     # -- context manager: startup / shutdown ------------------------------------------
@@ -168,6 +295,8 @@ class TestClient:
         method = method.upper()
         follow = self.follow_redirects if follow_redirects is None else follow_redirects
         history = []
+        if auth is not None:
+            headers = _with_auth(headers, auth)
         r = self._send(method, url, params, content, data, files, json, headers, cookies)
         while follow and r.is_redirect and len(history) < 20:
             history.append(r)
@@ -181,7 +310,7 @@ class TestClient:
     def _send(self, method, url, params, content, data, files, json, headers, cookies):
         full = url if "://" in url else self.base_url + (url if url.startswith("/") else "/" + url)
         parts = urlsplit(full)
-        path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+        path = quote(_remove_dot_segments(parts.path or "/"), safe="/%:@!$&'()*+,;=-._~")
         query = parts.query
         if params:
             items = params.items() if hasattr(params, "items") else params
@@ -207,8 +336,7 @@ class TestClient:
             body = data.encode() if isinstance(data, str) else bytes(data)
         elif content is not None:
             body = content.encode() if isinstance(content, str) else bytes(content)
-        for k, v in (headers or {}).items():
-            hdrs[k.lower()] = str(v)
+        _merge_headers(hdrs, headers)
         jar = dict(self.cookies)
         jar.update(cookies or {})
         if jar:
@@ -232,6 +360,8 @@ class TestClient:
         status = res.get("status", 200)
         out_headers = []
         ct = res.get("content_type")
+        # a streamed body goes out chunked (HTTP/1.1) or as DATA frames: no content-length
+        streamed = res.get("file") is None and not isinstance(res.get("body"), (type(None), str, bytes, bytearray))
         rbody = _collect_body(res)
         after = res.get("after")
         if after is not None:  # as the server does once the answer is written
@@ -249,7 +379,8 @@ class TestClient:
         for k, v in (rh.items() if isinstance(rh, dict) else rh):
             out_headers.append((k.lower(), v))
         if status >= 200 and status not in (204, 304):
-            out_headers.append(("content-length", str(len(rbody))))
+            if not streamed:
+                out_headers.append(("content-length", str(len(rbody))))
         else:
             rbody = b""
         if method == "HEAD":
@@ -265,9 +396,9 @@ class TestClient:
             value, _, attrs = rest.partition(";")
             attrs = attrs.lower().replace(" ", "")
             if "max-age=0" in attrs or "expires=thu,01jan1970" in attrs:
-                self.cookies.pop(name.strip(), None)
+                self.cookies.delete(name.strip())
             else:
-                self.cookies[name.strip()] = value.strip().strip('"')
+                self.cookies.set(name.strip(), value.strip().strip('"'), domain=parts.hostname or "")
         return resp
 
     def get(self, url, **kw):
@@ -290,6 +421,16 @@ class TestClient:
 
     def delete(self, url, **kw):
         return self.request("DELETE", url, **kw)
+
+    def websocket_connect(self, url: str, subprotocols=None, headers=None, *, params=None, cookies=None):
+        """A WebSocket session with the app (a context manager; see
+        fasterapi._testclient_ws.WebSocketTestSession): ``send_text``,
+        ``send_bytes``, ``send_json``, ``receive_text``, ``receive_bytes``,
+        ``receive_json``, ``close``.  Entering it raises WebSocketDisconnect
+        when the app closes instead of accepting."""
+        from ._testclient_ws import WebSocketTestSession  # noqa: PLC0415
+        return WebSocketTestSession(self, url, subprotocols=subprotocols, headers=headers, params=params,
+                                    cookies=cookies)
 
     def close(self):
         pass
@@ -317,6 +458,39 @@ def _collect_body(res: dict):
     else:
         chunks.extend(body)
     return b"".join(c.encode("utf-8") if isinstance(c, str) else bytes(c) for c in chunks)
+
+
+def _remove_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4, as httpx applies it to every URL: "/a/../b" -> "/b"."""
+    if "." not in path:
+        return path
+    out = []
+    segs = path.split("/")
+    for i, seg in enumerate(segs):
+        if seg == "..":
+            if len(out) > 1:
+                out.pop()
+            if i == len(segs) - 1:
+                out.append("")
+        elif seg == ".":
+            if i == len(segs) - 1:
+                out.append("")
+        else:
+            out.append(seg)
+    return "/".join(out) or "/"
+
+
+def _with_auth(headers, auth):
+    """headers plus the Authorization of auth: (user, password) for Basic
+    (as httpx does), or a callable given the headers to change."""
+    out = {}
+    _merge_headers(out, headers)
+    if callable(auth):
+        return auth(out) or out
+    user, password = auth
+    token = base64.b64encode(f"{user}:{password}".encode("latin-1")).decode("ascii")
+    out["authorization"] = f"Basic {token}"
+    return out
 
 
 def _param_str(v) -> str:

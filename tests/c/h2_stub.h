@@ -140,4 +140,19 @@ int fa_worker_stopping(struct fa_worker *w)
     return w->stopping;
 }
 
+/* the access log and metrics hooks (server/accesslog.c, obs.c): nothing to
+ * record without a worker */
+void fa_alog_request_end(fa_conn *c, int32_t stream_id)
+{
+    (void)c;
+    (void)stream_id;
+}
+
+void fa_obs_h2_sent(fa_conn *c, int frame_type, uint32_t error_code)
+{
+    (void)c;
+    (void)frame_type;
+    (void)error_code;
+}
+
 #endif

@@ -165,6 +165,7 @@ class Frame:
     flags: int
     stream_id: int
     payload: bytes
+    fields: list | None = None  # decoded field block (HEADERS/CONTINUATION with END_HEADERS)
 
     @property
     def name(self) -> str:
@@ -225,12 +226,15 @@ class RawH2:
         self.peer_settings: dict = {}
         self.next_stream = 3 if upgraded else 1
         self.closed = False
+        self.dec = hpack.Decoder()
+        self._block = b""
+        self.scheme = "http"  # the TLS transport sets "https"
 
     # -- I/O ---------------------------------------------------------------
     def send(self, *chunks: bytes) -> None:
         try:
             self.sock.sendall(b"".join(chunks))
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # the server closed first (TCP or TLS)
             self.closed = True
 
     def _recv(self, deadline: float) -> bool:
@@ -242,13 +246,31 @@ class RawH2:
             chunk = self.sock.recv(65536)
         except socket.timeout:
             return False
-        except (ConnectionResetError, BrokenPipeError):
+        except OSError:  # reset, or a TLS alert / unclean TLS EOF
             chunk = b""
         if not chunk:
             self.closed = True
             raise Closed()
         self.buf += chunk
         return True
+
+    def _header_block(self, f: Frame) -> None:
+        """Decodes every field block the server sends, whoever reads the
+        frame: the HPACK dynamic table is per connection, so skipping one
+        block would garble the next.  A complete block's fields land in
+        f.fields (on the frame with END_HEADERS)."""
+        p = f.payload
+        if f.type == HEADERS:
+            if f.flags & PADDED:
+                p = p[1:len(p) - p[0]]
+            if f.flags & PRIORITY_FLAG:
+                p = p[5:]
+            self._block = p
+        else:
+            self._block += p
+        if f.flags & END_HEADERS:
+            f.fields = self.dec.decode(self._block)
+            self._block = b""
 
     def read_frame(self, timeout: float = 5.0) -> Frame | None:
         """The next frame, None at the deadline; raises Closed at EOF."""
@@ -265,6 +287,8 @@ class RawH2:
                         for i in range(0, len(f.payload) - 5, 6):
                             k, v = struct.unpack(">HI", f.payload[i:i + 6])
                             self.peer_settings[k] = v
+                    elif f.type in (HEADERS, CONTINUATION):
+                        self._header_block(f)
                     return f
             if self.closed:
                 raise Closed()
@@ -302,7 +326,8 @@ class RawH2:
         sid = self.new_stream() if stream_id is None else stream_id
         if end_stream is None:
             end_stream = body is None
-        self.send(headers(sid, self.enc.block(request_fields(method, path, extra=extra)),
+        self.send(headers(sid, self.enc.block(request_fields(method, path, scheme=self.scheme,
+                                                             extra=extra)),
                           end_stream=end_stream))
         if body is not None:
             self.send(data(sid, body, end_stream=True))
@@ -330,12 +355,7 @@ class RawH2:
     def response(self, stream_id: int, timeout: float = 10.0) -> tuple[int, bytes]:
         """Waits for a complete answer on stream_id: (status, body).  Fails
         on RST_STREAM, GOAWAY or close."""
-        dec = hpack.Decoder()
-        # the dynamic table is shared by every block on the connection, so
-        # keep one decoder per connection
-        dec = getattr(self, "_dec", None) or dec
-        self._dec = dec
-        status, body, block = None, b"", b""
+        status, body = None, b""
         deadline = time.monotonic() + timeout
         while True:
             f = self.read_frame(max(0.01, deadline - time.monotonic()))
@@ -343,25 +363,14 @@ class RawH2:
                 raise AssertionError(f"no complete answer on stream {stream_id} within {timeout}s")
             if f.type == GOAWAY or (f.type == RST_STREAM and f.stream_id == stream_id):
                 raise AssertionError(f"stream {stream_id}: {f!r}")
-            if f.type in (HEADERS, CONTINUATION):
-                p = f.payload
-                if f.type == HEADERS:
-                    if f.flags & PADDED:
-                        p = p[1:len(p) - p[0]]
-                    if f.flags & PRIORITY_FLAG:
-                        p = p[5:]
-                block += p
-                if f.flags & END_HEADERS:
-                    fields = dec.decode(block)
-                    block = b""
-                    if f.stream_id == stream_id and status is None:
-                        status = int(dict(fields)[":status"])
+            if f.fields is not None and f.stream_id == stream_id and status is None:
+                status = int(dict(f.fields)[":status"])
             elif f.type == DATA and f.stream_id == stream_id:
                 p = f.payload
                 if f.flags & PADDED:
                     p = p[1:len(p) - p[0]]
                 body += p
-                if p:
+                if f.payload:
                     # keep the windows open so large answers flow
                     self.send(window_update(0, len(f.payload)), window_update(stream_id, len(f.payload)))
             if f.stream_id == stream_id and f.flags & END_STREAM and f.type in (HEADERS, DATA):

@@ -58,8 +58,8 @@ def test_shop_document_content():
     assert post["parameters"][0]["name"] == "x-api-key" and post["parameters"][0]["in"] == "header"
     schemas = doc["components"]["schemas"]
     assert schemas["Item"]["required"] == ["name", "price"]
-    assert schemas["Item"]["properties"]["tags"] == {"title": "Tags", "type": "array", "items": {"type": "string"},
-                                                     "default": []}
+    # field(default_factory=list): no "default" (pydantic does not call factories for the schema)
+    assert schemas["Item"]["properties"]["tags"] == {"title": "Tags", "type": "array", "items": {"type": "string"}}
     assert schemas["Category"] == {"title": "Category", "enum": ["books", "games"], "type": "string"}
     assert set(schemas) == {"Category", "Item", "HTTPValidationError", "ValidationError"}
     get = doc["paths"]["/"]["get"]

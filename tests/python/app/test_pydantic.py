@@ -317,8 +317,8 @@ def test_openapi():
         "properties": {"name": {"title": "Name", "type": "string"},
                        "price": {"title": "Price", "type": "number", "exclusiveMinimum": 0},
                        "tags": {"title": "Tags", "type": "array", "items": _ref("Tag"), "default": []},
-                       "description": {"title": "Description", "anyOf": [{"type": "string"}, {"type": "null"}],
-                                       "default": None}},
+                       # no "default": null, as FastAPI 0.165 writes it
+                       "description": {"title": "Description", "anyOf": [{"type": "string"}, {"type": "null"}]}},
         "required": ["name", "price"]}
     assert schemas["Owner"] == {"title": "Owner", "type": "object", "additionalProperties": False,
                                 "properties": {"id": {"title": "Id", "type": "integer"},

@@ -234,7 +234,9 @@ def test_status_codes():
     r = client.post("/created")
     assert r.status_code == 201 and r.json() == {"ok": True}
     r = client.delete("/gone")
-    assert r.status_code == 204 and r.content == b"" and "content-type" not in r.headers
+    # no body, but JSONResponse's content type, as FastAPI sends it
+    assert r.status_code == 204 and r.content == b"" and r.headers["content-type"] == "application/json"
+    assert "content-length" not in r.headers
 
 
 def test_response_classes():
@@ -451,7 +453,10 @@ def test_file_multiple_ranges(tmp_path, monkeypatch):
             assert re.fullmatch(r"[0-9a-f]{24}", boundary), r.headers["content-type"]
             want = [(50, 59), (0, 9), (size - 3, size - 1), (9000, 9099)]
             assert r.content == _expected_byteranges(boundary, ctype, data, want)
-            assert r.headers["content-length"] == str(len(r.content))
+            if inline_max > 16:  # a streamed body has no content-length (it goes out chunked)
+                assert r.headers["content-length"] == str(len(r.content))
+            else:
+                assert "content-length" not in r.headers
             assert "content-range" not in r.headers and r.headers["accept-ranges"] == "bytes"
             assert _byteranges(r.headers["content-type"], r.content) == [
                 (ctype.partition(";")[0], f"bytes {a}-{b}/{size}", data[a:b + 1]) for a, b in want]
