@@ -5,7 +5,8 @@
 # own: `bash scripts/bootstrap.sh`).  Idempotent and quick when all is there:
 #   1. Debian packages (gcc, make, pkg-config, libnghttp2-dev, libssl-dev and
 #      openssl (TLS; the tests make certificates with it), nghttp2-client,
-#      nghttp2-server (nghttpd, the conformance tests' oracle),
+#      nghttp2-server (nghttpd, the conformance tests' oracle), haproxy and
+#      nginx-light (the deployment tests' proxies),
 #      curl, clang and its runtime for libFuzzer), installed with apt-get only
 #      when something is missing;
 #   2. a Python >= 3.12 (3.13 preferred): $PYTHON, pyenv's versions, /usr/bin;
@@ -73,6 +74,10 @@ _fa_system_packages() {
         ca-certificates libssl-dev openssl || return 1
     # WebSockets (csrc/ws/): zlib's deflate (SHA-1 comes from libssl-dev's libcrypto)
     _fa_apt_install zlib1g-dev || return 1
+    # the deployment tests (tests/python/test_deployment.py, docs/deployment.md)
+    # put HAProxy and nginx in front of the server; their packaged services
+    # are not used (the tests start their own on loopback ports)
+    _fa_apt_install haproxy nginx-light || return 1
     # libFuzzer and the sanitizer runtimes of clang live in libclang-rt-N-dev,
     # N being clang's major version (14 on Debian 12, 19 on Debian 13).
     local major rt
@@ -210,7 +215,7 @@ fa_bootstrap() {
     fi
 
     # 3. PyPI dependencies (build + tests), reinstalled when this list changes
-    local deps='pip setuptools>=68 wheel pytest>=8 pytest-timeout h2>=4.1 httpx[http2]>=0.27 openapi-spec-validator pydantic>=2 fastapi==0.165.0 python-multipart==0.0.34 prometheus_client websockets>=13 wsproto>=1.2'
+    local deps='pip setuptools>=68 wheel pytest>=8 pytest-timeout h2>=4.1 httpx[http2]>=0.27 openapi-spec-validator pydantic>=2 fastapi==0.165.0 python-multipart==0.0.34 prometheus_client websockets>=13 wsproto>=1.2 watchfiles'
     if [ "$(cat "$FA_VENV/.fa-deps" 2>/dev/null || true)" != "$deps" ]; then
         _fa_log "pip install $deps"
         # (the filter drops pip's noise about find-links folders that do not exist)

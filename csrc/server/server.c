@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -95,6 +96,32 @@ int fa_server_running(fa_server *srv)
 int fa_server_port(fa_server *srv) { return srv->cfg.port; }
 
 int fa_server_main_interp(fa_server *srv) { return srv->main_interp; }
+
+/* host:port for the log: the configured one, or what an inherited listener
+ * (the supervisor's, --fd, --uds) is bound to. */
+static void fa_server_where(fa_server *srv, char *out, size_t size)
+{
+    snprintf(out, size, "%s:%d", srv->cfg.host, srv->cfg.port);
+    if (srv->num_listen_fds == 0)
+        return;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[INET6_ADDRSTRLEN];
+    if (getsockname(srv->listen_fds[0], (struct sockaddr *)&ss, &len) < 0)
+        return;
+    if (ss.ss_family == AF_UNIX) {
+        const struct sockaddr_un *un = (const struct sockaddr_un *)&ss;
+        snprintf(out, size, "unix:%.200s", un->sun_path);
+    } else if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        if (inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host)) != NULL)
+            snprintf(out, size, "%s:%d", host, ntohs(in->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        if (inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host)) != NULL)
+            snprintf(out, size, "[%s]:%d", host, ntohs(in6->sin6_port));
+    }
+}
 
 int fa_server_set_listeners(fa_server *srv, const int *fds, int n)
 {
@@ -587,15 +614,17 @@ int fa_server_start(fa_server *srv, const char *main_path, char **sys_path, size
     if (srv->fallback.handler_id >= 0)
         fa_log("Unmatched requests go to %s%s", srv->handlers[srv->fallback.handler_id].label,
                srv->fallback.pooled ? " [pooled]" : "");
+    char where[300];
+    fa_server_where(srv, where, sizeof(where));
     if (srv->tls != NULL) {
         char line[1024];
         fa_tls_describe(srv->tls, line, sizeof(line));
-        fa_log("Listening on https://%s:%d (%s)", cfg->host, cfg->port, line);
+        fa_log("Listening on https://%s (%s)", where, line);
     } else {
-        fa_log("Listening on %s:%d (HTTP/1.1, h2c prior knowledge, h2c upgrade)", cfg->host, cfg->port);
+        fa_log("Listening on %s (HTTP/1.1, h2c prior knowledge, h2c upgrade)", where);
     }
-    fa_log("Event-loop workers: %d (poller: %s, SO_REUSEPORT listener each)", srv->num_workers,
-           fa_loop_backend());
+    fa_log("Event-loop workers: %d (poller: %s, %s)", srv->num_workers, fa_loop_backend(),
+           srv->num_listen_fds > 0 ? "inherited listeners" : "SO_REUSEPORT listener each");
     if (srv->main_interp)
         fa_log("Handlers run in the main interpreter (one GIL shared by every thread)");
     else

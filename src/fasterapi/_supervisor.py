@@ -193,6 +193,7 @@ class Supervisor:
         self.recycles = {}
         self._mtimes = None
         self._next_scan = 0.0
+        self._watcher = None  # the watchfiles subprocess, when watchfiles is installed
         self.region = None      # the metrics region (an mmap), when metrics_port is set
         self.metrics = None     # its scrape listener
         self._free_mslots = []
@@ -239,6 +240,8 @@ class Supervisor:
         rfd, wfd = os.pipe()
         keep = {wfd} | {s.fileno() for s in slot.socks}
         close = [c.rfd for c in self.children.values()] + [rfd]
+        if self._watcher is not None:
+            close.append(self._watcher.stdout.fileno())
         for other in self.slots:
             if other is not slot:
                 close += [s.fileno() for s in other.socks if s.fileno() not in keep]
@@ -344,6 +347,37 @@ class Supervisor:
         for child in list(self.children.values()):
             self._terminate(child)
 
+    def _start_watcher(self) -> bool:
+        """watchfiles (as Uvicorn's --reload) in a subprocess of its own: its
+        Rust notifier runs a thread, and this process must stay thread-free
+        because it forks.  It prints a line per batch of *.py changes."""
+        try:
+            import watchfiles  # noqa: F401
+        except ImportError:
+            return False
+        import subprocess
+        code = ("import sys, watchfiles\n"
+                "for changes in watchfiles.watch(*sys.argv[1:], watch_filter=watchfiles.PythonFilter()):\n"
+                "    print(len(changes), flush=True)\n")
+        self._watcher = subprocess.Popen([sys.executable, "-c", code, *self.reload_dirs], stdout=subprocess.PIPE,
+                                         stdin=subprocess.DEVNULL)
+        os.set_blocking(self._watcher.stdout.fileno(), False)
+        return True
+
+    def _watcher_changed(self, ready) -> bool:
+        w = self._watcher
+        if w is None or w.stdout.fileno() not in ready:
+            return False
+        try:
+            data = os.read(w.stdout.fileno(), 4096)
+        except BlockingIOError:
+            return False
+        if not data:  # it ended: fall back to polling
+            _log("supervisor: the watchfiles watcher ended; polling for changes instead")
+            self._watcher = None
+            self._scan()
+        return bool(data)
+
     def _scan(self):
         mtimes = {}
         for d in self.reload_dirs:
@@ -400,10 +434,18 @@ class Supervisor:
                 slot.current = self._spawn(slot)
                 _log(f"process {slot.index}: pid {slot.current.pid}")
             if self.reload_dirs:
-                self._scan()
-                _log("watching " + ", ".join(self.reload_dirs) + " for changes (*.py)")
+                how = "watchfiles" if self._start_watcher() else "polling every 0.5 s"
+                if self._watcher is None:
+                    self._scan()
+                _log("watching " + ", ".join(self.reload_dirs) + f" for changes (*.py, {how})")
             return self._loop(flags)
         finally:
+            if self._watcher is not None:
+                self._watcher.terminate()
+                try:
+                    self._watcher.wait(5)
+                except Exception:  # noqa: BLE001 - reaped by the loop already, or stuck
+                    self._watcher.kill()
             for s, h in old.items():
                 signal.signal(s, h)
             if self.metrics is not None:
@@ -429,7 +471,7 @@ class Supervisor:
                     for slot in self.slots:
                         slot.recycle = slot.recycle or "sighup"
             now = time.monotonic()
-            if self.reload_dirs and not self.stopping and now >= self._next_scan:
+            if self.reload_dirs and self._watcher is None and not self.stopping and now >= self._next_scan:
                 self._next_scan = now + 0.5
                 if self._scan():
                     _log("supervisor: a Python file changed: reloading")
@@ -452,14 +494,20 @@ class Supervisor:
                 return 1 if self.failed else 0
             # messages
             fds = {c.rfd: c for c in self.children.values()}
+            watch = [self._watcher.stdout.fileno()] if self._watcher is not None else []
             try:
-                ready, _, _ = select.select(list(fds), [], [], 0.05) if fds else ([], [], [])
+                ready, _, _ = select.select(list(fds) + watch, [], [], 0.05) if fds or watch else ([], [], [])
             except InterruptedError:
                 ready = []
-            if not fds:
+            if not fds and not watch:
                 time.sleep(0.05)
             for fd in ready:
-                self._read(fds[fd])
+                if fd in fds:
+                    self._read(fds[fd])
+            if self._watcher_changed(ready) and not self.stopping:
+                _log("supervisor: a Python file changed: reloading")
+                for slot in self.slots:
+                    slot.recycle = slot.recycle or "reload"
             now = time.monotonic()
             for child in list(self.children.values()):
                 if child.stopping and child.kill_at is not None and now >= child.kill_at:

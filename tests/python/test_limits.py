@@ -132,6 +132,25 @@ def test_slow_handler_is_not_cut_by_timeouts(timeouts):
 
 # -- HTTP/2 limits -----------------------------------------------------------------
 
+def test_h2_busy_connection_outlives_keepalive_timeout(timeouts):
+    """Idle time counts from the last answer: one HTTP/2 connection kept
+    busy with requests answered inline for three keepalive_timeouts gets no
+    GOAWAY (it used to keep the deadline of its first idle moment)."""
+    with H2Client(timeouts.port) as c:
+        c.handshake()
+        deadline = time.monotonic() + TIMEOUTS["keepalive_timeout"] * 3
+        n = 0
+        while time.monotonic() < deadline:
+            sids = [c.request("GET", "/") for _ in range(4)]
+            for sid in sids:
+                st = c.response(sid)
+                assert st.status == 200 and st.reset is None, (n, st.status, st.reset)
+                n += 1
+            assert c.goaway is None, (n, c.goaway)
+        assert n > 100
+
+
+
 def test_h2_too_many_headers_resets_stream(server):
     with H2Client(server.port) as c:
         c.handshake()

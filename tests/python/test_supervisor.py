@@ -258,11 +258,26 @@ def test_lifetime_recycles(supervised):
     assert s.stop() == 0
 
 
-def test_reload_restarts_on_change(supervised, tmp_path):
+@pytest.mark.parametrize("watcher", ["watchfiles", "polling"])
+def test_reload_restarts_on_change(supervised, tmp_path, watcher):
+    if watcher == "watchfiles":
+        pytest.importorskip("watchfiles", reason="watchfiles (PyPI) not installed")
     src = (APPS / "proc_app.py").read_text()
     (tmp_path / "reload_app.py").write_text(src)
-    s = supervised("--reload", spec="reload_app:app", app_dir=tmp_path)
+    saved = os.environ.get("PYTHONPATH")
+    if watcher == "polling":  # a watchfiles that cannot be imported: the stdlib poll
+        (tmp_path / "nowatch").mkdir()
+        (tmp_path / "nowatch" / "watchfiles.py").write_text("raise ImportError('not here')\n")
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(tmp_path / "nowatch"), saved) if p)
+    try:
+        s = supervised("--reload", spec="reload_app:app", app_dir=tmp_path)
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
     s.serving_pids(1)
+    s.wait_log(rf"for changes \(\*\.py, {'watchfiles' if watcher == 'watchfiles' else 'polling'}")
     assert s.get()["version"] == "v1"
     time.sleep(1.1)  # a new mtime even on coarse file systems
     (tmp_path / "reload_app.py").write_text(src.replace('VERSION = "v1"', 'VERSION = "v2"'))
