@@ -46,11 +46,11 @@ class GoodClient(threading.Thread):
         self.latencies: list[float] = []
         self.done_at: list[float] = []  # time.monotonic() of each answer
         self.failures: list[str] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self):
         c = None
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 if c is None:
                     c = F.RawH2(helpers.connect(self.port))
@@ -71,12 +71,12 @@ class GoodClient(threading.Thread):
                 if c is not None:
                     c.close()
                 c = None
-            self._stop.wait(self.interval)
+            self._halt.wait(self.interval)
         if c is not None:
             c.close()
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join(10)
 
     def answered_between(self, t0: float, t1: float) -> int:
@@ -95,17 +95,17 @@ class RssSampler(threading.Thread):
         self.pid = pid
         self.base = helpers.proc_status_kb(pid, "VmRSS")
         self.peak = self.base
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self):
-        while not self._stop.wait(0.05):
+        while not self._halt.wait(0.05):
             try:
                 self.peak = max(self.peak, helpers.proc_status_kb(self.pid, "VmRSS"))
             except (OSError, AssertionError):
                 return
 
     def stop(self):
-        self._stop.set()
+        self._halt.set()
         self.join(5)
 
     @property
