@@ -86,7 +86,10 @@ async def h1_client(port, deadline, period, st):
             if writer is None:
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 st.opened += 1
-            await asyncio.sleep(random.uniform(0, 2 * period))
+            else:
+                # a new connection asks at once: the server gives a silent
+                # one header_timeout (10 s) from accept, then closes it
+                await asyncio.sleep(random.uniform(0, 2 * period))
             if time.monotonic() >= deadline:
                 break
             method, path = random.choice(H1_PATHS)
@@ -128,7 +131,8 @@ async def h2_client(port, deadline, period, st):
         while time.monotonic() < deadline:
             if conn is None:
                 reader, writer, conn = await connect()
-            await asyncio.sleep(random.uniform(0, 2 * period))
+            else:
+                await asyncio.sleep(random.uniform(0, 2 * period))
             if time.monotonic() >= deadline:
                 break
             want = set()
@@ -201,7 +205,8 @@ async def soak(port, pid, args, samples):
             s.update(t=round(time.monotonic() - t0, 1), ok=st.ok, failed=st.failed)
             samples.append(s)
             print(f"[{s['t']:6.1f}s] rss {s['rss_kb'] / 1024:7.1f} MB  fds {s['fds']:6d}  threads {s['threads']:3d}"
-                  f"  ok {st.ok:9,d}  failed {st.failed}  resets {st.resets}  reconnects {st.reconnects}",
+                  f"  ok {st.ok:9,d}  failed {st.failed}  resets {st.resets}  reconnects {st.reconnects}"
+                  + (f"  errors {dict(sorted(st.errors.items(), key=lambda kv: -kv[1])[:4])}" if st.errors else ""),
                   flush=True)
             await asyncio.sleep(10)
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "metrics.h"
+#include "proxy.h"
 #include "server_internal.h"
 
 /* ------------------------------------------------------------------ */
@@ -284,7 +285,11 @@ struct fa_alog_rec {
     /* the request's strings (with an access log that shows them) */
     size_t method_len, path_len, query_len;
     long hdr_len[FA_ALOG_MAX_HEADERS]; /* -1: absent */
-    fa_buf strs; /* method, path, query, header values, back to back */
+    /* the client a trusted proxy named (proxy.c), instead of the peer */
+    size_t client_off, client_len; /* client_len 0: the connection's peer */
+    int client_port;
+    int fwd_scheme; /* FA_FWD_SCHEME_* */
+    fa_buf strs; /* method, path, query, header values, client, back to back */
 };
 
 static int fa_alog_proto_index(int version)
@@ -333,6 +338,8 @@ static fa_alog_rec *fa_alog_new(fa_conn *c, int32_t stream_id)
     r->method_len = r->path_len = r->query_len = 0;
     for (int k = 0; k < FA_ALOG_MAX_HEADERS; k++)
         r->hdr_len[k] = -1;
+    r->client_len = 0;
+    r->fwd_scheme = FA_FWD_SCHEME_NONE;
     fa_buf_reset(&r->strs);
     r->start_ns = fa_m_now_ns();
     return r;
@@ -391,6 +398,17 @@ void fa_alog_request_begin(fa_conn *c, int32_t stream_id, const fa_request *req)
             r->method_len = r->path_len = r->query_len = 0;
             for (unsigned k = 0; k < f->nhdrs; k++)
                 r->hdr_len[k] = -1;
+        }
+    }
+    if (w->alog != NULL) {
+        r->fwd_scheme = req->fwd_scheme;
+        if (req->client != c->peer && req->client_len > 0) {
+            /* forwarded by a trusted proxy: its slice dies with the request */
+            r->client_off = r->strs.len;
+            if (fa_buf_append(&r->strs, req->client, req->client_len) == 0) {
+                r->client_len = req->client_len;
+                r->client_port = req->client_port;
+            }
         }
     }
     if (w->mb != NULL) {
@@ -516,17 +534,22 @@ static void fa_alog_format_line(fa_out *o, const fa_alog_format *f, fa_worker *w
             break;
         case FA_A_CLIENT:
         case FA_A_CLIENT_IP: {
-            int v6 = memchr(c->peer, ':', c->peer_len) != NULL;
-            if (c->peer_len == 0) {
+            const char *ip = r->client_len ? s + r->client_off : c->peer;
+            size_t ip_len = r->client_len ? r->client_len : c->peer_len;
+            int port = r->client_len ? r->client_port : c->peer_port;
+            int v6 = memchr(ip, ':', ip_len) != NULL;
+            if (ip_len == 0) {
                 fa_out_put(o, "-", 1);
                 break;
             }
             if (a->kind == FA_A_CLIENT && v6)
                 fa_out_put(o, "[", 1);
-            fa_out_put(o, c->peer, c->peer_len);
-            if (a->kind == FA_A_CLIENT) {
+            fa_out_escaped(o, ip, ip_len); /* a proxy's header: not trusted to be clean */
+            if (a->kind == FA_A_CLIENT && port > 0) {
                 fa_out_puts(o, v6 ? "]:" : ":");
-                fa_out_u64(o, c->peer_port);
+                fa_out_u64(o, (uint64_t)port);
+            } else if (a->kind == FA_A_CLIENT && v6) {
+                fa_out_put(o, "]", 1);
             }
             break;
         }
@@ -550,7 +573,10 @@ static void fa_alog_format_line(fa_out *o, const fa_alog_format *f, fa_worker *w
             fa_out_puts(o, r->version == 20 ? "HTTP/2" : r->version == 10 ? "HTTP/1.0" : "HTTP/1.1");
             break;
         case FA_A_SCHEME:
-            fa_out_puts(o, c->ssl != NULL ? "https" : "http");
+            fa_out_puts(o, r->fwd_scheme == FA_FWD_SCHEME_HTTPS  ? "https"
+                           : r->fwd_scheme == FA_FWD_SCHEME_HTTP ? "http"
+                           : c->ssl != NULL                      ? "https"
+                                                                 : "http");
             break;
         case FA_A_STATUS:
             fa_out_u64(o, (uint64_t)r->status);
@@ -610,6 +636,8 @@ static void fa_alog_write_line(fa_worker *w, fa_conn *c, const fa_alog_rec *r, u
     fa_alog_writer *wr = w->alog;
     const fa_alog_format *f = w->srv->alog_fmt;
     for (int attempt = 0; attempt < 2; attempt++) {
+        if (wr->cap - wr->len < 2)
+            fa_alog_writer_flush(wr); /* no room for even a cut line */
         fa_out o = {wr->buf + wr->len, 0, wr->cap - wr->len - 1, 0}; /* - 1: room for '\n' */
         fa_alog_format_line(&o, f, w, c, r, dur_ns);
         if (o.full && wr->len > 0) {

@@ -584,7 +584,12 @@ void fa_conn_on_readable(fa_conn *c)
         }
         c->rbuf.len += (size_t)n;
         fa_obs_io(c, (size_t)n, 0);
-        if (c->timer == FA_TIMER_BODY)
+        /* progress re-arms the body deadline; and the keep-alive one of an
+         * HTTP/1.1 connection that gets a request: it counts from the last
+         * exchange (a request answered inline leaves the connection on the
+         * idle list, where it would keep its first deadline).  HTTP/2 keeps
+         * its own account (fa_h2_timer_state) */
+        if (c->timer == FA_TIMER_BODY || (c->timer == FA_TIMER_IDLE && c->proto != FA_PROTO_H2))
             fa_conn_touch_timer(c);
         int r = fa_conn_deliver(c);
         if (r < 0)

@@ -576,7 +576,7 @@ void fa_worker_dispatch(fa_worker *w, fa_conn *c, int32_t stream_id, const fa_re
     /* one writer: a relaxed load and store, no locked add on the request path */
     atomic_store_explicit(&w->requests, atomic_load_explicit(&w->requests, memory_order_relaxed) + 1,
                           memory_order_relaxed);
-    fa_alog_request_begin(c, stream_id, in);
+    fa_alog_request_begin(c, stream_id, req); /* after the proxy headers: their client */
     fa_route_result r = fa_router_find(&w->srv->router, req->method, req->method_len, req->path,
                                        req->path_len, &rt, params, &routed.num_params, allow,
                                        sizeof(allow));

@@ -36,6 +36,7 @@
 #include "deflate.h"
 #include "frame.h"
 #include "handshake.h"
+#include "reader.h"
 
 /* send() waits while more than this waits to be written */
 #define FA_WS_OUT_HIGH (256u << 10)
@@ -58,22 +59,15 @@ struct fa_wsc {
     int32_t stream_id; /* 0 on HTTP/1.1 */
     fa_wsc_state state;
     const fa_ws_options *opt;
-    fa_ws_parser p;
+    fa_ws_reader rd;            /* bytes -> messages and control frames (ws/reader.c) */
     fa_ws_deflate *z;           /* permessage-deflate, once accepted */
     fa_ws_deflate_params zparams;
     char ext_resp[160];         /* negotiated Sec-WebSocket-Extensions answer */
     char key[32];               /* Sec-WebSocket-Key (HTTP/1.1) */
     size_t key_len;
-    fa_buf msg;                 /* fragmented or compressed message being assembled */
     fa_buf in;                  /* HTTP/2: DATA not yet parsed (paused, or a partial frame) */
-    uint8_t msg_op;             /* FA_WS_OP_TEXT / BINARY of that message */
-    uint8_t msg_z;              /* ... compressed */
-    uint32_t msg_utf8;          /* UTF-8 state of inflated text */
-    uint8_t ctl[FA_WS_MAX_CONTROL];
-    size_t ctl_len;
     void *pyws;                 /* the handler's `ws` object (a reference) */
     unsigned ext_ok : 1;        /* the client's deflate offer was acceptable */
-    unsigned in_frame : 1;      /* a frame head was parsed, payload follows */
     unsigned paused : 1;        /* the handler's inbox is full: not reading */
     unsigned close_sent : 1;
     unsigned close_rcvd : 1;
@@ -114,7 +108,7 @@ static fa_wsc *fa_wsc_new(fa_conn *c, int32_t stream_id, const fa_ws_options *op
     ws->stream_id = stream_id;
     ws->opt = opt;
     ws->state = FA_WSC_HANDSHAKE;
-    fa_ws_parser_init(&ws->p, 1, opt->max_message, opt->max_frame);
+    fa_ws_reader_init(&ws->rd, opt->max_message, opt->max_frame);
     ws->cnext = c->ws;
     c->ws = ws;
     ws->wnext = w->ws_list;
@@ -270,13 +264,13 @@ static void fa_wsc_fail(fa_wsc *ws, unsigned code, const char *why)
 
 /* A whole message for the handler.  Returns 0, 1 when its inbox is full
  * (stop reading), -1 when the WebSocket failed. */
-static int fa_wsc_deliver(fa_wsc *ws, const uint8_t *data, size_t len)
+static int fa_wsc_deliver(fa_wsc *ws, int binary, const uint8_t *data, size_t len)
 {
     if (ws->state != FA_WSC_OPEN || ws->pyws == NULL)
         return 0; /* closing, or the handler is done: dropped */
     fa_worker *w = ws->c->worker;
     fa_worker_python(w);
-    int r = fa_pythread_ws_deliver(ws->pyws, ws->msg_op == FA_WS_OP_BINARY, data, len);
+    int r = fa_pythread_ws_deliver(ws->pyws, binary, data, len);
     w->aio_due = 1;
     if (r < 0) {
         fa_wsc_fail(ws, FA_WS_CLOSE_INTERNAL, "internal error");
@@ -289,39 +283,14 @@ static int fa_wsc_deliver(fa_wsc *ws, const uint8_t *data, size_t len)
     return 0;
 }
 
-/* Payload bytes of a data frame that is not delivered in place. */
-static int fa_wsc_take_data(fa_wsc *ws, const uint8_t *d, size_t n, int fin)
+/* A complete control frame.  Returns 0, or -1 when the WebSocket is
+ * over. */
+static int fa_wsc_control(fa_wsc *ws, const fa_ws_event *ev)
 {
-    if (!ws->msg_z) {
-        if (n && fa_buf_append(&ws->msg, d, n) < 0) {
-            fa_wsc_fail(ws, FA_WS_CLOSE_INTERNAL, "out of memory");
-            return -1;
-        }
-        return 0;
-    }
-    size_t before = ws->msg.len;
-    size_t limit = ws->opt->max_message ? (size_t)ws->opt->max_message : ((size_t)-1) / 4;
-    unsigned code = 0;
-    if (fa_ws_inflate(ws->z, d, n, fin, &ws->msg, limit, &code) < 0) {
-        fa_wsc_fail(ws, code, code == FA_WS_CLOSE_TOO_BIG ? "message too big" : "bad compressed data");
-        return -1;
-    }
-    if (ws->msg_op == FA_WS_OP_TEXT &&
-        fa_ws_utf8_feed(&ws->msg_utf8, (const uint8_t *)ws->msg.data + before, ws->msg.len - before) != 0) {
-        fa_wsc_fail(ws, FA_WS_CLOSE_INVALID_DATA, "invalid UTF-8");
-        return -1;
-    }
-    return 0;
-}
-
-/* A complete control frame in ws->ctl.  Returns 0, or -1 when the
- * WebSocket is over. */
-static int fa_wsc_control(fa_wsc *ws)
-{
-    switch (ws->p.opcode) {
+    switch (ev->opcode) {
     case FA_WS_OP_PING:
         if (!ws->close_sent)
-            fa_wsc_frame(ws, FA_WS_OP_PONG, 0, ws->ctl, ws->ctl_len);
+            fa_wsc_frame(ws, FA_WS_OP_PONG, 0, ev->data, ev->len);
         return 0;
     case FA_WS_OP_PONG:
         if (ws->pong_due) {
@@ -333,7 +302,7 @@ static int fa_wsc_control(fa_wsc *ws)
         unsigned code;
         const uint8_t *reason;
         size_t rn;
-        if (fa_ws_parse_close(ws->ctl, ws->ctl_len, &code, &reason, &rn) < 0) {
+        if (fa_ws_parse_close(ev->data, ev->len, &code, &reason, &rn) < 0) {
             fa_wsc_fail(ws, code, code == FA_WS_CLOSE_PROTOCOL ? "bad close code" : "invalid UTF-8");
             return -1;
         }
@@ -352,86 +321,25 @@ static int fa_wsc_control(fa_wsc *ws)
  * handler's inbox is full or the WebSocket ended. */
 static size_t fa_wsc_feed(fa_wsc *ws, uint8_t *buf, size_t len)
 {
-    fa_ws_parser *p = &ws->p;
     size_t pos = 0;
     while ((ws->state == FA_WSC_OPEN || ws->state == FA_WSC_CLOSING) && !ws->paused) {
-        if (!ws->in_frame) {
-            if (pos == len)
-                break;
-            int n = fa_ws_parse_head(p, buf + pos, len - pos);
-            if (n == FA_WS_INCOMPLETE)
-                break;
-            if (n < 0) {
-                fa_wsc_fail(ws, p->close_code,
-                            p->close_code == FA_WS_CLOSE_TOO_BIG ? "message too big" : "protocol error");
-                break;
-            }
-            pos += (size_t)n;
-            ws->in_frame = 1;
-            ws->ctl_len = 0;
-            if (p->opcode == FA_WS_OP_TEXT || p->opcode == FA_WS_OP_BINARY) {
-                ws->msg_op = p->opcode;
-                ws->msg_z = p->rsv1;
-                ws->msg_utf8 = 0;
-                fa_buf_reset(&ws->msg);
-                /* the common case: one uncompressed frame, all here, goes
-                 * to the handler straight from the read buffer */
-                if (p->fin && !p->rsv1 && len - pos >= p->length) {
-                    size_t n2 = (size_t)p->length;
-                    uint8_t *d = buf + pos;
-                    ws->in_frame = 0;
-                    pos += n2;
-                    if (fa_ws_payload(p, d, n2) < 0 || fa_ws_frame_done(p) < 0) {
-                        fa_wsc_fail(ws, p->close_code, "invalid UTF-8");
-                        break;
-                    }
-                    if (fa_wsc_deliver(ws, d, n2) < 0)
-                        break;
-                    continue;
-                }
-            }
-        }
-        size_t take = p->remaining < len - pos ? (size_t)p->remaining : len - pos;
-        if (take > 0) {
-            uint8_t *d = buf + pos;
-            pos += take;
-            if (fa_ws_payload(p, d, take) < 0) {
-                fa_wsc_fail(ws, p->close_code, "invalid UTF-8");
-                break;
-            }
-            if (fa_ws_is_control(p->opcode)) {
-                memcpy(ws->ctl + ws->ctl_len, d, take);
-                ws->ctl_len += take;
-            } else if (ws->state == FA_WSC_OPEN && fa_wsc_take_data(ws, d, take, 0) < 0) {
-                break;
-            }
-        }
-        if (p->remaining > 0)
-            break; /* the rest of the payload has not arrived */
-        ws->in_frame = 0;
-        int r = fa_ws_frame_done(p);
-        if (r < 0) {
-            fa_wsc_fail(ws, p->close_code, "invalid UTF-8");
+        fa_ws_event ev;
+        /* closing: frames are still parsed (the peer's close comes), data dropped */
+        ws->rd.drop_data = ws->state != FA_WSC_OPEN;
+        int k = fa_ws_reader_next(&ws->rd, buf, len, &pos, &ev);
+        if (k == FA_WS_EV_NONE)
+            break;
+        if (k == FA_WS_EV_ERROR) {
+            fa_wsc_fail(ws, ev.close_code, ev.why);
             break;
         }
-        if (fa_ws_is_control(p->opcode)) {
-            if (fa_wsc_control(ws) < 0)
+        if (k == FA_WS_EV_CONTROL) {
+            if (fa_wsc_control(ws, &ev) < 0)
                 break;
             continue;
         }
-        if (r == 1 && ws->state == FA_WSC_OPEN) {
-            if (ws->msg_z && fa_wsc_take_data(ws, NULL, 0, 1) < 0)
-                break;
-            if (ws->msg_z && ws->msg_op == FA_WS_OP_TEXT && ws->msg_utf8 != 0) {
-                fa_wsc_fail(ws, FA_WS_CLOSE_INVALID_DATA, "invalid UTF-8");
-                break;
-            }
-            int d = fa_wsc_deliver(ws, (const uint8_t *)ws->msg.data, ws->msg.len);
-            fa_buf_reset(&ws->msg);
-            fa_buf_shrink(&ws->msg, 64u << 10);
-            if (d < 0)
-                break;
-        }
+        if (fa_wsc_deliver(ws, ev.opcode == FA_WS_OP_BINARY, ev.data, ev.len) < 0)
+            break;
     }
     return pos;
 }
@@ -584,7 +492,7 @@ int fa_wsc_accept(fa_wsc *ws, const char *sub, size_t sub_len, const fa_header *
             ws->z = NULL;
         }
     }
-    ws->p.allow_rsv1 = ws->z != NULL;
+    fa_ws_reader_set_deflate(&ws->rd, ws->z);
     if (ws->stream_id == 0) {
         char accept[FA_WS_ACCEPT_LEN + 1];
         if (fa_ws_accept_key(ws->key, ws->key_len, accept) < 0)
@@ -843,7 +751,7 @@ void fa_ws_worker_reap(fa_worker *w)
             fa_ws_deflate_free(ws->z);
             free(ws->z);
         }
-        fa_buf_free(&ws->msg);
+        fa_ws_reader_free(&ws->rd);
         fa_buf_free(&ws->in);
         free(ws);
     }
@@ -871,7 +779,7 @@ void fa_wsc_conn_free(fa_conn *c)
             fa_ws_deflate_free(ws->z);
             free(ws->z);
         }
-        fa_buf_free(&ws->msg);
+        fa_ws_reader_free(&ws->rd);
         fa_buf_free(&ws->in);
         free(ws);
     }

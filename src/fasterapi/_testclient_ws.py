@@ -75,6 +75,10 @@ class MemoryWebSocket:
             raise _peer_closed(*self._closed)
         if subprotocol is not None and (not isinstance(subprotocol, str) or not _TOKEN.fullmatch(subprotocol)):
             raise ValueError(f"accept(): subprotocol {subprotocol!r} is not a token (RFC 6455 4.1)")
+        if subprotocol is not None and subprotocol not in self.subprotocols:
+            # RFC 6455 4.2.2, as the native accept() checks
+            raise ValueError(f"accept(): subprotocol {subprotocol!r} was not offered by the client "
+                             f"(ws.subprotocols is {self.subprotocols!r})")
         out = []
         for pair in headers or ():
             name, value = pair

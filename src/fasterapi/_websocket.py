@@ -37,7 +37,7 @@ from .exception_handlers import websocket_request_validation_exception_handler
 from .exceptions import FasterAPIError, HTTPException, WebSocketException, WebSocketRequestValidationError
 from .params import Undefined
 from .responses import Response
-from .routing import APIRoute, BaseRoute, compile_path
+from .routing import APIRoute, BaseRoute, Mount, compile_path
 from .websockets import MAX_CLOSE_REASON, WebSocket, WebSocketDisconnect, WebSocketState
 
 __all__ = ["APIWebSocketRoute", "dispatch", "native_paths", "validation_close_reason"]
@@ -235,32 +235,51 @@ def websocket_routes(app) -> list:
     return [r for r in app.routes if getattr(r, "is_websocket", False)]
 
 
+def _walk(app, prefix=""):
+    """(app, route, prefix) for every WebSocket route of app and of the
+    FastAPI apps mounted in it (app.mount), in route order."""
+    for r in app.routes:
+        if getattr(r, "is_websocket", False):
+            yield app, r, prefix
+        elif isinstance(r, Mount) and hasattr(r.app, "routes"):
+            yield from _walk(r.app, prefix + r.path)
+
+
 _PARAM_NAME = re.compile(r"{[A-Za-z_][A-Za-z0-9_]*")
 
 
 def native_paths(app) -> list:
-    """The native path patterns of app's WebSocket routes, each once, in
-    route order (routes that share a pattern, like /{id:int} and /{name},
-    are told apart by :func:`dispatch`)."""
+    """The native path patterns of app's WebSocket routes (and of mounted
+    apps', under their prefix), each once, in route order (routes that
+    share a pattern, like /{id:int} and /{name}, are told apart by
+    :func:`dispatch`)."""
     out, shapes = [], set()
-    for r in websocket_routes(app):
+    for _owner, r, prefix in _walk(app):
         r.compile()
+        path = prefix + r.native_path
         # /r/{n} and /r/{name} match the same paths: the native router gets the first
-        shape = _PARAM_NAME.sub("{", r.native_path)
+        shape = _PARAM_NAME.sub("{", path)
         if shape not in shapes:
             shapes.add(shape)
-            out.append(r.native_path)
+            out.append(path)
     return out
 
 
 def match(app, path: str):
-    """(route, path parameters) of the first WebSocket route matching path
-    (the order routes were added, as Starlette matches), or (None, None)."""
-    for r in websocket_routes(app):
-        params = r.matches(path)
+    """(app, route, path parameters) of the first WebSocket route matching
+    path (in the order routes were added, as Starlette matches; a mounted
+    app's routes see the path without its prefix), or (None, None, None)."""
+    for owner, r, prefix in _walk(app):
+        if prefix:
+            if not path.startswith(prefix + "/"):
+                continue
+            sub = path[len(prefix):]
+        else:
+            sub = path
+        params = r.matches(sub)
         if params is not None and r.convertors_ok(params):
-            return r, params
-    return None, None
+            return owner, r, params
+    return None, None, None
 
 
 async def dispatch(app, ws) -> None:
@@ -273,11 +292,11 @@ async def dispatch(app, ws) -> None:
         if not await _ensure_started(app):
             await ws.close(1011, "")
             return
-    route, params = match(app, ws.path)
+    owner, route, params = match(app, ws.path)
     if route is None:
         await ws.close(1000, "")
         return
-    await route.handle(app, ws, params)
+    await route.handle(owner, ws, params)
 
 
 async def _ensure_started(app) -> bool:

@@ -30,6 +30,7 @@
 
 #include "../../csrc/http2/session.h"
 #include "../../csrc/server/config.h"
+#include "../../csrc/ws/conn.h" /* the fa_wsc_* stubs below match it */
 
 #ifndef H2_STUB_STREAM_BODY_PATH
 #error "define H2_STUB_STREAM_BODY_PATH (and struct fa_worker) before including h2_stub.h"
@@ -153,6 +154,48 @@ void fa_obs_h2_sent(fa_conn *c, int frame_type, uint32_t error_code)
     (void)c;
     (void)frame_type;
     (void)error_code;
+}
+
+/* the WebSocket layer (ws/conn.c): no websocket routes here, so an extended
+ * CONNECT is served as a plain request and the setting is not announced */
+int fa_wsc_h2_begin(struct fa_conn *c, int32_t stream_id, const fa_request *req, int *status,
+                    const char **why)
+{
+    (void)c;
+    (void)stream_id;
+    (void)req;
+    (void)status;
+    (void)why;
+    return 0;
+}
+
+int fa_wsc_h2_data(struct fa_conn *c, int32_t stream_id, const uint8_t *data, size_t len)
+{
+    (void)c;
+    (void)stream_id;
+    (void)data;
+    (void)len;
+    return 0;
+}
+
+void fa_wsc_h2_closed(struct fa_conn *c, int32_t stream_id, int reset)
+{
+    (void)c;
+    (void)stream_id;
+    (void)reset;
+}
+
+int fa_wsc_h2_is_ws(struct fa_conn *c, int32_t stream_id)
+{
+    (void)c;
+    (void)stream_id;
+    return 0;
+}
+
+int fa_wsc_enabled(struct fa_conn *c)
+{
+    (void)c;
+    return 0;
 }
 
 #endif

@@ -8,6 +8,7 @@
 #include "../../csrc/ws/deflate.h"
 #include "../../csrc/ws/frame.h"
 #include "../../csrc/ws/handshake.h"
+#include "../../csrc/ws/reader.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -628,6 +629,123 @@ static void test_deflate(void)
     fa_ws_deflate_free(&d);
 }
 
+/* ---- the reader: bytes to events, fed whole, in 3-byte pieces, byte by byte */
+
+typedef struct fa_t_rdlog {
+    char log[4096]; /* "M1:hello|C9:p|E1002|" ... */
+    size_t n;
+    int copied;     /* some message was delivered from the reader's buffer */
+} fa_t_rdlog;
+
+static void fa_t_rd(const uint8_t *wire, size_t n, size_t step, uint64_t max_message,
+                    fa_ws_deflate *z, fa_t_rdlog *out)
+{
+    static uint8_t buf[1 << 20];
+    fa_ws_reader r;
+    fa_ws_reader_init(&r, max_message, 0);
+    if (z != NULL)
+        fa_ws_reader_set_deflate(&r, z);
+    memset(out, 0, sizeof(*out));
+    size_t have = 0, pos = 0;
+    for (;;) {
+        fa_ws_event ev;
+        int k = fa_ws_reader_next(&r, buf, have, &pos, &ev);
+        if (k == FA_WS_EV_NONE) {
+            if (have == n)
+                break;
+            size_t add = step && step < n - have ? step : n - have;
+            memcpy(buf + have, wire + have, add);
+            have += add;
+            continue;
+        }
+        int w;
+        if (k == FA_WS_EV_ERROR)
+            w = snprintf(out->log + out->n, sizeof(out->log) - out->n, "E%u|", ev.close_code);
+        else
+            w = snprintf(out->log + out->n, sizeof(out->log) - out->n, "%c%u:%.*s|",
+                         k == FA_WS_EV_MESSAGE ? 'M' : 'C', ev.opcode, (int)ev.len, (const char *)ev.data);
+        if (k == FA_WS_EV_MESSAGE && ev.data == (const uint8_t *)r.msg.data)
+            out->copied = 1;
+        out->n += (size_t)w;
+        if (k == FA_WS_EV_ERROR)
+            break;
+    }
+    fa_ws_reader_free(&r);
+}
+
+static void fa_t_expect_rd(const char *what, uint64_t max_message, const char *want)
+{
+    static fa_t_rdlog a, b, c;
+    fa_t_rd(fa_t_w.b, fa_t_w.n, 0, max_message, NULL, &a);
+    fa_t_rd(fa_t_w.b, fa_t_w.n, 3, max_message, NULL, &b);
+    fa_t_rd(fa_t_w.b, fa_t_w.n, 1, max_message, NULL, &c);
+    CHECK(strcmp(a.log, want) == 0, "%s: whole gave %s, want %s", what, a.log, want);
+    CHECK(strcmp(b.log, want) == 0, "%s: 3-byte pieces gave %s", what, b.log);
+    CHECK(strcmp(c.log, want) == 0, "%s: bytewise gave %s", what, c.log);
+}
+
+static void test_reader(void)
+{
+    static fa_t_rdlog ev;
+    fa_t_w.n = 0;
+    fa_t_frame(&fa_t_w, 1, 0, FA_WS_OP_TEXT, "hello", 5, 1);
+    fa_t_frame(&fa_t_w, 0, 0, FA_WS_OP_BINARY, "ab", 2, 1);
+    fa_t_frame(&fa_t_w, 1, 0, FA_WS_OP_PING, "p", 1, 1);
+    fa_t_frame(&fa_t_w, 1, 0, FA_WS_OP_CONT, "cd", 2, 1);
+    fa_t_frame(&fa_t_w, 1, 0, FA_WS_OP_CLOSE, "\x03\xe8", 2, 1);
+    fa_t_expect_rd("messages around a ping", 0, "M1:hello|C9:p|M2:abcd|C8:\x03\xe8|");
+    fa_t_rd(fa_t_w.b, fa_t_w.n, 0, 0, NULL, &ev);
+    CHECK(ev.copied, "the fragmented message is assembled in the reader's buffer");
+    fa_t_w.n = 0;
+    fa_t_frame(&fa_t_w, 1, 0, FA_WS_OP_TEXT, "in place", 8, 1);
+    fa_t_rd(fa_t_w.b, fa_t_w.n, 0, 0, NULL, &ev);
+    CHECK(!ev.copied && strcmp(ev.log, "M1:in place|") == 0, "a whole frame is delivered in place");
+
+    fa_t_w.n = 0;
+    fa_t_frame(&fa_t_w, 0, 0, FA_WS_OP_TEXT, "\xe2\x82", 2, 1);
+    fa_t_frame(&fa_t_w, 1, 0, FA_WS_OP_CONT, "\xac!", 2, 1);
+    fa_t_expect_rd("UTF-8 across fragments", 0, "M1:\xe2\x82\xac!|");
+    fa_t_w.n = 0;
+    fa_t_frame(&fa_t_w, 1, 0, FA_WS_OP_TEXT, "ok", 2, 1);
+    fa_t_frame(&fa_t_w, 1, 0, FA_WS_OP_TEXT, "\xff", 1, 1);
+    fa_t_expect_rd("bad UTF-8 after a message", 0, "M1:ok|E1007|");
+    fa_t_w.n = 0;
+    fa_t_frame(&fa_t_w, 0, 0, FA_WS_OP_BINARY, "12345", 5, 1);
+    fa_t_frame(&fa_t_w, 1, 0, FA_WS_OP_CONT, "6789", 4, 1);
+    fa_t_expect_rd("message over the limit", 8, "E1009|");
+    fa_t_w.n = 0;
+    fa_t_frame(&fa_t_w, 1, 0, FA_WS_OP_TEXT, "x", 1, 0);
+    fa_t_expect_rd("unmasked", 0, "E1002|");
+
+    /* compressed: a message, then a bomb past the limit */
+    fa_ws_deflate_params pp = {0, 0, 15, 15};
+    fa_ws_deflate tx, rx;
+    CHECK(fa_ws_deflate_init(&tx, &pp) == 0, "reader: deflate init");
+    fa_buf zbuf = FA_BUF_INIT;
+    const char *text = "compressed compressed compressed";
+    fa_ws_deflate_message(&tx, (const uint8_t *)text, strlen(text), &zbuf);
+    fa_t_w.n = 0;
+    fa_t_frame(&fa_t_w, 1, 4, FA_WS_OP_TEXT, zbuf.data, zbuf.len, 1);
+    for (size_t step = 0; step <= 3; step += 3) {
+        CHECK(fa_ws_deflate_init(&rx, &pp) == 0, "reader: inflate init");
+        fa_t_rd(fa_t_w.b, fa_t_w.n, step, 1000, &rx, &ev);
+        CHECK(strcmp(ev.log, "M1:compressed compressed compressed|") == 0, "compressed (step %zu): %s",
+              step, ev.log);
+        fa_ws_deflate_free(&rx);
+    }
+    static uint8_t zeros[100000];
+    fa_buf_reset(&zbuf);
+    fa_ws_deflate_message(&tx, zeros, sizeof(zeros), &zbuf);
+    fa_t_w.n = 0;
+    fa_t_frame(&fa_t_w, 1, 4, FA_WS_OP_BINARY, zbuf.data, zbuf.len, 1);
+    CHECK(fa_ws_deflate_init(&rx, &pp) == 0, "reader: inflate init 2");
+    fa_t_rd(fa_t_w.b, fa_t_w.n, 0, 1000, &rx, &ev);
+    CHECK(strcmp(ev.log, "E1009|") == 0, "inflating past the limit: %s", ev.log);
+    fa_ws_deflate_free(&rx);
+    fa_ws_deflate_free(&tx);
+    fa_buf_free(&zbuf);
+}
+
 int main(void)
 {
     test_messages();
@@ -637,6 +755,7 @@ int main(void)
     test_heads_and_mask();
     test_handshake();
     test_deflate();
+    test_reader();
     printf("%d passed, %d failed\n", fa_t_passed, fa_t_failed);
     return fa_t_failed != 0;
 }

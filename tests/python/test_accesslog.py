@@ -360,3 +360,54 @@ def test_access_log_of_two_processes_no_torn_or_lost_line(tmp_path):
     assert not bad, bad[:5]
     assert len(lines) == n
     assert {int(pattern.fullmatch(ln).group(1)) for ln in lines} == set(pids), "both processes logged"
+
+
+def test_on_a_pipe_a_line_longer_than_pipe_buf_is_cut(tmp_path):
+    """stderr a pipe: a worker's buffer is PIPE_BUF (4096) bytes, so every
+    write(2) is atomic; a longer line is cut to fit, ending in '...'."""
+    port = helpers.free_port()
+    cfg = dict(helpers.DEFAULT_CONFIG, port=port, access_log=True, access_log_format="{method} {target} {status}")
+    proc = subprocess.Popen([helpers.sys.executable, str(helpers.APPS / "basic.py"), json.dumps(cfg)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=helpers.native_env(), cwd=str(helpers.ROOT))
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                helpers.h1_request(port, "GET", "/test")
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        long_path = "/long/" + "x" * 7000
+        assert helpers.h1_request(port, "GET", long_path).status == 404
+        assert helpers.h1_request(port, "GET", "/test?after").status == 200
+        proc.send_signal(2)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = err.decode("latin-1").splitlines()
+    cut = [ln for ln in lines if ln.startswith("GET /long/")]
+    assert len(cut) == 1 and cut[0].endswith("...") and len(cut[0]) == 4095, (len(cut[0]), cut[0][-20:])
+    assert "GET /test?after 200" in lines
+
+
+def test_client_and_scheme_a_trusted_proxy_forwarded(start_server):
+    """With proxy_headers, the line shows the client (and scheme) a trusted
+    proxy named, as Uvicorn's does; the peer's own address otherwise."""
+    s_ = start_server(access_log=True, proxy_headers=True, access_log_format="X {client} {client_ip} {scheme} {target}")
+    since = s_.stderr_len()
+    assert helpers.h1_request(s_.port, "GET", "/test?fwd", headers={"X-Forwarded-For": "203.0.113.7",
+                                                                   "X-Forwarded-Proto": "https"}).status == 200
+    assert helpers.h1_request(s_.port, "GET", "/test?rfc", headers={
+        "Forwarded": 'for="[2001:db8::1]:4711";proto=http'}).status == 200
+    with helpers.connect(s_.port) as s:
+        local_port = s.getsockname()[1]
+        s.sendall(b"GET /test?plain HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert helpers.H1Reader(s).read_response().status == 200
+    lines = wait_lines(s_, 3, since, prefix="X ")
+    assert "X 203.0.113.7 203.0.113.7 https /test?fwd" in lines, lines
+    assert "X [2001:db8::1]:4711 2001:db8::1 http /test?rfc" in lines, lines
+    assert f"X 127.0.0.1:{local_port} 127.0.0.1 http /test?plain" in lines, lines

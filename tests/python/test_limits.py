@@ -82,6 +82,24 @@ def test_idle_keepalive_timeout(timeouts):
     assert_serving(timeouts.port)
 
 
+def test_keepalive_timeout_counts_from_the_last_request(timeouts):
+    """A connection that asks every 0.4 keepalive_timeout is never idle for
+    keepalive_timeout: it must serve for several timeouts in a row (each
+    answer is given inline, so the connection never leaves the idle list;
+    its deadline must still move with each request)."""
+    with connect(timeouts.port) as s:
+        reader = helpers.H1Reader(s)
+        t_end = time.monotonic() + 3.5 * TIMEOUTS["keepalive_timeout"]
+        i = 0
+        while time.monotonic() < t_end:
+            s.sendall(build_request("GET", f"/query?{i}"))
+            assert reader.read_response().json()["query"] == str(i), f"request {i}"
+            i += 1
+            time.sleep(TIMEOUTS["keepalive_timeout"] * 0.4)
+        assert i >= 8
+    assert_serving(timeouts.port)
+
+
 def test_body_timeout(timeouts):
     with connect(timeouts.port) as s:
         s.sendall(build_request("POST", "/echo", headers={"Content-Length": "100"}) + b"0123456789")

@@ -266,3 +266,11 @@ def test_graceful_stop_closes_app_websockets_with_1001(tmp_path, mode):
         assert "FA-WSAPP hold closed 1001" in err and "FA-WSAPP hold dependency exit" in err
     finally:
         srv.kill()
+
+
+def test_mounted_app_websocket_and_http(ws_server):
+    async def main():
+        async with connect(url(ws_server, "/sub/ws/r9")) as c:
+            return json.loads(await c.recv())
+    assert run(main()) == {"mounted": "r9", "path": "/sub/ws/r9"}
+    assert http_json(ws_server, "/sub/hello") == {"sub": True}

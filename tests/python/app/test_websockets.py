@@ -1002,11 +1002,11 @@ def test_startup_runs_first_when_a_websocket_comes_before_it():
     # normally runs it before serving): dispatch runs it first
     from fasterapi._runtime import handle_websocket  # noqa: F401 - the server's entry point
     events = []
-    app = FastAPI()
 
-    @app.on_event("startup")
     async def up():
         events.append("startup")
+
+    app = FastAPI(on_startup=[up])
 
     @app.websocket("/ws")
     async def endpoint(websocket: WebSocket):
@@ -1022,11 +1022,10 @@ def test_startup_runs_first_when_a_websocket_comes_before_it():
 
 
 def test_failed_startup_closes_with_1011():
-    app = FastAPI()
-
-    @app.on_event("startup")
     async def up():
         raise RuntimeError("no database")
+
+    app = FastAPI(on_startup=[up])
 
     @app.websocket("/ws")
     async def endpoint(websocket: WebSocket):  # pragma: no cover - never reached
@@ -1057,3 +1056,50 @@ def test_leaving_cancels_an_endpoint_that_waits_elsewhere(monkeypatch):
     with client_for(app).websocket_connect("/ws"):
         pass
     assert cancelled == [True]
+
+
+async def _unoffered_subprotocol(ws):
+    await ws.accept(subprotocol="never-offered")
+
+
+def test_accepting_a_subprotocol_the_client_did_not_offer_is_refused():
+    test_misuse_raises_clear_errors(_unoffered_subprotocol, ValueError, "was not offered by the client")
+
+
+def test_websockets_of_a_mounted_app():
+    sub = FastAPI()
+
+    @sub.websocket("/ws/{room}")
+    async def room(websocket: WebSocket, room: str, q: int = 0):
+        await websocket.accept()
+        await websocket.send_json({"room": room, "q": q, "path": websocket.scope["path"],
+                                   "own_app": websocket.app is sub})
+        await websocket.close()
+
+    @sub.exception_handler(LookupError)
+    async def lookup(websocket, exc):
+        await websocket.close(code=4404, reason="sub handler")
+
+    @sub.websocket("/missing")
+    async def missing(websocket: WebSocket):
+        raise LookupError()
+
+    app = FastAPI()
+
+    @app.websocket("/ws/{room}")
+    async def top(websocket: WebSocket, room: str):
+        await websocket.accept()
+        await websocket.send_json({"top": room})
+        await websocket.close()
+
+    app.mount("/v1", sub)
+    c = client_for(app)
+    with c.websocket_connect("/v1/ws/lobby?q=2") as ws:
+        assert ws.receive_json() == {"room": "lobby", "q": 2, "path": "/v1/ws/lobby", "own_app": True}
+    with c.websocket_connect("/ws/lobby") as ws:
+        assert ws.receive_json() == {"top": "lobby"}
+    with pytest.raises(WebSocketDisconnect) as ei:
+        with c.websocket_connect("/v1/missing"):
+            pass  # pragma: no cover
+    assert (ei.value.code, ei.value.reason) == (4404, "sub handler")
+    assert app.native_websocket_routes() == ["/ws/{room}", "/v1/ws/{room}", "/v1/missing"]

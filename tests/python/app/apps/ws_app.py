@@ -131,6 +131,24 @@ async def big(websocket: WebSocket):
     await websocket.close()
 
 
+sub = FastAPI(title="mounted")
+
+
+@sub.websocket("/ws/{room}")
+async def sub_room(websocket: WebSocket, room: str):
+    await websocket.accept()
+    await websocket.send_json({"mounted": room, "path": websocket.scope["path"]})
+    await websocket.close()
+
+
+@sub.get("/hello")
+def sub_hello():
+    return {"sub": True}
+
+
+app.mount("/sub", sub)
+
+
 def held():
     try:
         yield "held"
