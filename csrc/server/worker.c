@@ -892,6 +892,13 @@ static void fa_worker_begin_stop(fa_worker *w)
          * is answered with "connection: close". */
         if (fa_h1_idle(c) && !c->read_paused)
             fa_conn_on_readable(c);
+        if (!c->dead && c->proto == FA_PROTO_H2 && c->h2) {
+            /* that read was a new connection's HTTP/2 preface: it gets a
+             * GOAWAY too, not a close under the requests it sends next */
+            fa_h2_shutdown(c);
+            fa_conn_flush(c);
+            continue;
+        }
         if (!c->dead && fa_h1_idle(c))
             fa_conn_close(c);
     }

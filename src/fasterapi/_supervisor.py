@@ -123,9 +123,14 @@ class _Slot:
         self.ever_ready = False
 
 
-def _child_main(make_server, opts, slot, wfd, close_fds, metrics=None) -> int:
+_SUPERVISOR_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+
+
+def _child_main(make_server, opts, slot, wfd, close_fds, metrics=None, sigmask=None) -> int:
     """Runs in the forked child: builds the server, serves on the slot's
-    sockets, watches the recycling limits, stops on SIGTERM."""
+    sockets, watches the recycling limits, stops on SIGTERM.  It starts with
+    the supervisor's signals blocked (see _spawn); sigmask is the mask to
+    restore once its own handlers are in place."""
     for fd in close_fds:
         try:
             os.close(fd)
@@ -137,6 +142,8 @@ def _child_main(make_server, opts, slot, wfd, close_fds, metrics=None) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    if sigmask is not None:  # a SIGTERM sent since the fork is delivered now, to the handler above
+        signal.pthread_sigmask(signal.SIG_SETMASK, sigmask)
     sup = os.getppid()
     server = make_server()
     server._use_listeners([s.fileno() for s in slot.socks], child=True)
@@ -249,11 +256,15 @@ class Supervisor:
         metrics = (self.region, mslot) if mslot is not None else None
         sys.stdout.flush()
         sys.stderr.flush()
+        # Until the child has its own handlers, a SIGTERM sent to it would
+        # run the supervisor's handler it inherited (and be lost): blocked
+        # across the fork, it stays pending until _child_main unblocks it.
+        sigmask = signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISOR_SIGNALS)
         pid = os.fork()
         if pid == 0:
             code = 1
             try:
-                code = _child_main(self.make_server, self.opts, slot, wfd, close, metrics)
+                code = _child_main(self.make_server, self.opts, slot, wfd, close, metrics, sigmask)
             except BaseException as exc:  # noqa: BLE001 - the child must end here, whatever happened
                 import traceback
                 traceback.print_exc()
@@ -264,6 +275,7 @@ class Supervisor:
                     sys.stderr.flush()
                 finally:
                     os._exit(code)
+        signal.pthread_sigmask(signal.SIG_SETMASK, sigmask)
         os.close(wfd)
         os.set_blocking(rfd, False)
         child = _Child(pid, slot, rfd, mslot)

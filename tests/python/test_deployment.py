@@ -290,6 +290,10 @@ def test_systemd_socket_activation_exec_start(tmp_path):
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=native_env(),
                                 cwd=str(APPS))
     try:
+        deadline = time.monotonic() + 30
+        while f"Listening on 127.0.0.1:{port} as 3" not in log.read_text(errors="replace"):
+            assert time.monotonic() < deadline and proc.poll() is None, log.read_text()
+            time.sleep(0.05)
         # the first connection makes it exec the server, which then accepts it
         r = _curl(f"http://127.0.0.1:{port}/who", "-H", "X-Forwarded-For: 9.9.9.9")
         assert r["client"][0] == "127.0.0.2"  # not a trusted proxy: its header is ignored
