@@ -195,49 +195,81 @@ int fa_server_reload_tls(fa_server *srv, char *err, size_t err_size, int *kind, 
     return 0;
 }
 
-int fa_server_add_route(fa_server *srv, const char *method, const char *path, const char *module,
-                        const char *qualname, int pooled, int stream_body, char *err,
-                        size_t err_size)
+/* The next handler slot, grown if needed and zeroed; NULL when out of
+ * memory.  It counts once fa_handler_fill() succeeded and the caller
+ * increments num_handlers. */
+static fa_handler_ref *fa_handler_slot(fa_server *srv)
 {
     if (srv->num_handlers == srv->cap_handlers) {
         size_t cap = srv->cap_handlers ? srv->cap_handlers * 2 : 8;
         fa_handler_ref *p = realloc(srv->handlers, cap * sizeof(*p));
         if (p == NULL)
-            goto oom;
+            return NULL;
         srv->handlers = p;
         srv->cap_handlers = cap;
     }
-    int id = (int)srv->num_handlers;
-    int rc = fa_router_add(&srv->router, method, path, id, pooled);
-    if (rc == -2) {
-        snprintf(err, err_size, "a route for %s %s is already registered", method, path);
-        return -1;
-    }
-    if (rc == -3) {
-        snprintf(err, err_size,
-                 "bad path pattern %s: a parameter is a whole segment like {name} or "
-                 "{name:path} (last segment only), with distinct names, at most %d",
-                 path, FA_MAX_PATH_PARAMS);
-        return -1;
-    }
-    if (rc < 0)
-        goto oom;
-    fa_handler_ref *h = &srv->handlers[id];
-    size_t label_len = strlen(method) + strlen(path) + 2;
+    fa_handler_ref *h = &srv->handlers[srv->num_handlers];
+    memset(h, 0, sizeof(*h));
+    return h;
+}
+
+/* Copies what a handler ref holds; its label is "<kind>:<name>".  Returns
+ * 0, or -1 when out of memory (h is left empty). */
+static int fa_handler_fill(fa_handler_ref *h, const char *module, const char *qualname,
+                           const char *kind, const char *name, const char *route)
+{
+    size_t label_len = strlen(kind) + strlen(name) + 2;
     h->module = strdup(module);
     h->qualname = strdup(qualname);
     h->label = malloc(label_len);
-    h->route = strdup(path);
+    h->route = strdup(route);
     if (h->module == NULL || h->qualname == NULL || h->label == NULL || h->route == NULL) {
         free(h->module);
         free(h->qualname);
         free(h->label);
         free(h->route);
-        /* the route stays but points at a handler id that will never load:
-         * the caller raises MemoryError and the server is not started */
-        goto oom;
+        memset(h, 0, sizeof(*h));
+        return -1;
     }
-    snprintf(h->label, label_len, "%s:%s", method, path);
+    snprintf(h->label, label_len, "%s:%s", kind, name);
+    return 0;
+}
+
+/* What fa_router_add()'s failure rc means, in err; what names the route
+ * ("a route for GET /x", "a WebSocket route for /x"). */
+static void fa_route_error(int rc, const char *what, const char *path, char *err, size_t err_size)
+{
+    if (rc == -2)
+        snprintf(err, err_size, "%s is already registered", what);
+    else if (rc == -3)
+        snprintf(err, err_size,
+                 "bad path pattern %s: a parameter is a whole segment like {name} or "
+                 "{name:path} (last segment only), with distinct names, at most %d",
+                 path, FA_MAX_PATH_PARAMS);
+    else
+        snprintf(err, err_size, "out of memory");
+}
+
+int fa_server_add_route(fa_server *srv, const char *method, const char *path, const char *module,
+                        const char *qualname, int pooled, int stream_body, char *err,
+                        size_t err_size)
+{
+    fa_handler_ref *h = fa_handler_slot(srv);
+    if (h == NULL)
+        goto oom;
+    int id = (int)srv->num_handlers;
+    int rc = fa_router_add(&srv->router, method, path, id, pooled);
+    if (rc < 0) {
+        char what[512];
+        snprintf(what, sizeof(what), "a route for %s %s", method, path);
+        fa_route_error(rc, what, path, err, err_size);
+        return -1;
+    }
+    /* on failure the route stays but points at a handler id that will
+     * never load: the caller raises MemoryError and the server is not
+     * started */
+    if (fa_handler_fill(h, module, qualname, method, path, path) < 0)
+        goto oom;
     h->stream_body = stream_body;
     srv->router.routes[rc].stream_body = stream_body;
     srv->num_handlers++;
@@ -258,45 +290,20 @@ int fa_server_add_websocket(fa_server *srv, const char *path, const char *module
         srv->ws_opts = p;
         srv->cap_ws_opts = cap;
     }
-    if (srv->num_handlers == srv->cap_handlers) {
-        size_t cap = srv->cap_handlers ? srv->cap_handlers * 2 : 8;
-        fa_handler_ref *p = realloc(srv->handlers, cap * sizeof(*p));
-        if (p == NULL)
-            goto oom;
-        srv->handlers = p;
-        srv->cap_handlers = cap;
-    }
+    fa_handler_ref *h = fa_handler_slot(srv);
+    if (h == NULL)
+        goto oom;
     int id = (int)srv->num_handlers;
     int rc = fa_router_add(&srv->ws_router, "GET", path, id, 0);
-    if (rc == -2) {
-        snprintf(err, err_size, "a WebSocket route for %s is already registered", path);
+    if (rc < 0) {
+        char what[512];
+        snprintf(what, sizeof(what), "a WebSocket route for %s", path);
+        fa_route_error(rc, what, path, err, err_size);
         return -1;
     }
-    if (rc == -3) {
-        snprintf(err, err_size,
-                 "bad path pattern %s: a parameter is a whole segment like {name} or "
-                 "{name:path} (last segment only), with distinct names, at most %d",
-                 path, FA_MAX_PATH_PARAMS);
-        return -1;
-    }
-    if (rc < 0)
-        goto oom;
     srv->ws_opts[rc] = *opt;
-    fa_handler_ref *h = &srv->handlers[id];
-    memset(h, 0, sizeof(*h));
-    size_t label_len = strlen(path) + 4;
-    h->module = strdup(module);
-    h->qualname = strdup(qualname);
-    h->label = malloc(label_len);
-    h->route = strdup(path);
-    if (h->module == NULL || h->qualname == NULL || h->label == NULL || h->route == NULL) {
-        free(h->module);
-        free(h->qualname);
-        free(h->label);
-        free(h->route);
+    if (fa_handler_fill(h, module, qualname, "WS", path, path) < 0)
         goto oom;
-    }
-    snprintf(h->label, label_len, "WS:%s", path);
     srv->num_handlers++;
     return id;
 oom:
@@ -309,29 +316,9 @@ oom:
  * out of memory. */
 static int fa_server_new_handler(fa_server *srv, const char *what, const char *module, const char *qualname)
 {
-    if (srv->num_handlers == srv->cap_handlers) {
-        size_t cap = srv->cap_handlers ? srv->cap_handlers * 2 : 8;
-        fa_handler_ref *p = realloc(srv->handlers, cap * sizeof(*p));
-        if (p == NULL)
-            return -1;
-        srv->handlers = p;
-        srv->cap_handlers = cap;
-    }
-    fa_handler_ref *h = &srv->handlers[srv->num_handlers];
-    memset(h, 0, sizeof(*h));
-    size_t label_len = strlen(what) + strlen(qualname) + 2;
-    h->module = strdup(module);
-    h->qualname = strdup(qualname);
-    h->label = malloc(label_len);
-    h->route = strdup("");
-    if (h->module == NULL || h->qualname == NULL || h->label == NULL || h->route == NULL) {
-        free(h->module);
-        free(h->qualname);
-        free(h->label);
-        free(h->route);
+    fa_handler_ref *h = fa_handler_slot(srv);
+    if (h == NULL || fa_handler_fill(h, module, qualname, what, qualname, "") < 0)
         return -1;
-    }
-    snprintf(h->label, label_len, "%s:%s", what, qualname);
     return (int)srv->num_handlers++;
 }
 
