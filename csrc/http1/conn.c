@@ -565,6 +565,13 @@ int fa_h1_respond(fa_conn *c, fa_response *resp)
 {
     fa_h1_state *h = &c->h1;
     fa_buf *o = &c->wbuf;
+    /* RFC 9110 15.2: a 1xx is interim, never the final answer (the client
+     * would wait on for one); the upgrades write their own 101 */
+    if (resp->status >= 100 && resp->status < 200 &&
+        fa_response_simple(resp, 500, "Internal Server Error\n") < 0) {
+        c->close_after_write = 1;
+        return 0;
+    }
     /* an answer that comes before its streamed body was read whole leaves
      * body bytes on the wire: the connection cannot carry another request */
     int keep = h->keep_alive && !fa_worker_stopping(c->worker) && !c->read_eof &&
