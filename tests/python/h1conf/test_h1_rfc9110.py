@@ -109,6 +109,7 @@ def test_9110_9_1_unknown_method(h1):
     for a method the target resource does not support)."""
     r = answered(h1, b"FOO / HTTP/1.1\r\nHost: localhost\r\n\r\n", 405)
     assert "GET" in r.header("allow", "")
+    answered(h1, b"FOO /nope HTTP/1.1\r\nHost: localhost\r\n\r\n", 404)
 
 
 def test_9110_6_6_1_date_header(h1):

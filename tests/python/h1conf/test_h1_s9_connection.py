@@ -121,7 +121,7 @@ def test_9_6_half_close_pipelined_all_answered(h1):
     assert c.closed()
 
 
-def test_7_6_1_connection_options_not_forwarded(h1):
+def test_9110_7_6_1_connection_options_not_forwarded(h1):
     """RFC 9110 7.6.1: the Connection field and the fields it names are for
     this hop; we are the last hop, so the handler may see them, but our
     response never echoes the request's Connection options (Keep-Alive,
