@@ -46,6 +46,17 @@ static const fa_header *fa_ws_find(const fa_request *req, const char *name)
     return NULL;
 }
 
+/* RFC 6455 11.3.1 / 11.3.5: Sec-WebSocket-Key and Sec-WebSocket-Version
+ * MUST NOT appear more than once in a handshake request. */
+static int fa_ws_more_than_once(const fa_request *req, const char *name)
+{
+    size_t n = strlen(name), count = 0;
+    for (size_t i = 0; i < req->num_headers; i++)
+        if (req->headers[i].name_len == n && memcmp(req->headers[i].name, name, n) == 0)
+            count++;
+    return count > 1;
+}
+
 int fa_ws_is_upgrade_h1(const fa_request *req)
 {
     const fa_header *h = fa_ws_find(req, "upgrade");
@@ -79,6 +90,11 @@ static void fa_ws_common(const fa_request *req, fa_ws_handshake *hs)
         hs->extensions = h->value;
         hs->extensions_len = h->value_len;
     }
+    if (fa_ws_more_than_once(req, "sec-websocket-version")) {
+        hs->status = 400;
+        hs->error = "Sec-WebSocket-Version must appear once";
+        return;
+    }
     h = fa_ws_find(req, "sec-websocket-version");
     if (!h || h->value_len != 2 || memcmp(h->value, "13", 2) != 0) {
         hs->status = 426;
@@ -106,7 +122,8 @@ void fa_ws_check_h1(const fa_request *req, fa_ws_handshake *hs)
         return;
     }
     h = fa_ws_find(req, "sec-websocket-key");
-    if (!h || !fa_ws_key_ok(h->value, h->value_len)) {
+    if (!h || !fa_ws_key_ok(h->value, h->value_len) ||
+        fa_ws_more_than_once(req, "sec-websocket-key")) {
         hs->status = 400;
         hs->error = "Sec-WebSocket-Key must be 16 base64-encoded bytes";
         return;

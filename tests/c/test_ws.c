@@ -505,6 +505,20 @@ static void test_handshake(void)
     r.http_version = 20;
     fa_ws_check_h2(&r, &h);
     CHECK(h.status == 0 && h.protocols == NULL, "h2 handshake needs no key");
+    /* RFC 6455 11.3.1 / 11.3.5: the key and the version appear once */
+    fa_header twice[7];
+    memcpy(twice, hs, sizeof(hs));
+    r.headers = twice;
+    r.num_headers = 7;
+    r.http_version = 11;
+    twice[6] = hs[3];
+    fa_ws_check_h1(&r, &h);
+    CHECK(h.status == 400, "two keys: 400");
+    twice[6] = hs[4];
+    fa_ws_check_h1(&r, &h);
+    CHECK(h.status == 400, "two versions: 400");
+    fa_ws_check_h2(&r, &h);
+    CHECK(h.status == 400, "h2: two versions: 400");
 }
 
 static void test_deflate(void)

@@ -208,3 +208,23 @@ def test_7_1_chunked_over_limit_413(h1):
     chunk = b"x" * 65536
     body = (b"10000\r\n" + chunk + b"\r\n") * 20 + b"0\r\n\r\n"
     rejected(h1, post(b"Transfer-Encoding: chunked\r\n", body), 413)
+
+
+def test_7_1_1_chunk_extensions_bounded_400(h1):
+    """7.1.1: a server ought to limit the length of chunk extensions it
+    reads: more than 4 KiB of them on one size line is a 400."""
+    rejected(h1, post(b"Transfer-Encoding: chunked\r\n", b"3;" + b"x" * 5000 + b"\r\nabc\r\n0\r\n\r\n"))
+
+
+def test_7_1_2_trailer_section_bounded_400(h1):
+    """7.1.2: the trailer section is bounded as a header section is: more
+    than 8 KiB of trailer fields is a 400."""
+    trailers = b"".join(b"X-T%d: %s\r\n" % (i, b"v" * 100) for i in range(100))
+    rejected(h1, post(b"Transfer-Encoding: chunked\r\n", b"3\r\nabc\r\n0\r\n" + trailers + b"\r\n"))
+
+
+@pytest.mark.parametrize("trailer", [b"X-T : v", b"X T: v", b" X-T: v", b"X-T: a\x00b"])
+def test_7_1_2_bad_trailer_field_400(h1, trailer):
+    """7.1.2: trailer fields follow the field syntax of section 5 (no space
+    before the colon, a token name, no NUL): otherwise 400."""
+    rejected(h1, post(b"Transfer-Encoding: chunked\r\n", b"3\r\nabc\r\n0\r\n" + trailer + b"\r\n\r\n"))

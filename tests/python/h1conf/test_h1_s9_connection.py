@@ -2,6 +2,8 @@
 pipelining, half-close) and RFC 9110 7.6.1 (Connection options)."""
 import time
 
+import helpers
+
 from h1x import answered, status_line
 
 GET = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -133,3 +135,29 @@ def test_9110_7_6_1_connection_options_not_forwarded(h1):
     names = {k for k, _ in r.headers}
     assert "x-hop" not in names and "te" not in names and "upgrade" not in names, r.headers
     assert (r.header("connection") or "keep-alive").lower() in ("keep-alive",), r.headers
+
+
+def test_9_8_tls_close_notify(h1):
+    """9.8: a TLS endpoint MUST send a close_notify alert before it closes a
+    connection it means to end cleanly (here after "Connection: close"): the
+    client sees a clean TLS EOF, not a truncation."""
+    import pytest
+    import ssl
+    if h1.tls_ctx is None:
+        pytest.skip("TLS only")
+    s = helpers.connect(h1.port)
+    s = h1.tls_ctx.wrap_socket(s, server_hostname="localhost", suppress_ragged_eofs=False)
+    try:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        data = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ssl.SSLEOFError as exc:
+                raise AssertionError(f"TCP closed without close_notify: {exc}")
+            if not chunk:
+                break  # close_notify received
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 200 OK\r\n"), data[:60]
+    finally:
+        s.close()

@@ -5,12 +5,11 @@ knowledge and TLS with ALPN h2) through tests/python/h2frames.py."""
 from __future__ import annotations
 
 import shutil
-import ssl
 
 import pytest
 
 import helpers
-from wsx import Transport
+from wsx import Transport, tls_context
 
 
 @pytest.fixture(scope="session")
@@ -28,14 +27,6 @@ def ws_tls_server(tmp_path_factory):
     yield from helpers.module_server("conf_app.py", tmp_path_factory, "wsconf-tls",
                                      num_pinned_workers=1,
                                      ssl_certfile=pki["cert"], ssl_keyfile=pki["key"])
-
-
-def tls_context(alpn):
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    ctx.set_alpn_protocols([alpn])
-    return ctx
 
 
 @pytest.fixture(params=["plain", "tls"])

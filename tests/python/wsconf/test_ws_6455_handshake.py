@@ -117,3 +117,12 @@ def test_4_websockets_client(ws):
             await w.send(b"\x00\xff")
             assert await w.recv() == b"\x00\xff"
     asyncio.run(asyncio.wait_for(go(), 20))
+
+
+@pytest.mark.parametrize("name", ["Sec-WebSocket-Key", "Sec-WebSocket-Version"])
+def test_11_3_key_and_version_once(ws, name):
+    """11.3.1 / 11.3.5: Sec-WebSocket-Key and Sec-WebSocket-Version MUST NOT
+    appear more than once in the handshake: a request with two is not a
+    valid handshake: 400."""
+    value = key() if name == "Sec-WebSocket-Key" else "13"
+    refused(ws, upgrade_request(headers=[(name, value)]), 400)

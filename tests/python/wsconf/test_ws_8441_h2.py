@@ -6,8 +6,7 @@ import pytest
 
 import h2frames as F
 import helpers
-from conftest import tls_context
-from wsx import BINARY, CLOSE, PING, PONG, TEXT, close_payload, frame
+from wsx import BINARY, CLOSE, PING, PONG, TEXT, close_payload, frame, tls_context
 
 ENABLE_CONNECT_PROTOCOL = 0x8
 

@@ -183,6 +183,15 @@ def upgrade_request(path="/ws", headers=None, method="GET", version="HTTP/1.1", 
     return head.encode("latin-1")
 
 
+def tls_context(alpn: str) -> ssl.SSLContext:
+    """A client context for the throwaway certificate, offering alpn."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols([alpn])
+    return ctx
+
+
 class Transport:
     def __init__(self, name: str, port: int, tls_ctx=None):
         self.name = name
