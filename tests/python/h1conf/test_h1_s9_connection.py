@@ -3,6 +3,7 @@ pipelining, half-close) and RFC 9110 7.6.1 (Connection options)."""
 import time
 
 import helpers
+import pytest
 
 from h1x import answered, status_line
 
@@ -141,7 +142,6 @@ def test_9_8_tls_close_notify(h1):
     """9.8: a TLS endpoint MUST send a close_notify alert before it closes a
     connection it means to end cleanly (here after "Connection: close"): the
     client sees a clean TLS EOF, not a truncation."""
-    import pytest
     import ssl
     if h1.tls_ctx is None:
         pytest.skip("TLS only")
@@ -161,3 +161,20 @@ def test_9_8_tls_close_notify(h1):
         assert data.startswith(b"HTTP/1.1 200 OK\r\n"), data[:60]
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("target", [b"/nope", b"/only-get", b"/"])
+def test_9_6_unread_body_read_or_closed(h1, target):
+    """9.3 / 9.6: a server that answers without using the body (404, 405,
+    a handler that ignores it) MUST still read it whole or close the
+    connection: the body's bytes are never parsed as the next request."""
+    c = h1.conn()
+    c.send(b"POST " + target + b" HTTP/1.1\r\nHost: localhost\r\nContent-Length: 32\r\n\r\n"
+           b"GET /status?418 HTTP/1.1\r\nX: y\r\n" + GET)
+    first = c.response()
+    assert first.status in (200, 404, 405), first
+    try:
+        second = c.response()
+    except helpers.ConnectionClosed:
+        return  # closed instead of reading: allowed
+    assert second.status == 200 and second.body == b"GET / 0", second
