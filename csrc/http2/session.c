@@ -54,6 +54,10 @@ enum {
     /* Ranges of client stream ids skipped over (never opened) that we
      * remember, to catch a lower id opened later (RFC 9113 5.1.1). */
     FA_H2_SKIPPED_RANGES = 8,
+    /* Recently closed client streams whose late DATA or HEADERS is a
+     * connection error STREAM_CLOSED (RFC 9113 5.1): nghttp2 keeps no
+     * closed streams for us (nghttp2_option_set_no_closed_streams). */
+    FA_H2_CLOSED_RING = 32,
 };
 
 /* Where one request header field sits in the stream's string buffer.
@@ -93,6 +97,7 @@ typedef struct fa_h2_stream {
     int32_t win_before;         /* our send window when a SETTINGS frame began */
     unsigned websocket : 1;     /* RFC 8441 extended CONNECT: ws/conn.c has the stream */
     unsigned protocol_other : 1; /* :protocol named something else */
+    unsigned peer_done : 1;     /* the peer sent END_STREAM or RST_STREAM */
     /* --- response --- */
     fa_buf resp_body; /* moved out of the handler's fa_response */
     size_t resp_off;  /* bytes of resp_body already given to nghttp2 */
@@ -123,6 +128,17 @@ struct fa_h2 {
     uint32_t iws_before; /* peer's INITIAL_WINDOW_SIZE when a SETTINGS began */
     struct { int32_t lo, hi; } skipped[FA_H2_SKIPPED_RANGES];
     unsigned num_skipped; /* ranges recorded so far (ring index) */
+    /* The last FA_H2_CLOSED_RING client streams that closed after the peer
+     * ended or reset them (0: empty slot).  A stream we reset before the
+     * peer was done is not here: its late frames are ignored (5.1). */
+    int32_t closed[FA_H2_CLOSED_RING];
+    unsigned num_closed; /* ring index */
+    /* Frame boundaries of the input, followed alongside nghttp2: it drops
+     * DATA on a stream it does not know without any callback, so DATA on
+     * a closed stream is judged here, before nghttp2 sees the frame. */
+    uint32_t in_skip;  /* bytes to the next frame header (first: the preface) */
+    uint8_t in_hd[9];  /* a frame header split between two reads */
+    uint8_t in_hd_len;
     /* A connection error found in a callback: the code for the GOAWAY
      * that fa_h2_recv() queues when nghttp2 returns the failure. */
     uint32_t term_code;
@@ -468,6 +484,15 @@ static int h2_was_skipped(const fa_h2 *h2, int32_t id)
     return 0;
 }
 
+/* Whether a client stream closed recently after the peer was done with it. */
+static int h2_was_closed(const fa_h2 *h2, int32_t id)
+{
+    for (unsigned i = 0; i < FA_H2_CLOSED_RING; i++)
+        if (h2->closed[i] == id)
+            return 1;
+    return 0;
+}
+
 /* Every frame's header, before nghttp2 acts on it: the stream-id rules of
  * RFC 9113 5.1.1 that nghttp2 1.52 does not apply.  A new stream id must be
  * greater than every id the client used before; the ids it skips are
@@ -495,11 +520,11 @@ static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd,
         return 0;
     }
     int32_t id = hd->stream_id;
-    if ((hd->type != NGHTTP2_HEADERS && hd->type != NGHTTP2_DATA) || id <= 0 || (id & 1) == 0)
+    /* DATA on closed streams: h2_recv_frames(), since nghttp2 drops those
+     * frames before this callback */
+    if (hd->type != NGHTTP2_HEADERS || id <= 0 || (id & 1) == 0)
         return 0; /* even ids and stream 0: nghttp2 judges them */
     if (id > h2->last_peer_sid) {
-        if (hd->type != NGHTTP2_HEADERS)
-            return 0; /* DATA on an idle stream: nghttp2's PROTOCOL_ERROR */
         /* the next id the client could have used: 1 on a fresh session */
         int32_t next = h2->last_peer_sid > 0 ? h2->last_peer_sid + 2 : 1;
         if (id > next) {
@@ -510,14 +535,24 @@ static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd,
         h2->last_peer_sid = id;
         return 0;
     }
-    if (id == h2->last_peer_sid || !h2_was_skipped(h2, id))
-        return 0;
-    /* A HEADERS frame opening a lower id (5.1.1: PROTOCOL_ERROR), or DATA on
-     * a stream closed by a higher one (6.1: STREAM_CLOSED; a connection
-     * error, as nghttp2 treats DATA on the closed streams it knows). */
-    h2->term_code = hd->type == NGHTTP2_HEADERS ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_STREAM_CLOSED;
-    h2->term_set = 1;
-    return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (id < h2->last_peer_sid && h2_was_skipped(h2, id)) {
+        /* a HEADERS frame opening a lower id (5.1.1: PROTOCOL_ERROR) */
+        h2->term_code = NGHTTP2_PROTOCOL_ERROR;
+        h2->term_set = 1;
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    if (h2_was_closed(h2, id)) {
+        /* 5.1 closed, 8.1: HEADERS on a stream the peer had ended or reset.
+         * The RFC allows a connection error STREAM_CLOSED here (5.4.1), and
+         * it is what nghttp2 answers on the closed streams it keeps. */
+        h2->term_code = NGHTTP2_STREAM_CLOSED;
+        h2->term_set = 1;
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    /* open streams are nghttp2's; a closed one we reset before the peer was
+     * done, or one too old to be remembered: nghttp2 ignores the frame
+     * (5.1: frames after our RST_STREAM MUST be ignored) */
+    return 0;
 }
 
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
@@ -648,12 +683,21 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
         return h2_check_window_change(session, h2);
+    if (frame->hd.type == NGHTTP2_RST_STREAM) {
+        /* the stream closes right after this callback */
+        fa_h2_stream *st = h2_stream_get(h2, frame->hd.stream_id);
+        if (st != NULL)
+            st->peer_done = 1;
+        return 0;
+    }
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
         return 0;
     fa_h2_stream *st = h2_stream_get(h2, frame->hd.stream_id);
     if (st == NULL)
         return 0;
     int end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (end)
+        st->peer_done = 1;
     if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == 0 && !end)
         h2_glitch(h2); /* empty DATA frames cost us and carry nothing */
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
@@ -808,6 +852,8 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id,
         if (st->websocket && st->dispatched && !h2->zombie)
             fa_wsc_h2_closed(h2->conn, stream_id, 1); /* RFC 8441: the WebSocket is over */
         int unanswered = st->dispatched && !st->responded;
+        if (st->peer_done)
+            h2->closed[h2->num_closed++ % FA_H2_CLOSED_RING] = stream_id;
         nghttp2_session_set_stream_user_data(session, stream_id, NULL);
         h2_stream_free(h2, st);
         /* reset before its answer: a coroutine handler serving it is
@@ -916,13 +962,14 @@ static int h2_new_session(fa_h2 *h2)
 
     nghttp2_option_set_max_settings(opt, FA_H2_MAX_SETTINGS);
     nghttp2_option_set_max_outbound_ack(opt, FA_H2_MAX_OUTBOUND_ACK);
-    /* Closed streams are kept (nghttp2 keeps at most as many as
-     * MAX_CONCURRENT_STREAMS): without them a frame on a stream that
-     * ended or was reset is dropped silently instead of answered with
-     * STREAM_CLOSED (RFC 9113 5.1, 6.1).  For the same reason we do not
-     * announce SETTINGS_NO_RFC7540_PRIORITIES: with it, nghttp2 1.52 skips
-     * PRIORITY frames unchecked (6.3: stream 0; 5.3.1: self-dependency)
-     * and keeps no closed streams. */
+    /* nghttp2 keeps no closed streams: kept, they cost ~47 KB per busy
+     * connection (up to MAX_CONCURRENT_STREAMS of them) and ~11% CPU per
+     * request.  The STREAM_CLOSED answers of RFC 9113 5.1/6.1 they gave
+     * come from our ring of recently closed ids instead (on_begin_frame).
+     * We still do not announce SETTINGS_NO_RFC7540_PRIORITIES: with it,
+     * nghttp2 1.52 skips PRIORITY frames unchecked (6.3: stream 0; 5.3.1:
+     * self-dependency). */
+    nghttp2_option_set_no_closed_streams(opt, 1);
     /* we give flow-control credit back ourselves (on_data_chunk_recv) */
     nghttp2_option_set_no_auto_window_update(opt, 1);
 #ifdef FA_HAVE_NGHTTP2_STREAM_RESET_RATE_LIMIT
@@ -980,6 +1027,7 @@ static int h2_start_upgrade(fa_h2 *h2, const uint8_t *settings, size_t settings_
     if (nghttp2_session_set_stream_user_data(h2->session, 1, st) != 0)
         return -1;
     st->remote_closed = 1;
+    st->peer_done = 1;
     st->is_head = head != 0;
     st->has_method = st->has_path = 1;
     st->method_len = req->method_len;
@@ -1019,6 +1067,7 @@ int fa_h2_start(fa_conn *c, const uint8_t *settings, size_t settings_len,
     h2->conn = c;
     h2->cfg = fa_worker_config(c->worker);
     h2->glitch_start_ms = h2_now_ms();
+    h2->in_skip = 24; /* the client's connection preface (RFC 9113 3.4) */
     if (h2_new_session(h2) < 0)
         goto out;
     c->h2 = h2;
@@ -1071,22 +1120,74 @@ static uint32_t h2_recv_error_code(const fa_h2 *h2, ssize_t err)
     }
 }
 
+/* Gives nghttp2 data[*fed, to).  Returns its error, or 0. */
+static ssize_t h2_feed(fa_h2 *h2, const uint8_t *data, size_t *fed, size_t to)
+{
+    while (*fed < to) {
+        ssize_t n = nghttp2_session_mem_recv(h2->session, data + *fed, to - *fed);
+        if (n <= 0)
+            return n; /* 0 only if paused, which we never ask for */
+        *fed += (size_t)n;
+    }
+    return 0;
+}
+
+/* Feeds nghttp2 frame by frame where it matters: every frame before a DATA
+ * frame is processed first (an RST_STREAM just before it may have closed
+ * its stream), then the DATA frame's stream is looked up. */
+static ssize_t h2_recv_frames(fa_h2 *h2, const uint8_t *data, size_t len)
+{
+    size_t off = 0, fed = 0;
+    while (off < len) {
+        if (h2->in_skip > 0) {
+            size_t k = len - off < h2->in_skip ? len - off : h2->in_skip;
+            h2->in_skip -= (uint32_t)k;
+            off += k;
+            continue;
+        }
+        size_t k = 9u - h2->in_hd_len;
+        if (k > len - off)
+            k = len - off;
+        memcpy(h2->in_hd + h2->in_hd_len, data + off, k);
+        h2->in_hd_len = (uint8_t)(h2->in_hd_len + k);
+        off += k;
+        if (h2->in_hd_len < 9)
+            break;
+        const uint8_t *hd = h2->in_hd;
+        h2->in_hd_len = 0;
+        h2->in_skip = (uint32_t)hd[0] << 16 | (uint32_t)hd[1] << 8 | hd[2];
+        int32_t id = (int32_t)((uint32_t)(hd[5] & 0x7f) << 24 | (uint32_t)hd[6] << 16 |
+                               (uint32_t)hd[7] << 8 | hd[8]);
+        if (hd[3] != NGHTTP2_DATA || (id & 1) == 0)
+            continue;
+        /* the header began in this read, or was all fed before it */
+        ssize_t n = h2_feed(h2, data, &fed, off - fed >= 9 ? off - 9 : fed);
+        if (n != 0 || h2->zombie)
+            return n;
+        if (id > h2->last_peer_sid)
+            continue; /* DATA on an idle stream: nghttp2's PROTOCOL_ERROR */
+        if (h2_was_closed(h2, id) || (id < h2->last_peer_sid && h2_was_skipped(h2, id))) {
+            /* 6.1: DATA on a stream that is not open or half-closed (local)
+             * is STREAM_CLOSED: a connection error, as nghttp2 answers it on
+             * the closed streams it keeps (5.4.1 allows it); streams jumped
+             * over are closed (5.1.1) */
+            h2->term_code = NGHTTP2_STREAM_CLOSED;
+            h2->term_set = 1;
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
+    }
+    return h2_feed(h2, data, &fed, len);
+}
+
 int fa_h2_recv(fa_conn *c, const uint8_t *data, size_t len)
 {
     fa_h2 *h2 = c->h2;
     if (h2 == NULL || h2->nest > 0)
         return -1;
-    ssize_t n = 0;
-    size_t off = 0;
     if (len > 0)
         h2->await_preface = 0; /* the client speaks HTTP/2 now */
     h2->nest++;
-    while (off < len) {
-        n = nghttp2_session_mem_recv(h2->session, data + off, len - off);
-        if (n <= 0)
-            break; /* 0 only if paused, which we never ask for */
-        off += (size_t)n;
-    }
+    ssize_t n = h2_recv_frames(h2, data, len);
     h2->nest--;
     if (h2->zombie) {
         h2_destroy(h2);
