@@ -98,6 +98,7 @@ typedef struct fa_h2_stream {
     unsigned websocket : 1;     /* RFC 8441 extended CONNECT: ws/conn.c has the stream */
     unsigned protocol_other : 1; /* :protocol named something else */
     unsigned peer_done : 1;     /* the peer sent END_STREAM or RST_STREAM */
+    unsigned in_rx : 1, in_tx : 1; /* counted in num_receiving / num_sending */
     /* --- response --- */
     fa_buf resp_body; /* moved out of the handler's fa_response */
     size_t resp_off;  /* bytes of resp_body already given to nghttp2 */
@@ -109,6 +110,13 @@ struct fa_h2 {
     const fa_config *cfg;
     fa_h2_stream *streams;
     int busy;          /* streams dispatched and not closed */
+    /* For fa_h2_timer_state() without a walk over the streams (h2_account):
+     * streams whose request is still arriving, streams with answer bytes
+     * that nghttp2 has not taken yet, and whether the last flush left
+     * nghttp2 with nothing it could send (then those bytes wait for the
+     * peer's flow-control window). */
+    int num_receiving, num_sending;
+    unsigned drained : 1;
     int nest;          /* > 0 while inside nghttp2 or a dispatch */
     unsigned zombie : 1;        /* fa_h2_free() came while nest > 0 */
     unsigned goaway_sent : 1;   /* fa_h2_shutdown() already ran */
@@ -267,6 +275,18 @@ static int h2_valid_field(const char *name, size_t nlen, const char *value, size
 #define FA_H2_SPARE_STREAMS 16
 #define FA_H2_KEEP_BUF 16384 /* larger stream buffers are not kept */
 
+/* Keeps num_receiving and num_sending in step with the stream's state:
+ * called wherever the flags or the answer bytes below change. */
+static void h2_account(fa_h2 *h2, fa_h2_stream *st)
+{
+    unsigned rx = !st->remote_closed && !st->dispatched && !st->rejected;
+    unsigned tx = st->responded && (st->file_fd >= 0 || st->resp_off < st->resp_body.len);
+    h2->num_receiving += (int)rx - (int)st->in_rx;
+    h2->num_sending += (int)tx - (int)st->in_tx;
+    st->in_rx = rx;
+    st->in_tx = tx;
+}
+
 /* Streams are recycled with their buffers: a connection that serves many
  * requests stops allocating once it has seen its usual concurrency. */
 static fa_h2_stream *h2_stream_new(fa_h2 *h2, int32_t id)
@@ -290,6 +310,7 @@ static fa_h2_stream *h2_stream_new(fa_h2 *h2, int32_t id)
     if (h2->streams != NULL)
         h2->streams->prev = st;
     h2->streams = st;
+    h2_account(h2, st);
     return st;
 }
 
@@ -319,6 +340,8 @@ static void h2_stream_free(fa_h2 *h2, fa_h2_stream *st)
         st->next->prev = st->prev;
     if (st->dispatched)
         h2->busy--;
+    h2->num_receiving -= st->in_rx;
+    h2->num_sending -= st->in_tx;
     h2_stream_drop_request(st);
     h2_buf_recycle(&st->resp_body);
     if (st->file_fd >= 0)
@@ -350,6 +373,7 @@ static fa_h2_stream *h2_stream_get(fa_h2 *h2, int32_t id)
 static int h2_reject(fa_h2 *h2, fa_h2_stream *st, int status, const char *text)
 {
     st->rejected = 1;
+    h2_account(h2, st);
     fa_buf_free(&st->body);
     h2->nest++;
     fa_conn_respond_error(h2->conn, st->id, status, text);
@@ -365,6 +389,7 @@ static int h2_dispatch(fa_h2 *h2, fa_h2_stream *st)
         return 0;
     st->dispatched = 1;
     h2->busy++;
+    h2_account(h2, st);
 
     /* HTTP/2 may split cookie into several fields (RFC 9113 8.2.3); handlers
      * expect one, joined with "; ".  The joined value is appended to strs,
@@ -468,6 +493,7 @@ fail:
     /* Out of memory: the stream cannot be served, the connection can. */
     st->dispatched = 0;
     h2->busy--;
+    h2_account(h2, st);
     return h2_reject(h2, st, 503, "Service Unavailable\n");
 }
 
@@ -715,6 +741,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     }
     if (end && st->websocket) {
         st->remote_closed = 1; /* the peer's half is closed: so is the WebSocket */
+        h2_account(h2, st);
         h2->nest++;
         fa_wsc_h2_closed(h2->conn, st->id, 0);
         h2->nest--;
@@ -732,6 +759,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     }
     if (end && st->body_streaming) {
         st->remote_closed = 1;
+        h2_account(h2, st);
         h2->nest++;
         fa_conn_body_feed(h2->conn, st->id, "", 0, 1);
         h2->nest--;
@@ -739,6 +767,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     }
     if (end) {
         st->remote_closed = 1;
+        h2_account(h2, st);
         if (h2_dispatch(h2, st) < 0)
             return NGHTTP2_ERR_CALLBACK_FAILURE;
     }
@@ -794,6 +823,7 @@ static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t s
                    : 0;
     if (fa_buf_append(&st->body, data, len) < 0) {
         st->rejected = 1;
+        h2_account(h2, st);
         fa_buf_free(&st->body);
         nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id,
                                   NGHTTP2_INTERNAL_ERROR);
@@ -864,16 +894,8 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id,
     return h2->zombie ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
-static ssize_t read_response_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
-                                  size_t length, uint32_t *data_flags,
-                                  nghttp2_data_source *source, void *user_data)
+static ssize_t h2_read_body(fa_h2_stream *st, uint8_t *buf, size_t length, uint32_t *data_flags)
 {
-    (void)session;
-    (void)stream_id;
-    fa_h2 *h2 = user_data;
-    if (h2->zombie)
-        return NGHTTP2_ERR_CALLBACK_FAILURE;
-    fa_h2_stream *st = source->ptr;
     if (st->file_fd >= 0) {
         /* nghttp2 asks only for what the flow-control window allows */
         size_t want = st->file_left < length ? (size_t)st->file_left : length;
@@ -913,6 +935,21 @@ static ssize_t read_response_body(nghttp2_session *session, int32_t stream_id, u
         st->resp_off = 0;
     }
     return (ssize_t)n;
+}
+
+static ssize_t read_response_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
+                                  size_t length, uint32_t *data_flags,
+                                  nghttp2_data_source *source, void *user_data)
+{
+    (void)session;
+    (void)stream_id;
+    fa_h2 *h2 = user_data;
+    if (h2->zombie)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    fa_h2_stream *st = source->ptr;
+    ssize_t n = h2_read_body(st, buf, length, data_flags);
+    h2_account(h2, st);
+    return n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1028,6 +1065,7 @@ static int h2_start_upgrade(fa_h2 *h2, const uint8_t *settings, size_t settings_
         return -1;
     st->remote_closed = 1;
     st->peer_done = 1;
+    h2_account(h2, st);
     st->is_head = head != 0;
     st->has_method = st->has_path = 1;
     st->method_len = req->method_len;
@@ -1290,6 +1328,7 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
         } else {
             fa_buf_reset(&st->resp_body);
             if (fa_buf_append(&st->resp_body, r.body.data, r.body.len) < 0) {
+                h2_account(h2, st);
                 nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, stream_id,
                                           NGHTTP2_INTERNAL_ERROR);
                 return;
@@ -1302,6 +1341,7 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
         nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, stream_id,
                                   NGHTTP2_INTERNAL_ERROR);
     }
+    h2_account(h2, st);
     /* A pooled answer arrives outside nghttp2: serialize it now so the
      * worker's fa_conn_flush() has bytes to write.  Inside a callback, the
      * running fa_h2_recv() flushes when the library returns. */
@@ -1331,6 +1371,7 @@ int fa_h2_stream_write(fa_conn *c, int32_t stream_id, const char *data, size_t l
         nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_INTERNAL_ERROR);
         return -1;
     }
+    h2_account(h2, st);
     if (end)
         st->stream_ended = 1;
     nghttp2_session_resume_data(h2->session, stream_id);
@@ -1376,6 +1417,7 @@ int fa_h2_flush(fa_conn *c)
     h2_check_calm(h2);
     fa_conn_buf_take(c, &c->wbuf); /* a pooled block, not a fresh malloc */
     h2->nest++;
+    h2->drained = 0;
     while (c->wbuf.len - c->wpos < FA_H2_WBUF_HIGH) {
         const uint8_t *data;
         ssize_t n = nghttp2_session_mem_send(h2->session, &data);
@@ -1383,8 +1425,10 @@ int fa_h2_flush(fa_conn *c)
             rc = -1;
             break;
         }
-        if (n == 0)
+        if (n == 0) {
+            h2->drained = 1;
             break;
+        }
         if (fa_buf_append(&c->wbuf, data, (size_t)n) < 0) {
             rc = -1;
             break;
@@ -1429,15 +1473,6 @@ int fa_h2_busy(fa_conn *c)
     return c->h2 != NULL ? c->h2->busy : 0;
 }
 
-/* Whether the stream has answer bytes that only the peer's window holds. */
-static int h2_stream_stalled(fa_h2 *h2, const fa_h2_stream *st, int conn_shut)
-{
-    if (!st->responded ||
-        (st->file_fd < 0 && st->resp_off >= st->resp_body.len))
-        return 0;
-    return conn_shut || nghttp2_session_get_stream_remote_window_size(h2->session, st->id) <= 0;
-}
-
 int fa_h2_timer_state(fa_conn *c, int *progress)
 {
     fa_h2 *h2 = c->h2;
@@ -1448,18 +1483,14 @@ int fa_h2_timer_state(fa_conn *c, int *progress)
     h2->progress = 0;
     /* A peer that stops giving window (zero-window hold) gets the write
      * timeout, as one that stops reading: it cannot keep our answers in
-     * memory for ever. */
-    int conn_shut = nghttp2_session_get_remote_window_size(h2->session) <= 0;
-    int receiving = 0;
-    for (const fa_h2_stream *st = h2->streams; st != NULL; st = st->next) {
-        if (h2_stream_stalled(h2, st, conn_shut))
-            return FA_H2_STALLED;
-        if (!st->remote_closed && !st->dispatched && !st->rejected)
-            receiving = 1;
-    }
+     * memory for ever.  Answer bytes that nghttp2 left after a flush that
+     * drained it wait for window (the connection's or their stream's): it
+     * sends all that flow control allows. */
+    if (h2->num_sending > 0 && h2->drained)
+        return FA_H2_STALLED;
     if (h2->busy > 0)
         return FA_H2_BUSY;
-    return receiving ? FA_H2_RECEIVING : FA_H2_IDLE;
+    return h2->num_receiving > 0 ? FA_H2_RECEIVING : FA_H2_IDLE;
 }
 
 void fa_h2_free(fa_conn *c)
