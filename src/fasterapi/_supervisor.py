@@ -30,8 +30,9 @@ child's slot when it exits: its counts stay in the totals, its gauges go.
 Restarts and recycles are counted there by cause.  The scrapes are served
 by a metrics process of their own (its C listener thread), forked first:
 the supervisor forks server processes all its life, and a fork from a
-process with a running thread inherits whatever lock that thread held (the
-allocator's, under ASan: a child that never started).  So the supervisor
+process with a running thread inherits whatever lock that thread held,
+held forever (the likely cause of a child that never started in the ASan
+pass).  So the supervisor
 stays single-threaded, and no server process inherits the metrics
 listening socket.  The supervisor waits until the metrics process listens
 before it forks the server processes, so a scrape at start-up is answered
