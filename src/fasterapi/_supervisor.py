@@ -131,7 +131,7 @@ class _Slot:
         self.ever_ready = False
 
 
-_SUPERVISOR_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+_SUPERVISOR_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1}
 
 
 def _child_main(make_server, opts, slot, wfd, close_fds, metrics=None, sigmask=None) -> int:
@@ -149,6 +149,9 @@ def _child_main(make_server, opts, slot, wfd, close_fds, metrics=None, sigmask=N
     # Ctrl-C reaches the whole process group: the supervisor decides
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # forwarded by the supervisor: the CLI's --access-logfile reopens on it
+    # (make_server installs that handler); ignored until then, not fatal
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     if sigmask is not None:  # a SIGTERM sent since the fork is delivered now, to the handler above
         signal.pthread_sigmask(signal.SIG_SETMASK, sigmask)
@@ -204,6 +207,7 @@ def _metrics_main(region, host, port, wfd, close_fds) -> int:
             pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     # SIGTERM stays blocked, as across the fork (see _spawn_metrics), and
     # is taken by sigtimedwait: no handler, nothing lost before one exists
@@ -540,8 +544,12 @@ class Supervisor:
         def on_hup(*_):
             self.hup = True
 
+        def on_usr1(*_):
+            flags["usr1"] = True
+
         old = {s: signal.signal(s, on_term) for s in (signal.SIGTERM, signal.SIGINT)}
         old[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
+        old[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, on_usr1)
         try:
             scheme = "https" if self.opts.get("tls") else "http"
             where = (f"{scheme}://{self.opts['host']}:{self.slots[0].socks[0].getsockname()[1]}"
@@ -579,6 +587,12 @@ class Supervisor:
             if flags["term"] and not self.stopping:
                 _log("supervisor: stopping every process (finishing in-flight requests)")
                 self._begin_stop()
+            if flags.pop("usr1", False):  # logrotate: every process opens its access log again
+                for child in list(self.children.values()):
+                    try:
+                        os.kill(child.pid, signal.SIGUSR1)
+                    except ProcessLookupError:
+                        pass
             if self.hup:
                 self.hup = False
                 if not self.stopping:

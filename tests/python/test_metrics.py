@@ -275,6 +275,8 @@ def test_metrics_port_in_use_fails_start():
     (dict(metrics_port="80"), "metrics_port must be an int"),
     (dict(metrics_port=True), "metrics_port must be an int"),
     (dict(metrics_host=3), "metrics_host must be a str"),
+    (dict(access_log=True, access_log_fd=-1), "access_log_fd must be between 0 and"),
+    (dict(access_log=True, access_log_fd="2"), "access_log_fd must be an int"),
 ])
 def test_bad_metrics_settings(kw, message):
     import json
