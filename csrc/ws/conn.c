@@ -31,7 +31,9 @@
 
 #include "../http2/session.h"
 #include "../python/interp.h"
+#include "../server/accesslog.h"
 #include "../server/conn_io_internal.h"
+#include "../server/metrics.h"
 #include "../server/server_internal.h"
 #include "deflate.h"
 #include "frame.h"
@@ -76,6 +78,7 @@ struct fa_wsc {
     unsigned resume_queued : 1;
     unsigned in_list : 1;       /* on the worker's list */
     unsigned reaped : 1;        /* HTTP/2 stream closed: on the worker's reap list */
+    unsigned counted_open : 1;  /* in the metrics' open gauge (accepted, end not counted) */
     uint64_t next_ping_ms, pong_deadline_ms, close_deadline_ms;
     struct fa_wsc *cnext;          /* the connection's WebSockets */
     struct fa_wsc *wprev, *wnext;  /* the worker's WebSockets */
@@ -154,9 +157,23 @@ static void fa_wsc_queue_resume(fa_wsc *ws)
     w->ws_resume = ws;
 }
 
+/* Metrics: an accepted WebSocket ended with code (once). */
+static void fa_wsc_count_end(fa_wsc *ws, unsigned code)
+{
+    fa_metrics_block *mb = ws->c->worker->mb;
+    if (!ws->counted_open)
+        return;
+    ws->counted_open = 0;
+    if (mb != NULL) {
+        fa_m_add(&mb->ws_closed[fa_m_ws_close_kind(code)], 1);
+        fa_m_gauge(&mb->ws_open, -1);
+    }
+}
+
 /* Hands the handler its close code, once, and lets go of the `ws` object. */
 static void fa_wsc_detach(fa_wsc *ws, unsigned code, const char *reason, size_t reason_len)
 {
+    fa_wsc_count_end(ws, code);
     void *py = ws->pyws;
     if (py == NULL)
         return;
@@ -272,6 +289,8 @@ static int fa_wsc_deliver(fa_wsc *ws, int binary, const uint8_t *data, size_t le
     fa_worker_python(w);
     int r = fa_pythread_ws_deliver(ws->pyws, binary, data, len);
     w->aio_due = 1;
+    if (w->mb != NULL && r >= 0)
+        fa_m_add(&w->mb->ws_msgs_in, 1);
     if (r < 0) {
         fa_wsc_fail(ws, FA_WS_CLOSE_INTERNAL, "internal error");
         return -1;
@@ -397,6 +416,7 @@ static int fa_wsc_start(fa_wsc *ws, const fa_route *rt, const fa_header *params,
         }
     }
     w->requests++;
+    fa_alog_ws_begin(c, ws->stream_id, &req);
     fa_worker_python(w);
     int rc = fa_pythread_ws_start(w->py, rt->handler_id, &req, protocols, protocols_len, host, port,
                                   ws, &ws->pyws);
@@ -404,16 +424,28 @@ static int fa_wsc_start(fa_wsc *ws, const fa_route *rt, const fa_header *params,
     return rc;
 }
 
-/* Answers the handshake with an HTTP error instead of switching. */
-static void fa_wsc_refuse(fa_wsc *ws, int status)
+/* Answers the handshake with an HTTP response instead of switching:
+ * status with the reason phrase as body, or the handler's own headers and
+ * body (deny()). */
+static void fa_wsc_answer(fa_wsc *ws, int status, const fa_header *hdrs, size_t nh, const void *body,
+                          size_t body_len, int own)
 {
     fa_conn *c = ws->c;
     ws->state = FA_WSC_CLOSED;
     if (c->dead)
         return;
+    fa_alog_ws_answer(c, ws->stream_id, status);
     fa_response resp;
     fa_response_init(&resp);
-    fa_response_simple(&resp, status, fa_http_reason(status));
+    if (!own) {
+        fa_response_simple(&resp, status, fa_http_reason(status));
+    } else {
+        resp.status = status;
+        for (size_t i = 0; i < nh; i++)
+            fa_response_add_header(&resp, hdrs[i].name, hdrs[i].name_len, hdrs[i].value, hdrs[i].value_len);
+        if (body_len > 0)
+            fa_buf_append(&resp.body, body, body_len);
+    }
     if (ws->stream_id == 0) {
         c->h1.keep_alive = 0;
         fa_h1_respond(c, &resp);
@@ -423,6 +455,8 @@ static void fa_wsc_refuse(fa_wsc *ws, int status)
     fa_response_free(&resp);
     fa_conn_flush(c);
 }
+
+static void fa_wsc_refuse(fa_wsc *ws, int status) { fa_wsc_answer(ws, status, NULL, 0, NULL, 0, 0); }
 
 static void fa_wsc_negotiate(fa_wsc *ws, const fa_ws_handshake *hs)
 {
@@ -544,6 +578,12 @@ int fa_wsc_accept(fa_wsc *ws, const char *sub, size_t sub_len, const fa_header *
         fa_response_free(&resp);
     }
     ws->state = FA_WSC_OPEN;
+    fa_alog_ws_answer(c, ws->stream_id, ws->stream_id == 0 ? 101 : 200);
+    ws->counted_open = 1;
+    if (c->worker->mb != NULL) {
+        fa_m_add(&c->worker->mb->ws_opened, 1);
+        fa_m_gauge(&c->worker->mb->ws_open, 1);
+    }
     if (ws->opt->ping_interval > 0) {
         ws->next_ping_ms = c->worker->now_ms + (uint64_t)(ws->opt->ping_interval * 1000.0);
         fa_wsc_schedule(ws, ws->next_ping_ms);
@@ -564,6 +604,14 @@ void fa_wsc_reject(fa_wsc *ws)
         return;
     fa_wsc_detach(ws, FA_WS_CLOSE_NORMAL, "", 0);
     fa_wsc_refuse(ws, 403);
+}
+
+void fa_wsc_deny(fa_wsc *ws, int status, const fa_header *hdrs, size_t nh, const void *body, size_t len)
+{
+    if (ws->state != FA_WSC_HANDSHAKE)
+        return;
+    fa_wsc_detach(ws, FA_WS_CLOSE_NORMAL, "", 0);
+    fa_wsc_answer(ws, status, hdrs, nh, body, len, 1);
 }
 
 int fa_wsc_send(fa_wsc *ws, int binary, const uint8_t *data, size_t len)
@@ -589,6 +637,8 @@ int fa_wsc_send(fa_wsc *ws, int binary, const uint8_t *data, size_t len)
         fa_wsc_fail(ws, FA_WS_CLOSE_INTERNAL, "out of memory");
         return -1;
     }
+    if (c->worker->mb != NULL)
+        fa_m_add(&c->worker->mb->ws_msgs_out, 1);
     fa_conn_flush(c);
     if (c->dead || ws->state != FA_WSC_OPEN)
         return -1;
@@ -742,6 +792,7 @@ void fa_ws_worker_reap(fa_worker *w)
     while (list) {
         fa_wsc *ws = list;
         list = ws->reap_next;
+        fa_wsc_count_end(ws, FA_WS_CLOSE_ABNORMAL);
         fa_wsc **pp = &ws->c->ws;
         while (*pp && *pp != ws)
             pp = &(*pp)->cnext;
@@ -775,6 +826,7 @@ void fa_wsc_conn_free(fa_conn *c)
     fa_wsc *ws = c->ws, *next;
     for (; ws; ws = next) {
         next = ws->cnext;
+        fa_wsc_count_end(ws, FA_WS_CLOSE_ABNORMAL);
         if (ws->z != NULL) {
             fa_ws_deflate_free(ws->z);
             free(ws->z);
