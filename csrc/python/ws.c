@@ -833,6 +833,29 @@ static const char fa_disconnect_src[] =
     "    def __str__(self):\n"
     "        return f'WebSocket closed with code {self.code}' + (f': {self.reason}' if self.reason else '')\n";
 
+int fa_pyws_take_kwargs(PyObject *kwds, size_t *max_ws)
+{
+    if (kwds == NULL)
+        return 0;
+    PyObject *v = PyDict_GetItemString(kwds, "max_websockets"); /* borrowed */
+    if (v == NULL)
+        return 0;
+    if (!PyLong_Check(v) || PyBool_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "max_websockets must be an int (0: no cap), not %.50s",
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    long long n = PyLong_AsLongLong(v);
+    if (n == -1 && PyErr_Occurred())
+        return -1;
+    if (n < 0) {
+        PyErr_Format(PyExc_ValueError, "max_websockets must be >= 0 (0: no cap), not %lld", n);
+        return -1;
+    }
+    *max_ws = (size_t)n;
+    return PyDict_DelItemString(kwds, "max_websockets");
+}
+
 int fa_pyws_add_types(PyObject *module)
 {
     PyObject *ready = PyType_FromModuleAndSpec(module, &fa_ready_spec, NULL);

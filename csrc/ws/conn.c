@@ -34,6 +34,7 @@
 #include "../server/accesslog.h"
 #include "../server/conn_io_internal.h"
 #include "../server/metrics.h"
+#include "../server/obs.h"
 #include "../server/server_internal.h"
 #include "deflate.h"
 #include "frame.h"
@@ -44,8 +45,6 @@
 #define FA_WS_OUT_HIGH (256u << 10)
 /* ... and goes on once it is below this */
 #define FA_WS_OUT_LOW (64u << 10)
-/* after our close frame, how long the peer has to answer with its own */
-#define FA_WS_CLOSE_WAIT_MS 5000
 /* the keepalive sweep runs at most this often (it looks at every socket) */
 #define FA_WS_SWEEP_MIN_MS 100
 
@@ -260,7 +259,10 @@ static void fa_wsc_start_close(fa_wsc *ws, unsigned code, const char *reason, si
 {
     fa_wsc_send_close(ws, code, reason, reason_len);
     ws->state = FA_WSC_CLOSING;
-    ws->close_deadline_ms = ws->c->worker->now_ms + FA_WS_CLOSE_WAIT_MS;
+    /* after our close frame the peer has graceful_timeout to answer with
+     * its own (at a stop, the worker's deadline is the same moment) */
+    fa_worker *w = ws->c->worker;
+    ws->close_deadline_ms = w->now_ms + (uint64_t)(w->srv->cfg.graceful_timeout * 1000.0);
     fa_wsc_schedule(ws, ws->close_deadline_ms);
 }
 
@@ -383,6 +385,19 @@ void fa_wsc_h1_process(fa_conn *c)
 /* ------------------------------------------------------------------------ */
 /* the handshake */
 
+/* max_websockets: the worker has as many as it may (503, as admission
+ * control answers). */
+static int fa_wsc_over_cap(fa_worker *w, int *status, const char **why)
+{
+    size_t max = w->srv->cfg.max_websockets;
+    if (max == 0 || w->num_ws < max)
+        return 0;
+    fa_obs_refused(w);
+    *status = 503;
+    *why = "Service Unavailable";
+    return 1;
+}
+
 /* The handler's view of the request: who, where, which route. */
 static int fa_wsc_start(fa_wsc *ws, const fa_route *rt, const fa_header *params, size_t num_params,
                         const fa_request *in, const char *protocols, size_t protocols_len)
@@ -495,6 +510,8 @@ int fa_wsc_h1_begin(fa_conn *c, const fa_request *req, size_t head_len, int *sta
         *why = hs.error;
         return -1;
     }
+    if (fa_wsc_over_cap(w, status, why))
+        return -1;
     fa_wsc *ws = fa_wsc_new(c, 0, fa_wsc_route_options(srv, rt));
     if (ws == NULL) {
         *status = 503;
@@ -719,6 +736,8 @@ int fa_wsc_h2_begin(fa_conn *c, int32_t stream_id, const fa_request *req, int *s
         *why = hs.error;
         return -1;
     }
+    if (fa_wsc_over_cap(w, status, why))
+        return -1;
     fa_wsc *ws = fa_wsc_new(c, stream_id, fa_wsc_route_options(srv, rt));
     if (ws == NULL) {
         *status = 503;

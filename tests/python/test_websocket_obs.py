@@ -227,3 +227,79 @@ def test_deny_h2_refuses_2xx(srv):
         assert b"status 204 cannot refuse a WebSocket handshake; use 300-599" in c.bodies.get(sid, b"")
     finally:
         c.close()
+
+
+# --------------------------------------------------------------------------
+# max_websockets (a cap per worker: 503 past it) and the close wait
+
+def test_max_websockets_refuses_503_over_h1_and_h2(start_server):
+    from test_websocket import raw_open
+    s_ = start_server("ws_app.py", num_pinned_workers=1, max_websockets=2, metrics_port=helpers.free_port())
+    a = samples(s_.config["metrics_port"])
+
+    async def go():
+        c1 = await websockets.connect(f"ws://127.0.0.1:{s_.port}/echo")
+        c2 = await websockets.connect(f"ws://127.0.0.1:{s_.port}/echo")
+        with pytest.raises(InvalidStatus) as e:
+            async with websockets.connect(f"ws://127.0.0.1:{s_.port}/echo"):
+                pass
+        assert e.value.response.status_code == 503
+        h = H2WebSockets(s_.port)
+        try:
+            sid = h.connect_ws("/echo")
+            assert h.wait_response(sid)[":status"] == "503"
+            assert h.get("/plain")[0] == "200"  # plain requests are not capped
+        finally:
+            h.close()
+        await c1.send("still open")
+        assert await c1.recv() == "still open"
+        await c1.close()
+        await c1.wait_closed()
+        # one place is free again (once the server has let go of the first)
+        for _ in range(100):
+            try:
+                c3 = await websockets.connect(f"ws://127.0.0.1:{s_.port}/echo")
+                break
+            except InvalidStatus as e:
+                assert e.response.status_code == 503
+                await asyncio.sleep(0.05)
+        await c3.send("third")
+        assert await c3.recv() == "third"
+        await c3.close()
+        await c2.close()
+    run(go())
+    b = samples(s_.config["metrics_port"])
+    assert diff(a, b, "fasterapi_admission_refusals_total") >= 2
+    s, _ = raw_open(s_.port)  # the server still serves
+    s.close()
+
+
+@pytest.mark.parametrize("bad, exc, text", [
+    ("-1", ValueError, "max_websockets must be >= 0"),
+    ("'10'", TypeError, "max_websockets must be an int"),
+    ("True", TypeError, "max_websockets must be an int"),
+])
+def test_max_websockets_bad_values(bad, exc, text):
+    import subprocess
+    import sys
+    code = ("from fasterapi._native.http2 import PyHttp2Server\n"
+            f"try:\n    PyHttp2Server(port=0, max_websockets={bad})\n"
+            "except Exception as e:\n    print(type(e).__name__, e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.startswith(exc.__name__) and text in out.stdout, out
+
+
+def test_close_wait_follows_graceful_timeout(start_server):
+    # the handler closes; the client never answers with its close frame: the
+    # server gives up after graceful_timeout (0.5 s here; it was a fixed 5 s)
+    from test_websocket import raw_open
+    import time
+    s_ = start_server("ws_app.py", num_pinned_workers=1, graceful_timeout=0.5)
+    s, rest = raw_open(s_.port, "/close?1000")
+    t0 = time.monotonic()
+    closed, data = helpers.wait_closed(s, 10.0)
+    waited = time.monotonic() - t0
+    s.close()
+    assert closed
+    assert (rest + data)[:1] == b"\x88"  # our close frame came first
+    assert waited < 4.5, waited
