@@ -121,12 +121,59 @@ def idle_kb(server, count):
     return (after - before) / count
 
 
+def idle_h2_kb(server, conns, streams):
+    """Memory per idle WebSocket over HTTP/2 (RFC 8441): `conns` h2c
+    connections each carrying `streams` WebSockets (extended CONNECT,
+    answered 200), held open; the server's RSS growth / WebSockets, and /
+    connections.  FasterAPI only: Uvicorn and Granian do not serve RFC 8441."""
+    import socket
+    import h2.config
+    import h2.connection
+    import h2.events
+    before = bl.tree_kb(server.pid, "VmRSS")
+    held = []
+    try:
+        for _ in range(conns):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+            c.initiate_connection()
+            s.sendall(c.data_to_send())
+            ok, settings = 0, False
+            while not settings:  # the server's SETTINGS (ENABLE_CONNECT_PROTOCOL) first
+                for ev in c.receive_data(s.recv(65536)):
+                    settings |= isinstance(ev, h2.events.RemoteSettingsChanged)
+                s.sendall(c.data_to_send())
+            for _ in range(streams):
+                sid = c.get_next_available_stream_id()
+                c.send_headers(sid, [(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"),
+                                     (":path", "/ws"), (":authority", "127.0.0.1"), ("sec-websocket-version", "13")])
+            s.sendall(c.data_to_send())
+            while ok < streams:
+                data = s.recv(65536)
+                if not data:
+                    raise bl.BenchError("h2 idle: the server closed a connection")
+                for ev in c.receive_data(data):
+                    if isinstance(ev, h2.events.ResponseReceived):
+                        if dict(ev.headers).get(":status") != "200":
+                            raise bl.BenchError(f"h2 idle: {dict(ev.headers)}")
+                        ok += 1
+                s.sendall(c.data_to_send())
+            held.append(s)
+        time.sleep(1.0)
+        after = bl.tree_kb(server.pid, "VmRSS")
+    finally:
+        for s in held:
+            s.close()
+    return (after - before) / (conns * streams), (after - before) / conns
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--servers", default=",".join(SERVERS))
     ap.add_argument("--subscribers", default="64,256", help="broadcast subscriber counts, comma-separated")
     ap.add_argument("--idle", type=int, default=2000)
+    ap.add_argument("--idle-h2", default="20x100", help="HTTP/2 idle WebSockets: CONNSxSTREAMS (FasterAPI native)")
     ap.add_argument("--out", default=os.path.join(bl.ROOT, "docs", "benchmarks-ws.md"))
     args = ap.parse_args()
     bl.restore_default_signals()
@@ -165,6 +212,24 @@ def main():
                 print(f"{res[key]['label']} idle: {res[key]['idle_kb']:.1f} KB per WebSocket", flush=True)
             except Exception as e:
                 notes.append(f"{res[key]['label']}: idle: {str(e).splitlines()[0][:300]}")
+        if "fasterapi" in running and args.idle_h2:
+            hc, hs = (int(x) for x in args.idle_h2.split("x"))
+            h2srv = None
+            try:
+                # a fresh server: one that held WebSockets already would reuse
+                # the memory they left in its heap
+                port = bl.free_port()
+                h2srv = bl.Server(fasterapi_cmd(port), port, cwd=bl.APPS,
+                                  log_path=os.path.join(BUILD, "logs", "ws-fasterapi-h2idle.log"))
+                kb, per_conn = idle_h2_kb(h2srv, hc, hs)
+                res["fasterapi"].update(idle_h2_kb=kb, idle_h2_conn_kb=per_conn, idle_h2_shape=args.idle_h2)
+                print(f"FasterAPI idle over HTTP/2 ({args.idle_h2}): {kb:.1f} KB per WebSocket, "
+                      f"{per_conn:.1f} KB per connection", flush=True)
+            except Exception as e:
+                notes.append(f"FasterAPI: idle over HTTP/2: {str(e).splitlines()[0][:300]}")
+            finally:
+                if h2srv is not None:
+                    h2srv.stop()
         for key, server in running.items():
             echo(server.port, warmup + 0.5, 0)  # warm-up run
         for name, fn in measures:
@@ -232,6 +297,10 @@ def write_md(args, res, notes, commands, seconds, runs, subs):
         if "idle_kb" in r and fa.get("idle_kb", 0) > 0:
             lines.append(f"| memory per idle WebSocket vs {r['label']} | {fa['idle_kb']:.1f} KB vs "
                          f"{r['idle_kb']:.1f} KB ({r['idle_kb'] / fa['idle_kb']:.1f}x less) | |")
+    if "idle_h2_kb" in fa:
+        lines.append(f"| memory per idle WebSocket over HTTP/2 (RFC 8441; {fa['idle_h2_shape']} connections x "
+                     f"streams; the peers do not serve it) | {fa['idle_h2_kb']:.1f} KB "
+                     f"({fa['idle_h2_conn_kb']:.1f} KB per connection of {fa['idle_h2_shape'].split('x')[1]}) | |")
     w = 1 if runs > 1 else 0.3
     lines += bl.report_commands(
         {k: v[0] for k, v in SERVERS.items()}, res, commands,
