@@ -135,6 +135,21 @@ def process_tree(pid):
     return out
 
 
+def tree_cpu_s(pid):
+    """CPU seconds (user + system, all threads) the tree has used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / tick
+
+
 def tree_kb(pid, field):
     """Sums a /proc/PID/status field in kB (VmRSS, VmHWM) over the tree."""
     total = 0

@@ -239,16 +239,25 @@ def main():
                     if "error" in r:
                         continue
                     try:
+                        cpu0 = bl.tree_cpu_s(server.pid)
                         x = fn(server.port, seconds, warmup)
+                        cpu = bl.tree_cpu_s(server.pid) - cpu0
                     except Exception as e:
                         r["error"] = f"{name}: {str(e).splitlines()[0][:300]}"
                         print(f"{r['label']}: {r['error']}", flush=True)
                         continue
                     r.setdefault(name + "_runs", []).append(x["per_second"])
+                    # the server's CPU per message over the whole run (warm-up
+                    # included: its messages are counted from the rate)
+                    msgs = x["per_second"] * (seconds + warmup)
+                    if msgs > 0:
+                        r.setdefault(name + "_cpu_runs", []).append(cpu / msgs * 1e6)
                     if x["errors"]:
                         notes.append(f"{r['label']}, {name}: {x['errors']} connections failed during a run")
             for key in running:
                 r = res[key]
+                if r.get(name + "_cpu_runs"):
+                    r[name + "_cpu_us"] = statistics.median(r[name + "_cpu_runs"])
                 if r.get(name + "_runs"):
                     r[name] = statistics.median(r[name + "_runs"])
                     print(f"{r['label']} {name}: {r[name]:,.0f}/s {[round(f) for f in r[name + '_runs']]}",
@@ -281,6 +290,15 @@ def write_md(args, res, notes, commands, seconds, runs, subs):
             cells[0] = r["error"]
         idle = f"{r['idle_kb']:.1f}" if "idle_kb" in r else "-"
         lines.append(f"| {r['label']} | " + " | ".join(cells) + f" | {idle} |")
+    lines += ["", "Server CPU time per message (user + system of the server's processes over each run, / "
+              "messages: a round trip for echo, a delivery for broadcast; median of the runs). The rate above "
+              "is capped by whatever is slowest on this shared 2-core machine (the load generator included); "
+              "this is what each message costs the server.", "",
+              "| server | " + " | ".join(f"{c[1].split(',')[0]}, us CPU" for c in cols) + " |",
+              "|---|" + "---|" * len(cols)]
+    for r in res.values():
+        lines.append(f"| {r['label']} | " + " | ".join(f"{r[k + '_cpu_us']:.1f}" if k + "_cpu_us" in r else "-"
+                                                        for k, _ in cols) + " |")
     peers = [k for k in res if k not in OURS]
     lines += ["", "| target (issue 11: >= 3x the faster peer) | measured | |", "|---|---|---|"]
     for ours in OURS:
@@ -291,6 +309,12 @@ def write_md(args, res, notes, commands, seconds, runs, subs):
             best = max(have, key=lambda p: res[p][k])
             lines.append(f"| {res[ours]['label']}, {title} vs {res[best]['label']} | "
                          f"{bl.fmt_ratio(bl.ratio(res, ours, best, k), TARGET)} |")
+            cheap = [p for p in peers if k + "_cpu_us" in res[p]]
+            if k + "_cpu_us" in res[ours] and cheap:
+                bc = min(cheap, key=lambda p: res[p][k + "_cpu_us"])
+                lines.append(f"| {res[ours]['label']}, {title.split(',')[0]}: server CPU per message, "
+                             f"{res[bc]['label']} / ours | "
+                             f"{bl.fmt_ratio(bl.ratio(res, bc, ours, k + '_cpu_us'), TARGET)} |")
     fa = res.get("fasterapi", {})
     for k in peers:
         r = res[k]

@@ -1,9 +1,10 @@
 /* ws_load.c - WebSocket echo load for bench/ws.py (issue 11).
  *
- *   ws_load echo HOST PORT PATH CONNS SECONDS SIZE [WARMUP]
+ *   ws_load echo HOST PORT PATH CONNS SECONDS SIZE [WARMUP [COUNT]]
  *       CONNS connections each send a SIZE-byte masked text message, wait for
  *       its echo, and send the next (one in flight per connection); prints
- *       JSON with round trips per second over SECONDS after WARMUP.
+ *       JSON with round trips per second over SECONDS after WARMUP (with
+ *       COUNT > 0: stops after COUNT round trips, for instruction counts).
  *   ws_load idle HOST PORT PATH CONNS SECONDS
  *       opens CONNS WebSockets, prints "ready N" once all are open, holds them
  *       idle for SECONDS (answering pings), then closes them.
@@ -196,6 +197,7 @@ int main(int argc, char **argv)
     int bcast = strcmp(argv[1], "broadcast") == 0;
     const char *pub_path = argc > 9 ? argv[9] : "/pub";
     long window = argc > 10 ? atol(argv[10]) : 8;
+    long max_count = !bcast && argc > 9 ? atol(argv[9]) : 0;
     if (window < 1 || window > 1024)
         window = 8;
     const char *host = argv[2], *path = argv[4];
@@ -296,7 +298,10 @@ int main(int argc, char **argv)
                 for (int d = 0; d < done; d++) {
                     if (now_s() >= start)
                         counted++;
-                    write_all(c->fd, (char *)msg, msg_len);
+                    if (max_count > 0 && counted >= max_count)
+                        stop = 0; /* done: no new message */
+                    else
+                        write_all(c->fd, (char *)msg, msg_len);
                 }
             }
         }
