@@ -78,11 +78,13 @@ struct fa_wsc {
     unsigned in_list : 1;       /* on the worker's list */
     unsigned reaped : 1;        /* HTTP/2 stream closed: on the worker's reap list */
     unsigned counted_open : 1;  /* in the metrics' open gauge (accepted, end not counted) */
+    unsigned flush_queued : 1;  /* on the worker's flush list */
     uint64_t next_ping_ms, pong_deadline_ms, close_deadline_ms;
     struct fa_wsc *cnext;          /* the connection's WebSockets */
     struct fa_wsc *wprev, *wnext;  /* the worker's WebSockets */
     struct fa_wsc *resume_next;    /* the worker's resume list */
     struct fa_wsc *reap_next;      /* the worker's reap list */
+    struct fa_wsc *flush_next;     /* the worker's flush list */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -144,6 +146,25 @@ static void fa_wsc_unlist(fa_wsc *ws)
             *pp = ws->resume_next;
         ws->resume_queued = 0;
     }
+    if (ws->flush_queued) {
+        fa_wsc **pp = &w->ws_flush;
+        while (*pp && *pp != ws)
+            pp = &(*pp)->flush_next;
+        if (*pp)
+            *pp = ws->flush_next;
+        ws->flush_queued = 0;
+    }
+}
+
+/* The message just queued goes out with the round's other output. */
+static void fa_wsc_queue_flush(fa_wsc *ws)
+{
+    if (ws->flush_queued)
+        return;
+    fa_worker *w = ws->c->worker;
+    ws->flush_queued = 1;
+    ws->flush_next = w->ws_flush;
+    w->ws_flush = ws;
 }
 
 static void fa_wsc_queue_resume(fa_wsc *ws)
@@ -656,9 +677,14 @@ int fa_wsc_send(fa_wsc *ws, int binary, const uint8_t *data, size_t len)
     }
     if (c->worker->mb != NULL)
         fa_m_add(&c->worker->mb->ws_msgs_out, 1);
-    fa_conn_flush(c);
-    if (c->dead || ws->state != FA_WSC_OPEN)
-        return -1;
+    if (fa_wsc_pending(ws) > FA_WS_OUT_HIGH) {
+        /* a burst: write now, and wait if the peer is behind */
+        fa_conn_flush(c);
+        if (c->dead || ws->state != FA_WSC_OPEN)
+            return -1;
+    } else {
+        fa_wsc_queue_flush(ws);
+    }
     if (fa_wsc_pending(ws) > FA_WS_OUT_HIGH) {
         ws->send_blocked = 1;
         return 1;
@@ -845,6 +871,7 @@ void fa_wsc_conn_free(fa_conn *c)
     fa_wsc *ws = c->ws, *next;
     for (; ws; ws = next) {
         next = ws->cnext;
+        fa_wsc_unlist(ws); /* (already, unless the connection never closed for it) */
         fa_wsc_count_end(ws, FA_WS_CLOSE_ABNORMAL);
         if (ws->z != NULL) {
             fa_ws_deflate_free(ws->z);
@@ -934,6 +961,21 @@ void fa_ws_worker_stop(fa_worker *w)
         fa_wsc_start_close(ws, FA_WS_CLOSE_GOING_AWAY, "server shutting down", 20);
         fa_wsc_detach(ws, FA_WS_CLOSE_GOING_AWAY, "server shutting down", 20);
         fa_conn_flush(ws->c);
+    }
+}
+
+void fa_ws_worker_flush(fa_worker *w)
+{
+    fa_wsc *list = w->ws_flush;
+    w->ws_flush = NULL;
+    while (list) {
+        fa_wsc *ws = list;
+        list = ws->flush_next;
+        ws->flush_queued = 0;
+        /* two WebSockets of one HTTP/2 connection: the second flush finds
+         * nothing left to write */
+        if (!ws->c->dead)
+            fa_conn_flush(ws->c);
     }
 }
 

@@ -75,6 +75,10 @@ void fa_ws_worker_sweep(struct fa_worker *w);
 void fa_ws_worker_stop(struct fa_worker *w);
 /* WebSockets whose handler caught up: read again. */
 void fa_ws_worker_resume(struct fa_worker *w);
+/* Writes what send() queued this loop round (before the worker polls):
+ * a handler that sends several messages in one asyncio step - a broadcast
+ * to many sockets, a burst to one - costs one write per socket. */
+void fa_ws_worker_flush(struct fa_worker *w);
 /* Frees the state of WebSockets whose HTTP/2 stream closed (end of a loop
  * round, so no caller still holds one). */
 void fa_ws_worker_reap(struct fa_worker *w);
