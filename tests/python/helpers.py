@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).resolve().parent
 APPS = HERE / "apps"
 ROOT = HERE.parents[1]
@@ -304,6 +306,32 @@ def module_server(app: str, tmp_path_factory, name: str, **config):
             srv.check_clean_exit()
         finally:
             srv.kill()
+
+
+def nghttpd_server(tmp_path_factory):
+    """The body of an nghttpd fixture (`yield from` it): nghttp2's own server
+    over h2c prior knowledge, serving a directory with index.html ("hi\\n"),
+    the oracle the HTTP/2 conformance tests compare against.  Yields its
+    port; skips the test when nghttpd (Debian's nghttp2-server) is missing."""
+    exe = shutil.which("nghttpd") or "/usr/sbin/nghttpd"
+    if not os.path.exists(exe):
+        pytest.skip("nghttpd (nghttp2-server) not installed")
+    root = tmp_path_factory.mktemp("ngd")
+    (root / "index.html").write_text("hi\n")
+    port = free_port()
+    p = subprocess.Popen([exe, "--no-tls", "-d", str(root), str(port)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=plain_env())
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        p.kill()
+        p.wait()
 
 
 # --------------------------------------------------------------------------
