@@ -946,7 +946,29 @@ def pydantic_body_model(field):
         return None
     if field.validator is not compile_validator(tp):
         return None  # constraints or functional validators of the parameter itself
+    if not _same_in_json_mode(getattr(tp, "__pydantic_core_schema__", None)):
+        return None
     return tp
+
+
+def _same_in_json_mode(schema) -> bool:
+    """Whether a core schema validates JSON data as it validates the same
+    data parsed by json.loads: not when anything in it is strict (strict
+    JSON mode takes strings for datetimes, UUIDs, enums... that strict Python
+    mode refuses), when a type has its own JSON schema (json-or-python), or
+    when the config decodes bytes from JSON differently (val_json_bytes)."""
+    if not isinstance(schema, dict):
+        return False  # no schema to look at: not known to be safe
+    todo = [schema]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, dict):
+            if x.get("strict") is True or x.get("type") == "json-or-python" or "val_json_bytes" in x:
+                return False
+            todo.extend(x.values())
+        elif isinstance(x, (list, tuple)):
+            todo.extend(x)
+    return True
 
 
 def _instance_validator(cls):

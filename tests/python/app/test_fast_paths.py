@@ -212,3 +212,55 @@ def test_answers_of_the_fast_path(clients):
                     b'"input":{"name":1}}]}')
     st, _, body = _answer(fast, "/floats", GOOD, "application/json")
     assert body == b'{"name":"w\xc3\xa9","price":9.5e+16,"tags":[],"note":null}'
+
+
+class StrictWhen(BaseModel):
+    model_config = pydantic.ConfigDict(strict=True)
+    when: __import__("datetime").datetime
+
+
+class StrictField(BaseModel):
+    n: int = Field(strict=True)
+    when: __import__("datetime").datetime = Field(strict=True)
+
+
+class Base64Bytes(BaseModel):
+    model_config = pydantic.ConfigDict(val_json_bytes="base64")
+    data: bytes
+
+
+def _strict_app(FastAPI):  # noqa: N803
+    app = FastAPI()
+
+    @app.post("/strict")
+    def strict(body: StrictWhen):
+        return {"when": body.when.isoformat()}
+
+    @app.post("/strict-field")
+    def strict_field(body: StrictField):
+        return {"n": body.n}
+
+    @app.post("/b64")
+    def b64(body: Base64Bytes):
+        return {"n": len(body.data)}
+    return app
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/strict", b'{"when": "2024-01-02T03:04:05"}'),  # strict Python mode refuses a str, strict JSON mode takes it
+    ("/strict-field", b'{"n": 1, "when": "2024-01-02T03:04:05"}'),
+    ("/strict-field", b'{"n": "1", "when": "2024-01-02T03:04:05"}'),
+    ("/b64", b'{"data": "aGVsbG8="}'),  # base64 decoded from JSON only
+])
+def test_models_that_json_mode_would_validate_differently(path, body):
+    """Strict models and JSON-only config keep the general path (json.loads
+    + the model's Python validator), so the answer is FastAPI's."""
+    ours = _strict_app(FaApp)
+    for r in ours.routes:
+        if isinstance(r, APIRoute) and r.path == path:
+            assert r.compile().body_model is None
+    with FaClient(ours, raise_server_exceptions=False) as c:
+        got = _answer(c, path, body, "application/json")
+    want = _answer(FastAPIClient(_strict_app(fastapi.FastAPI), raise_server_exceptions=False), path, body,
+                   "application/json")
+    assert got == want
