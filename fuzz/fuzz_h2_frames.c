@@ -12,90 +12,13 @@
  * chosen size; deferred answers and a graceful stop are chosen as in the raw
  * target.  Seeds: fuzz/corpus/h2frames/ (fuzz/h2frames_seeds.py).
  *
- * The stub worker is tests/c/h2_stub.h with the hooks below.
+ * The stub worker is fuzz/h2_fuzz_worker.h (shared with fuzz_h2_session.c).
  */
 #include <stddef.h>
-#include <stdint.h>
-#include <string.h>
+#define FZ_ANSWER_BODY "answer body, long enough to need a window\n"
+#include "h2_fuzz_worker.h"
 
-#include "../csrc/http2/session.h"
-#include "../csrc/server/config.h"
-
-#define FZ_MAX_DEFERRED 64
 #define FZ_OUT_MAX (256 * 1024) /* bytes of frames one input may build */
-
-struct fa_worker {
-    fa_config cfg;
-    int stopping;
-    int defer;
-    int32_t deferred[FZ_MAX_DEFERRED];
-    int ndeferred;
-    unsigned sink;
-    int errors, last_error;
-};
-
-#define H2_STUB_STREAM_BODY_PATH "/stream"
-#include "../tests/c/h2_stub.h"
-
-/* ------------------------------------------------------------------ */
-/* stub hooks (as in fuzz_h2_session.c)                                */
-
-static unsigned fz_touch(const char *p, size_t n)
-{
-    unsigned h = 0;
-    for (size_t i = 0; i < n; i++)
-        h = h * 31u + (unsigned char)p[i];
-    return h;
-}
-
-static void fz_answer(fa_conn *c, int32_t stream_id)
-{
-    fa_response r;
-    fa_response_init(&r);
-    fa_response_add_header(&r, "content-type", 12, "text/plain", 10);
-    fa_buf_appends(&r.body, "answer body, long enough to need a window\n");
-    fa_conn_respond(c, stream_id, &r);
-    fa_response_free(&r);
-}
-
-void fa_worker_dispatch(struct fa_worker *w, fa_conn *c, int32_t stream_id,
-                        const fa_request *req)
-{
-    w->sink += fz_touch(req->method, req->method_len);
-    w->sink += fz_touch(req->path, req->path_len);
-    w->sink += fz_touch(req->query, req->query_len);
-    w->sink += fz_touch(req->body, req->body_len);
-    for (size_t i = 0; i < req->num_headers; i++) {
-        w->sink += fz_touch(req->headers[i].name, req->headers[i].name_len);
-        w->sink += fz_touch(req->headers[i].value, req->headers[i].value_len);
-    }
-    if (w->defer && w->ndeferred < FZ_MAX_DEFERRED) {
-        w->deferred[w->ndeferred++] = stream_id;
-        return;
-    }
-    fz_answer(c, stream_id);
-}
-
-void fa_conn_stream_closed(fa_conn *c, int32_t stream_id)
-{
-    (void)c;
-    (void)stream_id;
-}
-
-struct fa_slab *fa_worker_slab(struct fa_worker *w)
-{
-    (void)w;
-    return NULL;
-}
-
-int fa_conn_body_feed(fa_conn *c, int32_t stream_id, const char *data, size_t len, int end)
-{
-    (void)c;
-    (void)stream_id;
-    (void)data;
-    (void)end;
-    return len > 1000 ? 1 : 0;
-}
 
 /* ------------------------------------------------------------------ */
 /* reading the program                                                  */
@@ -406,27 +329,6 @@ static int fz_frame(fz_in *in, fz_out *o, uint32_t *next_id)
 
 /* ------------------------------------------------------------------ */
 /* driving the session                                                  */
-
-static int fz_drain(fa_conn *c)
-{
-    for (int i = 0; i < 1000 && c->h2 != NULL; i++) {
-        if (fa_h2_flush(c) < 0)
-            return -1;
-        size_t n = c->wbuf.len - c->wpos;
-        fa_buf_reset(&c->wbuf);
-        c->wpos = 0;
-        if (n == 0)
-            break;
-    }
-    return 0;
-}
-
-static void fz_answer_deferred(struct fa_worker *w, fa_conn *c)
-{
-    for (int i = 0; i < w->ndeferred; i++)
-        fz_answer(c, w->deferred[i]);
-    w->ndeferred = 0;
-}
 
 /* 256 KiB is too much for the stack; libFuzzer runs one input at a time
  * (this harness only: the server has no such state). */

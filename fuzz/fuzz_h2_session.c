@@ -1,7 +1,7 @@
 /* fuzz_h2_session.c - libFuzzer target for csrc/http2/session.c.
  *
  * Each input gets a fresh stub connection and session (the stub worker is
- * tests/c/h2_stub.h plus the few hooks below).  The first byte
+ * fuzz/h2_fuzz_worker.h, shared with fuzz_h2_frames.c).  The first byte
  * chooses how the rest is fed:
  *   bit 0  prepend the client preface (so inputs need not spell it)
  *   bit 1  start through the h2c upgrade path; the next byte gives the
@@ -14,108 +14,8 @@
  * The seeds in fuzz/corpus/h2/ come from tests/c/test_h2_session.c
  * (--write-seeds).
  */
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-
-#include "../csrc/http2/session.h"
-#include "../csrc/server/config.h"
-
-#define FZ_MAX_DEFERRED 64
-
-struct fa_worker {
-    fa_config cfg;
-    int stopping;
-    int defer;
-    int32_t deferred[FZ_MAX_DEFERRED];
-    int ndeferred;
-    unsigned sink; /* touches every request byte so ASan sees bad slices */
-    int errors, last_error; /* kept by h2_stub.h, unused here */
-};
-
-/* one path streams its body, so the fuzzer reaches that code too */
-#define H2_STUB_STREAM_BODY_PATH "/stream"
-#include "../tests/c/h2_stub.h" /* the rest of the stub worker */
-
-static unsigned fz_touch(const char *p, size_t n)
-{
-    unsigned h = 0;
-    for (size_t i = 0; i < n; i++)
-        h = h * 31u + (unsigned char)p[i];
-    return h;
-}
-
-static void fz_answer(fa_conn *c, int32_t stream_id)
-{
-    fa_response r;
-    fa_response_init(&r);
-    fa_response_add_header(&r, "content-type", 12, "text/plain", 10);
-    fa_response_add_header(&r, "connection", 10, "close", 5);
-    fa_buf_appends(&r.body, "ok\n");
-    fa_conn_respond(c, stream_id, &r);
-    fa_response_free(&r);
-}
-
-void fa_worker_dispatch(struct fa_worker *w, fa_conn *c, int32_t stream_id,
-                        const fa_request *req)
-{
-    w->sink += fz_touch(req->method, req->method_len);
-    w->sink += fz_touch(req->path, req->path_len);
-    w->sink += fz_touch(req->query, req->query_len);
-    w->sink += fz_touch(req->body, req->body_len);
-    for (size_t i = 0; i < req->num_headers; i++) {
-        w->sink += fz_touch(req->headers[i].name, req->headers[i].name_len);
-        w->sink += fz_touch(req->headers[i].value, req->headers[i].value_len);
-    }
-    if (w->defer && w->ndeferred < FZ_MAX_DEFERRED) {
-        w->deferred[w->ndeferred++] = stream_id;
-        return;
-    }
-    fz_answer(c, stream_id);
-}
-
-void fa_conn_stream_closed(fa_conn *c, int32_t stream_id)
-{
-    (void)c;
-    (void)stream_id;
-}
-
-struct fa_slab *fa_worker_slab(struct fa_worker *w)
-{
-    (void)w;
-    return NULL; /* plain malloc: ASan sees every block */
-}
-
-int fa_conn_body_feed(fa_conn *c, int32_t stream_id, const char *data, size_t len, int end)
-{
-    (void)c;
-    (void)stream_id;
-    (void)data;
-    (void)end;
-    return len > 1000 ? 1 : 0; /* sometimes "behind" */
-}
-
-/* Serializes and "writes" everything the session has to say. */
-static int fz_drain(fa_conn *c)
-{
-    for (int i = 0; i < 1000 && c->h2 != NULL; i++) {
-        if (fa_h2_flush(c) < 0)
-            return -1;
-        size_t n = c->wbuf.len - c->wpos;
-        fa_buf_reset(&c->wbuf);
-        c->wpos = 0;
-        if (n == 0)
-            break;
-    }
-    return 0;
-}
-
-static void fz_answer_deferred(struct fa_worker *w, fa_conn *c)
-{
-    for (int i = 0; i < w->ndeferred; i++)
-        fz_answer(c, w->deferred[i]);
-    w->ndeferred = 0;
-}
+#define FZ_ANSWER_CLOSE 1 /* the session must drop it on HTTP/2 */
+#include "h2_fuzz_worker.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -52,7 +52,7 @@ H2_SRCS := csrc/http2/session.c csrc/common/buf.c csrc/common/http.c csrc/common
 H2_HDRS := csrc/http2/session.h csrc/server/conn_internal.h csrc/server/config.h \
            csrc/common/http.h csrc/common/buf.h csrc/http1/parser.h
 H2_TEST_SRC := tests/c/test_h2_session.c
-H2_STUB_HDR := tests/c/h2_stub.h
+H2_STUB_HDR := tests/c/h2_stub.h fuzz/h2_fuzz_worker.h
 H2_FUZZ_SRC := fuzz/fuzz_h2_session.c
 H2_CORPUS := fuzz/corpus/h2
 H2_FRAMES_FUZZ_SRC := fuzz/fuzz_h2_frames.c

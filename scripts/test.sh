@@ -7,7 +7,8 @@
 #   3. pytest over tests/python and tests/attack with .venv's python (the whole suite), then
 #      again with every other supported Python found on the machine
 #      (FA_OTHER_PYTHONS, default "3.12 3.13" less .venv's own version),
-#      each in its own .venv-X.Y made by bootstrap.sh with FA_PYTHON=X.Y;
+#      each in its own .venv-X.Y made by bootstrap.sh with FA_PYTHON=X.Y, less the tests
+#      marked slow, tests/attack and tests/python/h2conf (C behaviour, covered once);
 #   4. the ASan/UBSan pass: the extension is built again with FA_SANITIZE=1
 #      into build/asan-ext, copied with the package's Python files into
 #      build/asan/fasterapi, build/asan goes first on PYTHONPATH, and pytest
@@ -101,7 +102,11 @@ py_tests_version() {
     # 3.12.0-3.12.3: PYTHONMALLOC=malloc (the server refuses sub-interpreters
     # without it; tests/python/test_python_versions.py checks that refusal)
     fa_python_env
-    bounded "$PYTEST_LIMIT" "$FA_PY" -m pytest tests/python tests/attack -ra --durations=5 -p no:cacheprovider "$@"
+    # The second version's pass leaves out what does not depend on the Python
+    # version: the slow soaks and floods, tests/attack and the HTTP/2 MUST table
+    # (tests/python/h2conf), all of which exercise C code the first pass covers.
+    bounded "$PYTEST_LIMIT" "$FA_PY" -m pytest tests/python -ra --durations=5 -p no:cacheprovider \
+        -m "not slow" --ignore=tests/python/h2conf "$@"
 }
 
 # --- 4. ASan + UBSan pass ---------------------------------------------------------

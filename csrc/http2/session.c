@@ -98,6 +98,9 @@ typedef struct fa_h2_stream {
     size_t resp_off;  /* bytes of resp_body already given to nghttp2 */
 } fa_h2_stream;
 
+/* Opaque data of the PING that follows a shutdown notice. */
+#define H2_DRAIN_PING "fa-drain"
+
 struct fa_h2 {
     fa_conn *conn;
     nghttp2_session *session;
@@ -107,6 +110,7 @@ struct fa_h2 {
     int nest;          /* > 0 while inside nghttp2 or a dispatch */
     unsigned zombie : 1;        /* fa_h2_free() came while nest > 0 */
     unsigned goaway_sent : 1;   /* fa_h2_shutdown() already ran */
+    unsigned notice_sent : 1;   /* fa_h2_shutdown_notice() already ran */
     unsigned calm : 1;          /* glitch budget exhausted */
     unsigned calm_sent : 1;     /* ENHANCE_YOUR_CALM submitted */
     unsigned await_preface : 1; /* upgraded: hold our frames until the client's preface */
@@ -648,6 +652,13 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
         return h2_check_window_change(session, h2);
+    if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK) && h2->notice_sent &&
+        memcmp(frame->ping.opaque_data, H2_DRAIN_PING, 8) == 0) {
+        /* The peer has read the notice: every stream it opened before
+         * is in, so the final GOAWAY refuses none of them. */
+        fa_h2_shutdown(h2->conn);
+        return 0;
+    }
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
         return 0;
     fa_h2_stream *st = h2_stream_get(h2, frame->hd.stream_id);
@@ -1307,15 +1318,42 @@ int fa_h2_done(fa_conn *c)
            !nghttp2_session_want_write(h2->session);
 }
 
+void fa_h2_shutdown_notice(fa_conn *c)
+{
+    fa_h2 *h2 = c->h2;
+    if (h2 == NULL || h2->goaway_sent || h2->notice_sent)
+        return;
+    h2->notice_sent = 1;
+    /* RFC 9113 6.8: GOAWAY(2^31-1) first, so a stream the peer opens while
+     * it is on its way is still served, then a PING: its ACK comes back
+     * after every such stream, and brings the final GOAWAY (on_frame_recv).
+     * A one-step GOAWAY refuses the streams racing it; clients may retry
+     * them, but HAProxy 2.6 does not always (issue 12: a few aborted
+     * requests per rolling restart). */
+    if (nghttp2_submit_shutdown_notice(h2->session) != 0 ||
+        nghttp2_submit_ping(h2->session, NGHTTP2_FLAG_NONE, (const uint8_t *)H2_DRAIN_PING) != 0) {
+        fa_h2_shutdown(c);
+        return;
+    }
+    if (h2->nest == 0)
+        fa_h2_flush(c);
+}
+
+int fa_h2_notice_pending(fa_conn *c)
+{
+    return c->h2 != NULL && c->h2->notice_sent && !c->h2->goaway_sent;
+}
+
 void fa_h2_shutdown(fa_conn *c)
 {
     fa_h2 *h2 = c->h2;
     if (h2 == NULL || h2->goaway_sent)
         return;
     h2->goaway_sent = 1;
-    /* One step, not shutdown notice + GOAWAY: we have no timer for the
-     * round trip between them, and a client whose request raced the
-     * GOAWAY may safely retry it (its stream id is above the last one). */
+    /* Without a notice before it (idle or stalled connections, or a peer
+     * that never acknowledged the notice's PING), a request racing this
+     * GOAWAY is refused: its stream id is above the last one, so the
+     * client may safely retry it. */
     nghttp2_submit_goaway(h2->session, NGHTTP2_FLAG_NONE,
                           nghttp2_session_get_last_proc_stream_id(h2->session),
                           NGHTTP2_NO_ERROR, NULL, 0);

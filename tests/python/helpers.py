@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).resolve().parent
 APPS = HERE / "apps"
 ROOT = HERE.parents[1]
@@ -304,6 +306,61 @@ def module_server(app: str, tmp_path_factory, name: str, **config):
             srv.check_clean_exit()
         finally:
             srv.kill()
+
+
+class CliServer:
+    """`python -m fasterapi SPEC --app-dir tests/python/apps --port P
+    --workers 1 ARGS`: the command line a user types, started with its
+    output in a log file and waited for until it listens; stop() sends
+    SIGTERM and wants exit status 0 and no sanitizer report."""
+
+    def __init__(self, tmp_path: Path, spec: str, *args, env_extra=None, pass_fds=(), port=None):
+        self.port = port or free_port()
+        self.log_path = tmp_path / f"cli-{self.port}.log"
+        argv = [sys.executable, "-m", "fasterapi", spec, "--app-dir", str(APPS), "--port",
+                str(self.port), "--workers", "1", *map(str, args)]
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         env=native_env(env_extra), cwd=str(ROOT), pass_fds=pass_fds)
+        deadline = time.monotonic() + 30
+        while "Listening on" not in self.log():
+            assert self.proc.poll() is None and time.monotonic() < deadline, self.log()[-3000:]
+            time.sleep(0.05)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(30) == 0, self.log()[-3000:]
+        assert_no_sanitizer_reports(self.log(), "server")
+
+
+def nghttpd_server(tmp_path_factory):
+    """The body of an nghttpd fixture (`yield from` it): nghttp2's own server
+    over h2c prior knowledge, serving a directory with index.html ("hi\\n"),
+    the oracle the HTTP/2 conformance tests compare against.  Yields its
+    port; skips the test when nghttpd (Debian's nghttp2-server) is missing."""
+    exe = shutil.which("nghttpd") or "/usr/sbin/nghttpd"
+    if not os.path.exists(exe):
+        pytest.skip("nghttpd (nghttp2-server) not installed")
+    root = tmp_path_factory.mktemp("ngd")
+    (root / "index.html").write_text("hi\n")
+    port = free_port()
+    p = subprocess.Popen([exe, "--no-tls", "-d", str(root), str(port)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=plain_env())
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        p.kill()
+        p.wait()
 
 
 # --------------------------------------------------------------------------

@@ -1,9 +1,5 @@
 """RFC 9113 findings of issue 9, each with its exact error code, over raw
 frames (h2frames), against our server and nghttpd (the oracle) alike."""
-import shutil
-import socket
-import subprocess
-import time
 
 import pytest
 
@@ -19,23 +15,7 @@ def ours(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def nghttpd(tmp_path_factory):
-    exe = shutil.which("nghttpd") or "/usr/sbin/nghttpd"
-    if not shutil.os.path.exists(exe):
-        pytest.skip("nghttpd (nghttp2-server) not installed")
-    root = tmp_path_factory.mktemp("ngd")
-    (root / "index.html").write_text("hi\n")
-    port = helpers.free_port()
-    p = subprocess.Popen([exe, "--no-tls", "-d", str(root), str(port)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=helpers.plain_env())
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield port
-    p.kill()
-    p.wait()
+    yield from helpers.nghttpd_server(tmp_path_factory)
 
 
 @pytest.fixture(params=["ours", "nghttpd"])

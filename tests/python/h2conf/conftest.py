@@ -21,8 +21,6 @@ import os
 import shutil
 import socket
 import ssl
-import subprocess
-import time
 
 import pytest
 
@@ -53,23 +51,7 @@ def tls_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def nghttpd_port(tmp_path_factory):
-    exe = shutil.which("nghttpd") or "/usr/sbin/nghttpd"
-    if not os.path.exists(exe):
-        pytest.skip("nghttpd (nghttp2-server) not installed")
-    root = tmp_path_factory.mktemp("ngd")
-    (root / "index.html").write_text("hi\n")
-    port = helpers.free_port()
-    p = subprocess.Popen([exe, "--no-tls", "-d", str(root), str(port)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=helpers.plain_env())
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield port
-    p.kill()
-    p.wait()
+    yield from helpers.nghttpd_server(tmp_path_factory)
 
 
 def upgrade_socket(port: int, settings_payload: bytes = b"") -> tuple[socket.socket, bytes]:
