@@ -70,6 +70,7 @@ fuzz-replay: $(BUILD)/fuzz/fuzz_http1_parser
 	$(BUILD)/fuzz/fuzz_http1_parser $(FUZZ_CORPUS)/*
 	@$(MAKE) --no-print-directory fuzz-ws-replay
 	@$(MAKE) --no-print-directory fuzz-proxy-replay
+	@$(MAKE) --no-print-directory fuzz-router-replay
 
 # The first directory receives new inputs; the checked-in seeds are only read.
 fuzz-run: $(BUILD)/fuzz/fuzz_http1_parser
@@ -93,6 +94,9 @@ include mk/ws.mk
 # Proxy-header tests and fuzzing (mk/proxy.mk); ctest, ctest-asan and
 # fuzz-replay above run them.
 include mk/proxy.mk
+
+# Router fuzzing (mk/router.mk); fuzz-replay above runs it.
+include mk/router.mk
 
 # Benchmarks against h2o, Granian, Uvicorn, FastAPI and Hypercorn
 # (mk/bench.mk): `make bench`, `make bench QUICK=1`.

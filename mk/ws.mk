@@ -7,9 +7,12 @@
 #   ctest-ws-asan    the same under clang with ASan + UBSan
 #   fuzz-ws          builds the libFuzzer targets fuzz/fuzz_ws_frame.c and
 #                    fuzz/fuzz_ws_reader.c (bytes -> messages, as connections use it)
-#   fuzz-ws-replay   runs every input of fuzz/corpus/ws once
+#                    and fuzz/fuzz_ws_handshake.c (the opening handshake and the
+#                    permessage-deflate offers)
+#   fuzz-ws-replay   runs every input of fuzz/corpus/ws (and ws-handshake) once
 #   fuzz-ws-run      fuzzes fuzz_ws_frame for FUZZ_SECONDS (default 60)
 #   fuzz-ws-reader-run  the same for fuzz_ws_reader
+#   fuzz-ws-handshake-run  the same for fuzz_ws_handshake
 #   fuzz-ws-seeds    rewrites fuzz/corpus/ws from fuzz/ws_seeds.py
 #
 # SHA-1 for the accept key is libcrypto's, compression zlib's.
@@ -29,7 +32,8 @@ WS_WARN := -std=c11 -O1 -g -Wall -Wextra -Werror
 WS_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 WS_CORPUS := fuzz/corpus/ws
 
-.PHONY: ctest-ws ctest-ws-asan fuzz-ws fuzz-ws-replay fuzz-ws-run fuzz-ws-reader-run fuzz-ws-seeds
+.PHONY: ctest-ws ctest-ws-asan fuzz-ws fuzz-ws-replay fuzz-ws-run fuzz-ws-reader-run \
+        fuzz-ws-handshake-run fuzz-ws-seeds
 
 $(WS_BUILD)/test_ws: tests/c/test_ws.c $(WS_SRCS) $(WS_HDRS) mk/ws.mk
 	@mkdir -p $(@D)
@@ -49,17 +53,23 @@ $(WS_BUILD)/fuzz_ws_reader: fuzz/fuzz_ws_reader.c $(WS_SRCS) $(WS_HDRS) mk/ws.mk
 	$(WS_CLANG) $(WS_WARN) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    -o $@ fuzz/fuzz_ws_reader.c $(WS_SRCS) $(WS_LIBS)
 
+$(WS_BUILD)/fuzz_ws_handshake: fuzz/fuzz_ws_handshake.c $(WS_SRCS) $(WS_HDRS) mk/ws.mk
+	@mkdir -p $(@D)
+	$(WS_CLANG) $(WS_WARN) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o $@ fuzz/fuzz_ws_handshake.c $(WS_SRCS) $(WS_LIBS)
+
 ctest-ws: $(WS_BUILD)/test_ws
 	$<
 
 ctest-ws-asan: $(WS_BUILD)/test_ws-asan
 	$<
 
-fuzz-ws: $(WS_BUILD)/fuzz_ws_frame $(WS_BUILD)/fuzz_ws_reader
+fuzz-ws: $(WS_BUILD)/fuzz_ws_frame $(WS_BUILD)/fuzz_ws_reader $(WS_BUILD)/fuzz_ws_handshake
 
 fuzz-ws-replay: $(WS_BUILD)/fuzz_ws_frame $(WS_BUILD)/fuzz_ws_reader
 	$(WS_BUILD)/fuzz_ws_frame $(WS_CORPUS)/*
 	$(WS_BUILD)/fuzz_ws_reader $(WS_CORPUS)/*
+	$(WS_BUILD)/fuzz_ws_handshake $(WS_CORPUS)-handshake/*
 
 fuzz-ws-run: $(WS_BUILD)/fuzz_ws_frame
 	mkdir -p $(WS_BUILD)/corpus
@@ -70,6 +80,11 @@ fuzz-ws-reader-run: $(WS_BUILD)/fuzz_ws_reader
 	mkdir -p $(WS_BUILD)/corpus-reader
 	$< -max_total_time=$(FUZZ_SECONDS) -timeout=10 -artifact_prefix=$(WS_BUILD)/reader- \
 	    $(WS_BUILD)/corpus-reader $(WS_CORPUS)
+
+fuzz-ws-handshake-run: $(WS_BUILD)/fuzz_ws_handshake
+	mkdir -p $(WS_BUILD)/corpus-handshake
+	$< -max_total_time=$(FUZZ_SECONDS) -timeout=10 -max_len=1024 \
+	    -artifact_prefix=$(WS_BUILD)/handshake- $(WS_BUILD)/corpus-handshake $(WS_CORPUS)-handshake
 
 fuzz-ws-seeds:
 	python3 fuzz/ws_seeds.py

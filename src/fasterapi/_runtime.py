@@ -11,6 +11,7 @@ process sets before ``start()`` (they are process-wide):
 ``FASTERAPI_LOG_LEVEL``  logging level for the workers
 ``FASTERAPI_MAX_BODY_SIZE``  the server's max_body_size (request.body() on a
                          streamed route stops there with a 413)
+``FASTERAPI_LIFESPAN``   ``off``: the app's startup and shutdown never run
 
 so an import error stops the server at start, naming the module.  The
 startup handlers (or lifespan) run through the server's on_startup hook in
@@ -28,6 +29,17 @@ ENV_APP = "FASTERAPI_APP"
 ENV_MAIN_PATH = "FASTERAPI_MAIN_PATH"
 ENV_LOG_LEVEL = "FASTERAPI_LOG_LEVEL"
 ENV_MAX_BODY = "FASTERAPI_MAX_BODY_SIZE"  # the server's max_body_size, for bodies read from a stream
+ENV_LIFESPAN = "FASTERAPI_LIFESPAN"  # "off": the app's startup/shutdown never run (--lifespan off)
+
+
+def _arm_startup(app) -> None:
+    """Startup pending ("todo"), or, with --lifespan off, nothing to run: the
+    app is served as if started and its shutdown never runs."""
+    if os.environ.get(ENV_LIFESPAN) == "off":
+        app._startup_state = None
+        app._lifespan_off = True
+    else:
+        app._startup_state = "todo"
 ENV_ROOT_PATH = "FASTERAPI_ROOT_PATH"  # --root-path
 
 
@@ -87,7 +99,7 @@ def _boot():
     app = load_app(os.environ[ENV_APP], os.environ.get(ENV_MAIN_PATH))
     _apply_root_path(app)
     app._build()
-    app._startup_state = "todo"
+    _arm_startup(app)
     atexit.register(_shutdown, app)
     _app = app
     direct_handlers(app)
@@ -147,13 +159,13 @@ def adopt(app):
     global _app
     _apply_root_path(app)
     app._build()
-    app._startup_state = "todo"
+    _arm_startup(app)
     _app = app  # build_server then makes the direct handlers, here and for the workers
     return app
 
 
 def _shutdown(app):
-    if app._startup_state is not None:
+    if app._startup_state is not None or getattr(app, "_lifespan_off", False):
         return  # never started here: nothing to undo
     from . import _aio
     try:
@@ -182,7 +194,7 @@ async def startup():
 async def shutdown():
     """on_shutdown hook: the app's shutdown (or lifespan exit)."""
     app = _app
-    if app is None or app._startup_state is not None:
+    if app is None or app._startup_state is not None or getattr(app, "_lifespan_off", False):
         return  # never started here: nothing to undo
     await app.shutdown_async()
 

@@ -58,13 +58,19 @@ def app_spec(app) -> tuple:
 
 def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, workers=0, pooled_workers=0,
                  pooled_interpreters=0, log_level="info", interpreters="sub", listen_fds=None, root_path="",
-                 **server_options):
+                 ws_options=None, lifespan=True, **server_options):
     """Creates the native server with one route per (method, path) of app,
     and sets the environment the worker interpreters read.  interpreters:
     'sub' (own-GIL sub-interpreters, each importing the app), 'main' (the
     worker threads share the main interpreter and this very app object) or
     'auto' (sub, falling back to main when the app imports a module that
-    cannot load in a sub-interpreter)."""
+    cannot load in a sub-interpreter).  ws_options: add_websocket's keywords
+    for every WebSocket route (compression, max_message_size, ping_interval,
+    ping_timeout; None: add_websocket's defaults), or False to serve no
+    WebSocket route (``--ws none``: an upgrade then gets what a plain request
+    to the path would).  lifespan:
+    False skips the app's startup/shutdown events and lifespan (``--lifespan
+    off``)."""
     from ._native.http2 import PyHttp2Server
     level = (log_level or "info").lower()
     if level == "trace":
@@ -77,6 +83,10 @@ def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, work
         os.environ.pop(_runtime.ENV_MAIN_PATH, None)
     os.environ[_runtime.ENV_LOG_LEVEL] = level
     os.environ[_runtime.ENV_MAX_BODY] = str(server_options.get("max_body_size", 16 << 20))
+    if lifespan:
+        os.environ.pop(_runtime.ENV_LIFESPAN, None)
+    else:
+        os.environ[_runtime.ENV_LIFESPAN] = "off"
     if root_path:
         os.environ[_runtime.ENV_ROOT_PATH] = root_path
     else:
@@ -91,18 +101,19 @@ def build_server(app, spec, main_path=None, *, host="127.0.0.1", port=8000, work
     names = _runtime.direct_handlers(app)
     for (method, path, pooled, stream_body), name in zip(app.native_routes(), names):
         server.add_route(method, path, getattr(_runtime, name), pooled=pooled, stream_body=stream_body)
-    ws_paths = app.native_websocket_routes()
+    ws_paths = app.native_websocket_routes() if ws_options is not False else []
     if ws_paths:
         if not hasattr(server, "add_websocket"):
             raise RuntimeError("this build of the native server has no WebSocket support (add_websocket): "
                                "the app's @app.websocket routes cannot be served")
         for path in ws_paths:
-            server.add_websocket(path, _runtime.handle_websocket)
+            server.add_websocket(path, _runtime.handle_websocket, **(ws_options or {}))
     # what no route matches: FastAPI's 404/405 JSON, redirect_slashes, middleware
     server.set_fallback(_runtime.handle)
     # startup/lifespan in every worker interpreter before the first request
-    server.on_startup(_runtime.startup)
-    server.on_shutdown(_runtime.shutdown)
+    if lifespan:
+        server.on_startup(_runtime.startup)
+        server.on_shutdown(_runtime.shutdown)
     return server
 
 

@@ -36,10 +36,27 @@ Options follow Uvicorn's where they mean the same thing::
     --ssl-ciphers LIST    TLS 1.2 cipher list, OpenSSL syntax
     --ssl-min-version V   TLSv1.2 (default) or TLSv1.3
     --no-access-log       no access log (on by default: one line per request on stderr)
+    --access-logfile PATH the access log to PATH instead ('-': stderr); SIGUSR1 opens it again
     --access-log-format F the line, with {atoms}: client, method, path, query, target, protocol,
                           status, status_phrase, bytes, duration, header:NAME... (default Uvicorn's)
     --metrics-port N      serve Prometheus metrics at http://HOST:N/metrics
     --metrics-host HOST   where the metrics listen (default: --host)
+    --timeout-keep-alive S   close an idle keep-alive connection after S seconds (default 5)
+    --timeout-graceful-shutdown S   Uvicorn's name for --graceful-timeout
+    --limit-concurrency N    per worker, answer 503 past N requests in flight (default 10000)
+    --limit-max-requests N   Uvicorn's name for --max-requests (+ --limit-max-requests-jitter)
+    --backlog N           the listen(2) queue (default 4096)
+    --h11-max-incomplete-event-size BYTES   the largest request head; past it 431
+                          (PyHttp2Server's max_header_size, default 16384)
+    --ws-max-size BYTES   the largest WebSocket message (default 16 MiB; past it: close 1009)
+    --ws-ping-interval S, --ws-ping-timeout S   WebSocket keepalive pings (default 20, 20; 0: none)
+    --ws-per-message-deflate BOOL   offer permessage-deflate to clients that ask (default false:
+                          Uvicorn's default is true; compression costs CPU per message)
+    --ws none             refuse WebSocket upgrades (the app's WebSocket routes are not served)
+    --lifespan auto|on|off   run the app's startup/shutdown (lifespan) or not (off)
+    --env-file PATH       set environment variables from a KEY=VALUE file before importing the app
+    --log-config PATH     logging configuration (.json or .yaml: dictConfig; else fileConfig)
+    --version             print the version and exit
 SIGHUP reloads the certificate files without dropping connections; under a
 supervisor (--processes, a recycling limit, --reload) it replaces every server
 process, one at a time, and the new processes read the code and the
@@ -48,6 +65,7 @@ certificate files again.
 import argparse
 import logging
 import os
+import signal
 import sys
 
 __all__ = ["main"]
@@ -108,9 +126,133 @@ def _parser():
     p.add_argument("--access-log-format", default=None,
                    help="access log line with {atoms} (client, method, path, query, target, protocol, status, "
                         "status_phrase, bytes, duration, duration_ms, time, header:NAME...); default: Uvicorn's")
+    p.add_argument("--access-logfile", default=None, metavar="PATH",
+                   help="write the access log to PATH ('-': stderr, the default); opened for appending, "
+                        "opened again on SIGUSR1 (logrotate)")
     p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
     p.add_argument("--metrics-host", default=None, help="address of the metrics listener (default: --host)")
+    # Uvicorn's names for the same settings, and its limits and WebSocket options
+    p.add_argument("--timeout-graceful-shutdown", dest="graceful_timeout", type=float,
+                   help="the same as --graceful-timeout (Uvicorn's name)")
+    p.add_argument("--limit-max-requests", dest="max_requests", type=_non_negative,
+                   help="the same as --max-requests (Uvicorn's name)")
+    p.add_argument("--limit-max-requests-jitter", dest="max_requests_jitter", type=_non_negative,
+                   help="the same as --max-requests-jitter")
+    p.add_argument("--timeout-keep-alive", type=float, default=None,
+                   help="seconds an idle keep-alive connection is kept (default 5)")
+    p.add_argument("--limit-concurrency", type=_positive, default=None,
+                   help="per worker, requests in flight past which the server answers 503 (default 10000)")
+    p.add_argument("--backlog", type=_positive, default=4096, help="the listen(2) queue (default: %(default)s)")
+    p.add_argument("--h11-max-incomplete-event-size", type=_positive, default=None,
+                   help="the largest request head in bytes; past it 431 (PyHttp2Server's max_header_size)")
+    p.add_argument("--ws", default="auto", choices=["auto", "none"],
+                   help="none: refuse WebSocket upgrades (default: %(default)s)")
+    p.add_argument("--ws-max-size", type=_positive, default=None,
+                   help="the largest WebSocket message in bytes (default 16 MiB; past it the socket closes with 1009)")
+    p.add_argument("--ws-ping-interval", type=float, default=None,
+                   help="seconds between WebSocket keepalive pings (default 20; 0: none)")
+    p.add_argument("--ws-ping-timeout", type=float, default=None,
+                   help="seconds a ping waits for its pong before the socket closes (default 20)")
+    p.add_argument("--ws-per-message-deflate", type=_boolean, default=False,
+                   help="offer permessage-deflate (RFC 7692) to clients that ask (default: false)")
+    p.add_argument("--lifespan", default="auto", choices=["auto", "on", "off"],
+                   help="off: do not run the app's startup/shutdown events and lifespan (default: %(default)s)")
+    p.add_argument("--env-file", default=None, help="KEY=VALUE lines to put in the environment before the app loads")
+    p.add_argument("--log-config", default=None,
+                   help="logging configuration file: .json or .yaml (dictConfig), else .ini (fileConfig)")
+    p.add_argument("--version", action="version", version=f"FasterAPI {_version()} with CPython "
+                   f"{sys.version.split()[0]}")
     return p
+
+
+def _version() -> str:
+    from . import __version__
+    return __version__
+
+
+def _boolean(text):
+    v = text.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"must be true or false, got {text!r}")
+
+
+def _limit_options(args) -> dict:
+    """The server's timeout, limit and WebSocket keywords the command line
+    set (only those: the server's own defaults stand for the rest)."""
+    opts = {"backlog": args.backlog}
+    if args.timeout_keep_alive is not None:
+        opts["keepalive_timeout"] = args.timeout_keep_alive
+    if args.limit_concurrency is not None:
+        opts["max_inflight"] = args.limit_concurrency
+    if args.h11_max_incomplete_event_size is not None:
+        opts["max_header_size"] = args.h11_max_incomplete_event_size
+    return opts
+
+
+def _ws_options(args):
+    """add_websocket's keywords for every WebSocket route, or False for --ws none."""
+    if args.ws == "none":
+        return False
+    opts = {"compression": args.ws_per_message_deflate}
+    for name, key in (("ws_max_size", "max_message_size"), ("ws_ping_interval", "ping_interval"),
+                      ("ws_ping_timeout", "ping_timeout")):
+        if getattr(args, name) is not None:
+            opts[key] = getattr(args, name)
+    return opts
+
+
+def load_env_file(path: str) -> dict:
+    """Reads KEY=VALUE lines (as python-dotenv, which Uvicorn's --env-file uses,
+    for the common cases): blank lines and # comments are skipped, `export `
+    before a key is allowed, a value may be in single quotes (taken as is) or
+    double quotes (\\n, \\t, \\" and \\\\ escapes); an unquoted value ends at ` #`.
+    Variables already in the environment are not overridden.  Returns what it
+    set.  Raises ValueError naming the line that is not KEY=VALUE."""
+    import re
+    found = {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, raw in enumerate(f, 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("export "):
+                line = line[7:].lstrip()
+            key, eq, value = line.partition("=")
+            key = key.strip()
+            if not eq or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", key):
+                raise ValueError(f"{path}:{lineno}: expected KEY=VALUE, got {raw.rstrip()!r}")
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == "'":
+                value = value[1:-1]
+            elif len(value) >= 2 and value[0] == value[-1] == '"':
+                value = re.sub(r'\\([nt"\\])', lambda m: {"n": "\n", "t": "\t"}.get(m[1], m[1]), value[1:-1])
+            else:
+                value = value.split(" #", 1)[0].rstrip()
+            found[key] = value
+    set_now = {k: v for k, v in found.items() if k not in os.environ}
+    os.environ.update(set_now)
+    return set_now
+
+
+def _apply_log_config(path: str) -> None:
+    """Uvicorn's --log-config: a dictConfig in JSON or YAML, else a fileConfig."""
+    import logging.config
+    if path.endswith(".json"):
+        import json
+        with open(path, encoding="utf-8") as f:
+            logging.config.dictConfig(json.load(f))
+    elif path.endswith((".yaml", ".yml")):
+        try:
+            import yaml
+        except ImportError:
+            raise ValueError(f"{path}: a YAML logging configuration needs PyYAML (pip install pyyaml)") from None
+        with open(path, encoding="utf-8") as f:
+            logging.config.dictConfig(yaml.safe_load(f))
+    else:
+        logging.config.fileConfig(path, disable_existing_loggers=False)
 
 
 def _access_log_options(args) -> dict:
@@ -119,6 +261,44 @@ def _access_log_options(args) -> dict:
     if args.access_log and args.access_log_format is not None:
         opts["access_log_format"] = args.access_log_format
     return opts
+
+
+class _AccessLogFile:
+    """--access-logfile PATH, opened in the process that serves (each server
+    process under a supervisor opens its own).  The C writers keep the
+    descriptor number; SIGUSR1 opens PATH again and dup2()s it onto that
+    number, so after logrotate moved the file their next write goes to the
+    new one (a write in progress finishes in the old one).  Lines are
+    appended (O_APPEND) in whole-line writes, so processes sharing the file
+    do not interleave within a line."""
+
+    _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+
+    def __init__(self, path: str):
+        self.path = path
+        self.fd = os.open(path, self._FLAGS, 0o644)
+
+    def reopen(self, *_):
+        try:
+            new = os.open(self.path, self._FLAGS, 0o644)
+        except OSError as exc:
+            sys.stderr.write(f"[fasterapi] SIGUSR1: cannot open the access log {self.path} again: {exc}; "
+                             "still writing to the old file\n")
+            return
+        os.dup2(new, self.fd, inheritable=False)
+        os.close(new)
+
+    def install(self) -> dict:
+        """Reopens on SIGUSR1 from now on; returns the server keyword."""
+        signal.signal(signal.SIGUSR1, self.reopen)
+        return {"access_log_fd": self.fd}
+
+
+def _access_log_file(args):
+    """The --access-logfile to open, or None (stderr)."""
+    if not args.access_log or args.access_logfile in (None, "-"):
+        return None
+    return _AccessLogFile(args.access_logfile)
 
 
 def _metrics_options(args) -> dict:
@@ -202,17 +382,32 @@ def main(argv=None) -> int:
                          "sub-interpreters (CPython gh-119213, fixed in 3.12.4): restarting with it\n")
         sys.stderr.flush()
         os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], env)
+    if args.env_file is not None:  # before the app (and every child) reads its environment
+        try:
+            load_env_file(args.env_file)
+        except (OSError, ValueError) as exc:
+            print(f"fasterapi: --env-file: {exc}", file=sys.stderr)
+            return 2
     app_dir = os.path.abspath(args.app_dir)
     if app_dir not in sys.path:
         sys.path.insert(0, app_dir)
     from . import _runtime
     _runtime.configure_logging("debug" if args.log_level == "trace" else args.log_level)
     log = logging.getLogger("fasterapi")
+    if args.log_config is not None:
+        try:
+            _apply_log_config(args.log_config)
+        except Exception as exc:  # noqa: BLE001 - any bad file: say which and stop
+            log.error("--log-config %s: %s", args.log_config, exc)
+            return 2
     if args.factory:
         print("--factory is not supported: every worker interpreter imports module:attribute and must get "
               "the same app; call the factory at module level instead", file=sys.stderr)
         return 2
-    for name in ("lifetime", "graceful_timeout", "kill_timeout"):
+    for name in ("lifetime", "graceful_timeout", "kill_timeout", "timeout_keep_alive", "ws_ping_interval",
+                 "ws_ping_timeout"):
+        if getattr(args, name) is None:
+            continue
         if getattr(args, name) < 0:
             log.error("--%s must be 0 or more seconds", name.replace("_", "-"))
             return 2
@@ -229,7 +424,7 @@ def main(argv=None) -> int:
     listen_fds = None
     if args.uds:
         try:
-            listener = _unix_listener(args.uds)
+            listener = _unix_listener(args.uds, args.backlog)
         except OSError as exc:
             log.error("cannot listen on %s: %s", args.uds, exc)
             return 1
@@ -239,8 +434,9 @@ def main(argv=None) -> int:
     serve_kw = dict(host=args.host, port=args.port, workers=args.workers, pooled_workers=args.pooled_workers,
                     pooled_interpreters=args.pooled_interpreters, log_level=args.log_level,
                     interpreters=args.interpreters, graceful_timeout=args.graceful_timeout or 10.0,
-                    root_path=args.root_path, **_proxy_options(args), **_ssl_options(args),
-                    **_access_log_options(args))
+                    root_path=args.root_path, ws_options=_ws_options(args), lifespan=args.lifespan != "off",
+                    **_proxy_options(args), **_ssl_options(args), **_access_log_options(args),
+                    **_limit_options(args))
     try:
         supervised = (args.processes > 1 or args.max_requests or args.max_rss or args.lifetime or args.reload)
         if supervised:
@@ -266,9 +462,10 @@ def _supervised(args, serve_kw, listen_fds, log) -> int:
         app = _runtime.load_app(args.app)
         if not hasattr(app, "native_routes"):
             raise RuntimeError(f"{args.app} is not a FasterAPI application (got {type(app).__name__})")
-        return build_server(app, args.app, None, **serve_kw)
+        logfile = _access_log_file(args)  # this process's own descriptor (SIGUSR1: forwarded to it)
+        return build_server(app, args.app, None, **serve_kw, **(logfile.install() if logfile else {}))
 
-    opts = dict(host=args.host, port=args.port, backlog=4096, num_pinned_workers=args.workers,
+    opts = dict(host=args.host, port=args.port, backlog=args.backlog, num_pinned_workers=args.workers,
                 num_processes=args.processes, max_requests=args.max_requests,
                 max_requests_jitter=args.max_requests_jitter, max_rss=args.max_rss, lifetime=args.lifetime,
                 graceful_timeout=serve_kw["graceful_timeout"], kill_timeout=args.kill_timeout,
@@ -293,8 +490,13 @@ def _single(args, serve_kw, listen_fds, log) -> int:
         log.error("%s is not a FasterAPI application (got %s)", args.app, type(app).__name__)
         return 1
     try:
+        logfile = _access_log_file(args)
+    except OSError as exc:
+        log.error("cannot open the access log %s: %s", args.access_logfile, exc)
+        return 1
+    try:
         return serve(app, app_spec_override=(args.app, None), listen_fds=listen_fds, **serve_kw,
-                     **_metrics_options(args))
+                     **_metrics_options(args), **(logfile.install() if logfile else {}))
     except (OSError, ValueError) as exc:  # a bad certificate file or setting: the message names it
         log.error("%s", exc)
         return 1
