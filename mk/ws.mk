@@ -66,7 +66,7 @@ ctest-ws-asan: $(WS_BUILD)/test_ws-asan
 
 fuzz-ws: $(WS_BUILD)/fuzz_ws_frame $(WS_BUILD)/fuzz_ws_reader $(WS_BUILD)/fuzz_ws_handshake
 
-fuzz-ws-replay: $(WS_BUILD)/fuzz_ws_frame $(WS_BUILD)/fuzz_ws_reader
+fuzz-ws-replay: $(WS_BUILD)/fuzz_ws_frame $(WS_BUILD)/fuzz_ws_reader $(WS_BUILD)/fuzz_ws_handshake
 	$(WS_BUILD)/fuzz_ws_frame $(WS_CORPUS)/*
 	$(WS_BUILD)/fuzz_ws_reader $(WS_CORPUS)/*
 	$(WS_BUILD)/fuzz_ws_handshake $(WS_CORPUS)-handshake/*
