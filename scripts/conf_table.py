@@ -51,6 +51,8 @@ def main(suite, xml_path):
     docs = docstrings(suite)
     rows = OrderedDict()
     for tc in ET.parse(xml_path).getroot().iter("testcase"):
+        if f".{suite}." not in "." + (tc.get("classname") or "") + ".":
+            continue  # a run of more than this suite
         name = tc.get("name")
         m = re.match(r"(\w+)\[(.*)\]$", name)
         base, params = (m.group(1), m.group(2)) if m else (name, "")
@@ -69,6 +71,15 @@ def main(suite, xml_path):
         rfc, sec = section(key[0], default_rfc)
         return (rfc != default_rfc, rfc, [int(x) for x in sec.split(".") if x])
 
+    counts = {}
+    for res in rows.values():
+        for col, r in res.items():
+            counts[(col, r)] = counts.get((col, r), 0) + 1
+    summary = "; ".join(f"{col}: " + ", ".join(f"{counts[(col, r)]} {r}" for r in ("pass", "FAIL", "n/a")
+                                                if (col, r) in counts)
+                        for col in ("cleartext", "tls"))
+    print(f"{len(rows)} rows ({summary}).")
+    print()
     print("| RFC | section | test [case] | requirement | cleartext | tls |")
     print("|---|---|---|---|---|---|")
     for (base, case), res in sorted(rows.items(), key=lambda kv: order(kv[0])):
