@@ -234,6 +234,10 @@ Each run (req/s, CPU us/request), in the order run:
 |---|{'---:|' * args.runs}
 {runs}
 
+Instructions per request (user space, repeatable where req/s are not):
+`bench/callgrind_pydantic.sh` (1 worker, main interpreter, callgrind, two
+runs of N1 and N2 requests).
+
 Commands (started side by side on 127.0.0.1, loaded in turn):
 
     .venv/bin/python bench/processes.py --seconds {args.seconds:g} --runs {args.runs} --connections {args.connections}{' --baseline-src ' + args.baseline_src if args.baseline_src else ''}

@@ -379,7 +379,8 @@ class APIRoute(BaseRoute):
                     return general(app, req, res)
                 try:
                     kwargs[body_name] = validate_body(raw)
-                except ValueError:  # pydantic's ValidationError is one
+                except Exception:  # noqa: BLE001 - ValidationError, or a validator's own exception:
+                    # the general path validates again and answers (422, or the exception's handler)
                     return general(app, req, res)
             if pspecs:
                 pp = req["path_params"]

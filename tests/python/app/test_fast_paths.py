@@ -264,3 +264,49 @@ def test_models_that_json_mode_would_validate_differently(path, body):
     want = _answer(FastAPIClient(_strict_app(fastapi.FastAPI), raise_server_exceptions=False), path, body,
                    "application/json")
     assert got == want
+
+
+class Picky(BaseModel):
+    name: str
+
+    @pydantic.field_validator("name")
+    @classmethod
+    def not_boom(cls, v):
+        if v == "boom":
+            raise LookupError("boom")  # not a ValueError: pydantic lets it through
+        return v
+
+
+def _picky_app(FastAPI, handler=False):  # noqa: N803
+    app = FastAPI()
+
+    @app.post("/picky", response_model=Public)
+    def picky(body: Picky):
+        return {"name": body.name, "price": 1}
+
+    if handler:
+        @app.exception_handler(LookupError)
+        def on_lookup(request, exc):
+            return FaJSONResponse({"lookup": str(exc)}, status_code=409) if FastAPI is FaApp else \
+                fastapi.responses.JSONResponse({"lookup": str(exc)}, status_code=409)
+    return app
+
+
+@pytest.mark.parametrize("handler", [False, True])
+def test_a_validator_raising_another_exception(handler):
+    """An exception from a model's validator that pydantic does not turn
+    into a ValidationError reaches the app's exception handlers (or the
+    500), on the fast path as on FastAPI's."""
+    ours = _picky_app(FaApp, handler)
+    route = next(r for r in ours.routes if isinstance(r, APIRoute) and r.path == "/picky")
+    assert route.compile().body_model is Picky and "handle" in route.__dict__
+    ref = FastAPIClient(_picky_app(fastapi.FastAPI, handler), raise_server_exceptions=False)
+    with FaClient(ours, raise_server_exceptions=False) as c:
+        for body in (b'{"name": "boom"}', b'{"name": "ok"}'):
+            got = _answer(c, "/picky", body, "application/json")
+            want = _answer(ref, "/picky", body, "application/json")
+            if want[0] == 500:
+                assert got[0] == 500  # each server's own 500 text
+            else:
+                assert got == want
+    assert got[0] == 200
