@@ -1,4 +1,5 @@
-"""Shared helpers for the benchmarks in this folder (scaling.py, run.py).
+"""Shared helpers for the benchmarks in this folder (scaling.py, run.py, tls.py,
+ws.py, ws_app.py): processes, load generators, memory, report writing.
 
 Servers run as subprocesses on 127.0.0.1; load comes from h2load (HTTP/1.1
 and h2c) and wrk; memory is read from /proc, summed over the server's whole
@@ -132,6 +133,21 @@ def process_tree(pid):
         out.append(p)
         todo.extend(children.get(p, ()))
     return out
+
+
+def tree_cpu_s(pid):
+    """CPU seconds (user + system, all threads) the tree has used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in process_tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / tick
 
 
 def tree_kb(pid, field):
@@ -444,3 +460,87 @@ def cpu_ceiling(seconds=2.0):
 
 if __name__ == "__main__":
     print(cpu_ceiling(float(sys.argv[1]) if len(sys.argv) > 1 else 2.0))
+
+
+# --- reports (bench/tls.py, bench/ws.py, bench/ws_app.py) --------------------
+
+def have_pkg(name):
+    """The installed version of distribution `name`, or None."""
+    from importlib import metadata
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def ratio(res, a, b, key):
+    """res[a][key] / res[b][key], or None when either figure is missing."""
+    try:
+        return res[a][key] / res[b][key]
+    except (KeyError, ZeroDivisionError, TypeError):
+        return None
+
+
+def fmt_ratio(x, target=None):
+    """'2.43x' (and ' | met' / ' | not met' when a target is given)."""
+    if x is None:
+        return "-" if target is None else "- | -"
+    return f"{x:.2f}x" if target is None else f"{x:.2f}x | {'met' if x >= target else 'not met'}"
+
+
+def report_header(title, script, quick, what):
+    """The first lines of a docs/benchmarks-*.md page: who wrote it, when,
+    on what machine (with the load average: the VM is shared), and `what`
+    (how the figures were obtained)."""
+    import datetime
+    import platform
+    try:
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        load = "?"
+    return [f"# {title}", "",
+            f"Written by `{script}{' --quick' if quick else ''}` on "
+            f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} CPUs, "
+            f"{platform.platform()}, load average at the end {load}. {what}", ""]
+
+
+def command_key(argv, port, tmp=None):
+    """argv as one line for a report: this run's port as PORT, paths under
+    the repository relative to bench/apps (where the servers run), a
+    temporary folder as $TMP."""
+    out = []
+    for a in argv:
+        a = str(a)
+        if tmp:
+            a = a.replace(tmp, "$TMP")
+        if a.startswith(ROOT):
+            a = os.path.relpath(a, APPS)
+        out.append(a.replace(str(port), "PORT"))
+    return " ".join(out)
+
+
+def report_commands(labels, res, commands, intro, load_lines):
+    """The 'Commands' section: one line per server (with its version) and
+    the load generators' command lines."""
+    lines = ["", intro, ""]
+    lines += [f"- {labels[k]}: `{c}`" + (f" ({res[k].get('version')})" if res[k].get("version") else "")
+              for k, c in commands.items()]
+    lines += [f"- load: {x}" for x in load_lines]
+    return lines
+
+
+def report_notes(notes):
+    return ["", "Notes:", ""] + [f"- {n}" for n in notes] if notes else []
+
+
+def write_report(path, lines):
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def write_json(name, obj):
+    """build/bench/<name>: the raw figures of a run."""
+    import json
+    os.makedirs(os.path.join(ROOT, "build", "bench"), exist_ok=True)
+    with open(os.path.join(ROOT, "build", "bench", name), "w") as f:
+        json.dump(obj, f, indent=1)

@@ -23,10 +23,7 @@ Ratios compare figures of this same run. Writes the markdown table to --out
 and the raw figures to build/bench/tls.json.
 """
 import argparse
-import datetime
-import json
 import os
-import platform
 import re
 import socket
 import ssl
@@ -88,24 +85,16 @@ def granian_cmd(port, tmp, cert, key):
             "--ssl-protocol-min", "tls1.2", "rsgi_app:app"], None  # its default minimum is TLS 1.3
 
 
-def _have_pkg(name):
-    from importlib import metadata
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 SERVERS = {
     # key: (label, argv maker, why it cannot run or None, version)
     "fasterapi": ("FasterAPI (seed API, 1 pinned worker)", fasterapi_cmd, lambda: None,
-                  lambda: _have_pkg("fasterapi") or "?"),
+                  lambda: bl.have_pkg("fasterapi") or "?"),
     "h2o": ("h2o (static file, 1 thread)", h2o_cmd,
             lambda: None if bl.tool_version(["h2o", "--version"]) != "not found" else "h2o is not installed",
             lambda: bl.tool_version(["h2o", "--version"])),
     "granian-rsgi": ("Granian RSGI (1 worker)", granian_cmd,
-                     lambda: None if _have_pkg("granian") else "granian is not installed",
-                     lambda: _have_pkg("granian") or "?"),
+                     lambda: None if bl.have_pkg("granian") else "granian is not installed",
+                     lambda: bl.have_pkg("granian") or "?"),
 }
 
 
@@ -211,7 +200,7 @@ def main():
         r["version"] = version()
         port = bl.free_port()
         argv, env = mk(port, tmp, cert, key)
-        commands[key_] = " ".join(a.replace(tmp, "$TMP").replace(str(port), "PORT") for a in argv)
+        commands[key_] = bl.command_key(argv, port, tmp)
         log = os.path.join(BUILD, "logs", f"tls-{key_}.log")
         try:
             server = bl.Server(argv, port, cwd=bl.APPS, env=env, log_path=log)
@@ -246,31 +235,34 @@ def main():
             rc = server.stop()
             if rc not in (0, -15, 143):
                 notes.append(f"{label} exited with {rc} at SIGTERM; log tail:\n{server.log_tail()}")
-    with open(os.path.join(BUILD, "tls.json"), "w") as f:
-        json.dump({"results": res, "notes": notes, "commands": commands}, f, indent=1)
-    write_md(args, res, notes, commands, seconds, runs)
+    lib_bytes = conn_bytes(cert, key)
+    bl.write_json("tls.json", {"results": res, "notes": notes, "commands": commands,
+                               "lib_bytes": lib_bytes})
+    write_md(args, res, notes, commands, seconds, runs, lib_bytes)
     print(f"wrote {args.out}")
 
 
-def _ratio(res, a, b, k):
-    try:
-        return res[a][k] / res[b][k]
-    except (KeyError, ZeroDivisionError, TypeError):
-        return None
+def conn_bytes(cert, key):
+    """The heap bytes libnghttp2 and OpenSSL hold per idle connection, as
+    counted by bench/c/conn_bytes.c (`make bench-c` builds it): lines of its
+    output, or a note that it was not built."""
+    exe = os.path.join(BUILD, "conn_bytes")
+    if not os.path.exists(exe):
+        return [f"(not measured: {exe} not built; `make bench-c`)"]
+    out = subprocess.run([exe, cert, key, "200"], capture_output=True, text=True, timeout=120)
+    return out.stdout.strip().splitlines() or [f"(conn_bytes failed: {out.stderr.strip()[:200]})"]
 
 
-def write_md(args, res, notes, commands, seconds, runs):
+def write_md(args, res, notes, commands, seconds, runs, lib_bytes=()):
     fa = res.get("fasterapi", {})
-    lines = ["# TLS benchmarks", "",
-             f"Written by `bench/tls.py{' --quick' if args.quick else ''}` on "
-             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; "
-             f"{os.cpu_count()} CPUs, {platform.platform()}, "
-             f"{bl.tool_version(['openssl', 'version'])} (OpenSSL), h2load "
-             f"{bl.tool_version(['h2load', '--version'])}. One worker each, the same P-256 certificate; "
-             f"requests/s: median of {runs} run(s) of {seconds} s after a warm-up run, 64 connections "
-             "(h2: 10 streams each); handshakes: one `openssl s_time` client; idle: "
-             f"{args.idle} connections held after one exchange, server RSS growth / connections.", "",
-             "| server | h2 req/s | HTTP/1.1 req/s | full handshakes/s | resumed/s (TLS 1.2) | "
+    lines = bl.report_header(
+        "TLS benchmarks", "bench/tls.py", args.quick,
+        f"{bl.tool_version(['openssl', 'version'])} (OpenSSL), h2load "
+        f"{bl.tool_version(['h2load', '--version'])}. One worker each, the same P-256 certificate; "
+        f"requests/s: median of {runs} run(s) of {seconds} s after a warm-up run, 64 connections "
+        "(h2: 10 streams each); handshakes: one `openssl s_time` client; idle: "
+        f"{args.idle} connections held after one exchange, server RSS growth / connections.")
+    lines += ["| server | h2 req/s | HTTP/1.1 req/s | full handshakes/s | resumed/s (TLS 1.2) | "
              "KB per idle conn (h1) | KB per idle conn (h2) |",
              "|---|---|---|---|---|---|---|"]
     for k, r in res.items():
@@ -285,7 +277,7 @@ def write_md(args, res, notes, commands, seconds, runs):
                      f"{f('idle_h2', '{:.1f}')} |")
     lines += ["", "| target (issue 10) | measured | |", "|---|---|---|"]
     for other, target in (("h2o", H2_VS_H2O), ("granian-rsgi", H2_VS_GRANIAN)):
-        x = _ratio(res, "fasterapi", other, "h2")
+        x = bl.ratio(res, "fasterapi", other, "h2")
         lines.append(f"| h2 over TLS >= {target}x {other} | {'-' if x is None else f'{x:.2f}x'} | "
                      f"{'-' if x is None else ('met' if x >= target else 'not met')} |")
     for name in ("idle_h1", "idle_h2"):
@@ -295,20 +287,23 @@ def write_md(args, res, notes, commands, seconds, runs):
     for other in ("h2o", "granian-rsgi"):
         parts = []
         for k in ("h1", "full", "resumed"):
-            x = _ratio(res, "fasterapi", other, k)
+            x = bl.ratio(res, "fasterapi", other, k)
             if x is not None:
                 parts.append(f"{k} {x:.2f}x")
         if parts:
             lines.append(f"| FasterAPI / {other}, other figures | {', '.join(parts)} | |")
-    lines += ["", "Commands (PORT and $TMP stand for this run's port and folder):", ""]
-    lines += [f"- {SERVERS[k][0]}: `{c}`" + (f" ({res[k].get('version')})" if res[k].get("version") else "")
-              for k, c in commands.items()]
-    lines += ["- load: `h2load -c 64 -m 10 -D S https://127.0.0.1:PORT/`, `h2load --h1 -c 64 -D S ...`; "
-              "`openssl s_time -connect 127.0.0.1:PORT -new -time T`, `... -reuse -tls1_2 -time T`"]
-    if notes:
-        lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
-    with open(args.out, "w") as f:
-        f.write("\n".join(lines) + "\n")
+    lines += bl.report_commands(
+        {k: v[0] for k, v in SERVERS.items()}, res, commands,
+        "Commands (PORT and $TMP stand for this run's port and folder):",
+        ["`h2load -c 64 -m 10 -D S https://127.0.0.1:PORT/`, `h2load --h1 -c 64 -D S ...`; "
+         "`openssl s_time -connect 127.0.0.1:PORT -new -time T`, `... -reuse -tls1_2 -time T`"])
+    if lib_bytes:
+        lines += ["", "Heap bytes the libraries hold per idle connection (`build/bench/conn_bytes`, "
+                  "bench/c/conn_bytes.c: requested bytes through counting allocators, server side "
+                  "only; RSS counts touched pages, so an allocation never written to costs less):", ""]
+        lines += [f"- {x}" for x in lib_bytes]
+    lines += bl.report_notes(notes)
+    bl.write_report(args.out, lines)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ Prints round trips/s, KB per idle WebSocket and the ratios of this run;
 writes build/bench/ws_app.json.
 """
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -77,15 +76,14 @@ def main():
         finally:
             server.stop()
         out[key] = {"label": label, "echo": statistics.median(figs), "runs": figs, "idle_kb": kb,
-                    "command": " ".join(cmd).replace(str(port), "PORT")}
+                    "command": bl.command_key(cmd, port)}
         print(f"{label}: {out[key]['echo']:,.0f} round trips/s {[round(f) for f in figs]}, "
               f"{kb:.1f} KB per idle WebSocket", flush=True)
     if "echo" in out.get("app", {}) and "echo" in out.get("native", {}):
         print(f"app layer / native: {out['app']['echo'] / out['native']['echo']:.2f}")
     if "echo" in out.get("app", {}) and "echo" in out.get("fastapi", {}):
         print(f"FasterAPI app / FastAPI on Uvicorn: {out['app']['echo'] / out['fastapi']['echo']:.2f}x")
-    with open(os.path.join(bl.ROOT, "build", "bench", "ws_app.json"), "w") as f:
-        json.dump(out, f, indent=1)
+    bl.write_json("ws_app.json", out)
 
 
 if __name__ == "__main__":

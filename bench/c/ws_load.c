@@ -1,12 +1,21 @@
 /* ws_load.c - WebSocket echo load for bench/ws.py (issue 11).
  *
- *   ws_load echo HOST PORT PATH CONNS SECONDS SIZE [WARMUP]
+ *   ws_load echo HOST PORT PATH CONNS SECONDS SIZE [WARMUP [COUNT]]
  *       CONNS connections each send a SIZE-byte masked text message, wait for
  *       its echo, and send the next (one in flight per connection); prints
- *       JSON with round trips per second over SECONDS after WARMUP.
+ *       JSON with round trips per second over SECONDS after WARMUP (with
+ *       COUNT > 0: stops after COUNT round trips, for instruction counts).
  *   ws_load idle HOST PORT PATH CONNS SECONDS
  *       opens CONNS WebSockets, prints "ready N" once all are open, holds them
  *       idle for SECONDS (answering pings), then closes them.
+ *   ws_load broadcast HOST PORT PATH CONNS SECONDS SIZE [WARMUP [PUBPATH [WINDOW]]]
+ *       CONNS subscribers on PATH, each waits for the server's first message
+ *       (it says the subscriber is registered), then one publisher on PUBPATH
+ *       (default /pub) sends SIZE-byte text messages that the server fans out
+ *       to every subscriber.  At most WINDOW (default 8) published messages
+ *       are not yet received by every subscriber (closed loop, so no server
+ *       queues without bound); prints JSON with messages delivered to
+ *       subscribers per second.
  *
  * One thread, epoll, no library: the client must not be what limits the
  * figure (a Python client would be).  Frames from the server are parsed only
@@ -34,6 +43,7 @@ typedef struct {
     char in[1 << 16];
     size_t in_len;
     size_t want;        /* echo bytes still to come for the message in flight */
+    long got;           /* broadcast: data messages received */
 } client;
 
 static double now_s(void)
@@ -163,13 +173,33 @@ static int consume(client *c)
     return done;
 }
 
+/* Blocking read until the subscriber's first data message (the server's
+ * "registered" greeting) has arrived; it is not counted. */
+static int wait_first(client *c)
+{
+    for (;;) {
+        if (consume(c) > 0)
+            return 0;
+        ssize_t r = read(c->fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+        if (r <= 0)
+            return -1;
+        c->in_len += (size_t)r;
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 7) {
-        fprintf(stderr, "usage: %s echo|idle HOST PORT PATH CONNS SECONDS [SIZE [WARMUP]]\n", argv[0]);
+        fprintf(stderr, "usage: %s echo|idle|broadcast HOST PORT PATH CONNS SECONDS [SIZE [WARMUP]]\n", argv[0]);
         return 2;
     }
     int idle = strcmp(argv[1], "idle") == 0;
+    int bcast = strcmp(argv[1], "broadcast") == 0;
+    const char *pub_path = argc > 9 ? argv[9] : "/pub";
+    long window = argc > 10 ? atol(argv[10]) : 8;
+    long max_count = !bcast && argc > 9 ? atol(argv[9]) : 0;
+    if (window < 1 || window > 1024)
+        window = 8;
     const char *host = argv[2], *path = argv[4];
     int port = atoi(argv[3]), conns = atoi(argv[5]);
     double seconds = atof(argv[6]);
@@ -192,6 +222,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "connection %d failed: %s\n", i, strerror(errno));
             return 1;
         }
+        if (bcast && wait_first(&cs[i]) < 0) {
+            fprintf(stderr, "subscriber %d got no first message\n", i);
+            return 1;
+        }
         fcntl(cs[i].fd, F_SETFL, O_NONBLOCK);
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &cs[i]};
         epoll_ctl(ep, EPOLL_CTL_ADD, cs[i].fd, &ev);
@@ -199,6 +233,20 @@ int main(int argc, char **argv)
     uint8_t *payload = malloc(size), *msg = malloc(size + 16);
     memset(payload, 'x', size);
     size_t msg_len = frame(msg, 0x1, payload, size);
+    client pub = {.fd = -1};
+    long *acks = calloc((size_t)window, sizeof(long)), published = 0, completed = 0;
+    if (bcast) {
+        pub.fd = dial(host, port);
+        if (pub.fd < 0 || handshake(&pub, host, port, pub_path) < 0) {
+            fprintf(stderr, "publisher failed: %s\n", strerror(errno));
+            return 1;
+        }
+        fcntl(pub.fd, F_SETFL, O_NONBLOCK);
+        struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &pub};
+        epoll_ctl(ep, EPOLL_CTL_ADD, pub.fd, &ev);
+        for (; published < window; published++)
+            write_all(pub.fd, (char *)msg, msg_len);
+    }
     if (idle) {
         printf("ready %d\n", conns);
         fflush(stdout);
@@ -227,11 +275,33 @@ int main(int argc, char **argv)
             }
             c->in_len += (size_t)r;
             int done = consume(c);
+            if (bcast) {
+                if (c == &pub)
+                    continue; /* the publisher's own socket: only pings */
+                /* A subscriber receives the messages in order: its got-th
+                 * message is published message number got. */
+                for (int d = 0; d < done; d++) {
+                    acks[c->got % window]++;
+                    c->got++;
+                    if (now_s() >= start)
+                        counted++;
+                }
+                while (completed < published && acks[completed % window] == conns) {
+                    acks[completed % window] = 0;
+                    completed++;
+                    write_all(pub.fd, (char *)msg, msg_len);
+                    published++;
+                }
+                continue;
+            }
             if (!idle) {
                 for (int d = 0; d < done; d++) {
                     if (now_s() >= start)
                         counted++;
-                    write_all(c->fd, (char *)msg, msg_len);
+                    if (max_count > 0 && counted >= max_count)
+                        stop = 0; /* done: no new message */
+                    else
+                        write_all(c->fd, (char *)msg, msg_len);
                 }
             }
         }
@@ -245,7 +315,14 @@ int main(int argc, char **argv)
         write_all(cs[i].fd, (char *)cl, cl_len);
         close(cs[i].fd);
     }
-    if (!idle)
+    if (pub.fd >= 0) {
+        write_all(pub.fd, (char *)cl, cl_len);
+        close(pub.fd);
+    }
+    if (bcast)
+        printf("{\"delivered\": %ld, \"published\": %ld, \"seconds\": %.3f, \"per_second\": %.1f, "
+               "\"errors\": %d}\n", counted, completed, elapsed, counted / elapsed, errors);
+    else if (!idle)
         printf("{\"round_trips\": %ld, \"seconds\": %.3f, \"per_second\": %.1f, \"errors\": %d}\n", counted,
                elapsed, counted / elapsed, errors);
     else

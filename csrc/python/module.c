@@ -333,6 +333,9 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
     fa_obs_config obs; /* access_log=, metrics_port=...: taken out of kwds first */
     if (fa_obs_take_kwargs(kwds, &obs) < 0)
         return -1;
+    size_t max_websockets = 0; /* max_websockets=: taken out of kwds too (python/ws.c) */
+    if (fa_pyws_take_kwargs(kwds, &max_websockets) < 0)
+        return -1;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOOOOOOOOOOOOOOOOOOO:PyHttp2Server",
                                      kwlist, &port, &host, &pinned, &pooled, &pooled_interps,
                                      &max_header_size, &max_headers, &max_target, &max_body,
@@ -349,6 +352,7 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
     }
     fa_config cfg;
     fa_config_defaults(&cfg);
+    cfg.max_websockets = max_websockets;
     if (host != NULL) {
         if (!PyUnicode_Check(host)) {
             PyErr_Format(PyExc_TypeError, "host must be a str, not %.50s", Py_TYPE(host)->tp_name);

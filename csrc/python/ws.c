@@ -282,7 +282,7 @@ PyDoc_STRVAR(accept_doc,
 "`headers` is a list of (name, value) pairs (str or bytes) added to the\n"
 "answer.  Awaitable.  A second call raises RuntimeError.");
 
-static int fa_header_part(PyObject *o, const char **p, size_t *n, int is_name)
+static int fa_header_part(PyObject *o, const char **p, size_t *n, int is_name, const char *fn)
 {
     Py_ssize_t len;
     if (PyUnicode_Check(o)) {
@@ -293,24 +293,70 @@ static int fa_header_part(PyObject *o, const char **p, size_t *n, int is_name)
         *p = PyBytes_AS_STRING(o);
         len = PyBytes_GET_SIZE(o);
     } else {
-        PyErr_Format(PyExc_TypeError, "accept(): header %s must be str or bytes, not %.50s",
+        PyErr_Format(PyExc_TypeError, "%s(): header %s must be str or bytes, not %.50s", fn,
                      is_name ? "names" : "values", Py_TYPE(o)->tp_name);
         return -1;
     }
     for (Py_ssize_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)(*p)[i];
         if (ch == '\r' || ch == '\n' || ch == 0 || (is_name && (ch <= 32 || ch == ':' || ch >= 127))) {
-            PyErr_Format(PyExc_ValueError, "accept(): header %s %R holds a character not allowed there",
+            PyErr_Format(PyExc_ValueError, "%s(): header %s %R holds a character not allowed there", fn,
                          is_name ? "name" : "value", o);
             return -1;
         }
     }
     if (is_name && len == 0) {
-        PyErr_SetString(PyExc_ValueError, "accept(): a header name is empty");
+        PyErr_Format(PyExc_ValueError, "%s(): a header name is empty", fn);
         return -1;
     }
     *n = (size_t)len;
     return 0;
+}
+
+/* headers (None or a list of (name, value) pairs) into hdrs; *seq holds
+ * the strings' owner until the caller releases it.  Returns 0, or -1 with
+ * an exception naming fn. */
+static int fa_parse_headers(PyObject *headers, fa_header *hdrs, size_t *nh, PyObject **seq, const char *fn)
+{
+    *nh = 0;
+    *seq = NULL;
+    if (headers == Py_None)
+        return 0;
+    char what[96];
+    snprintf(what, sizeof(what), "%s(): headers must be a list of (name, value) pairs", fn);
+    if ((*seq = PySequence_Fast(headers, what)) == NULL)
+        return -1;
+    if (PySequence_Fast_GET_SIZE(*seq) > FA_PYWS_MAX_HEADERS) {
+        PyErr_Format(PyExc_ValueError, "%s(): at most %d headers", fn, FA_PYWS_MAX_HEADERS);
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(*seq); i++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(*seq, i), *k, *v;
+        if (!PyTuple_Check(pair) && !PyList_Check(pair)) {
+            PyErr_SetString(PyExc_TypeError, what);
+            goto fail;
+        }
+        if (PySequence_Size(pair) != 2) {
+            PyErr_Format(PyExc_ValueError, "%s(): each header is a (name, value) pair", fn);
+            goto fail;
+        }
+        if (PyList_Check(pair)) {
+            k = PyList_GET_ITEM(pair, 0);
+            v = PyList_GET_ITEM(pair, 1);
+        } else {
+            k = PyTuple_GET_ITEM(pair, 0);
+            v = PyTuple_GET_ITEM(pair, 1);
+        }
+        /* a list pair's items are borrowed from it; the pair is held by *seq */
+        if (fa_header_part(k, &hdrs[*nh].name, &hdrs[*nh].name_len, 1, fn) < 0 ||
+            fa_header_part(v, &hdrs[*nh].value, &hdrs[*nh].value_len, 0, fn) < 0)
+            goto fail;
+        (*nh)++;
+    }
+    return 0;
+fail:
+    Py_CLEAR(*seq);
+    return -1;
 }
 
 static PyObject *fa_pyws_accept(PyObject *op, PyObject *args, PyObject *kwds)
@@ -360,38 +406,8 @@ static PyObject *fa_pyws_accept(PyObject *op, PyObject *args, PyObject *kwds)
     fa_header hdrs[FA_PYWS_MAX_HEADERS];
     size_t nh = 0;
     PyObject *seq = NULL;
-    if (headers != Py_None) {
-        seq = PySequence_Fast(headers, "accept(): headers must be a list of (name, value) pairs");
-        if (seq == NULL)
-            return NULL;
-        if (PySequence_Fast_GET_SIZE(seq) > FA_PYWS_MAX_HEADERS) {
-            PyErr_Format(PyExc_ValueError, "accept(): at most %d headers", FA_PYWS_MAX_HEADERS);
-            goto fail;
-        }
-        for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
-            PyObject *pair = PySequence_Fast_GET_ITEM(seq, i);
-            if (!PyTuple_Check(pair) && !PyList_Check(pair)) {
-                PyErr_SetString(PyExc_TypeError, "accept(): headers must be a list of (name, value) pairs");
-                goto fail;
-            }
-            if (PySequence_Size(pair) != 2) {
-                PyErr_SetString(PyExc_ValueError, "accept(): each header is a (name, value) pair");
-                goto fail;
-            }
-            PyObject *k = PySequence_Fast_GET_ITEM(pair, 0), *v = PySequence_Fast_GET_ITEM(pair, 1);
-            if (PyList_Check(pair)) {
-                k = PyList_GET_ITEM(pair, 0);
-                v = PyList_GET_ITEM(pair, 1);
-            } else {
-                k = PyTuple_GET_ITEM(pair, 0);
-                v = PyTuple_GET_ITEM(pair, 1);
-            }
-            if (fa_header_part(k, &hdrs[nh].name, &hdrs[nh].name_len, 1) < 0 ||
-                fa_header_part(v, &hdrs[nh].value, &hdrs[nh].value_len, 0) < 0)
-                goto fail;
-            nh++;
-        }
-    }
+    if (fa_parse_headers(headers, hdrs, &nh, &seq, "accept") < 0)
+        return NULL;
     if (ws->closed || ws->wsc == NULL) {
         Py_XDECREF(seq);
         if (!ws->closed)
@@ -406,9 +422,54 @@ static PyObject *fa_pyws_accept(PyObject *op, PyObject *args, PyObject *kwds)
         return fa_raise_disconnect(ws);
     }
     return fa_ready_new(ws, NULL);
-fail:
+}
+
+PyDoc_STRVAR(deny_doc,
+"deny(status, headers=None, body=b'')\n--\n\n"
+"Awaitable, before accept(): refuse the handshake with this HTTP response\n"
+"instead (Starlette's WebSocket Denial Response; RFC 8441 section 5 on\n"
+"HTTP/2: a non-2xx answer to the CONNECT).  status: 200-599 but not 101\n"
+"(HTTP/1.1), 300-599 (HTTP/2, where a 2xx would accept); headers: list of\n"
+"(name, value) pairs; body: bytes.  The WebSocket is then closed for the\n"
+"handler (receive() raises WebSocketDisconnect).");
+
+static PyObject *fa_pyws_deny(PyObject *op, PyObject *args, PyObject *kwds)
+{
+    fa_pyws *ws = (fa_pyws *)op;
+    static char *kwlist[] = {"status", "headers", "body", NULL};
+    int status;
+    PyObject *headers = Py_None;
+    Py_buffer body = {0};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "i|Oy*:deny", kwlist, &status, &headers, &body))
+        return NULL;
+    PyObject *seq = NULL, *result = NULL;
+    fa_header hdrs[FA_PYWS_MAX_HEADERS];
+    size_t nh = 0;
+    if (fa_pyws_check_thread(ws) < 0)
+        goto out;
+    int h2 = ws->http_version != NULL && PyUnicode_Check(ws->http_version) &&
+             PyUnicode_CompareWithASCIIString(ws->http_version, "2") == 0;
+    if (status < (h2 ? 300 : 200) || status > 599 || status == 101) {
+        PyErr_Format(PyExc_ValueError, "deny(): status %d cannot refuse a WebSocket handshake; use %s", status,
+                     h2 ? "300-599 (over HTTP/2 a 2xx answer accepts it, RFC 8441)" : "200-599");
+        goto out;
+    }
+    if (ws->accepted || ws->closed) {
+        PyErr_SetString(PyExc_RuntimeError, ws->accepted ? "deny() after accept(): the handshake was answered"
+                                                         : "deny() after close(): the handshake was answered");
+        goto out;
+    }
+    if (fa_parse_headers(headers, hdrs, &nh, &seq, "deny") < 0)
+        goto out;
+    if (ws->wsc != NULL)
+        fa_wsc_deny(ws->wsc, status, hdrs, nh, body.buf, (size_t)body.len);
+    fa_pyws_mark_closed(ws, FA_WS_CLOSE_NORMAL, "", 0);
+    result = fa_ready_new(ws, NULL);
+out:
     Py_XDECREF(seq);
-    return NULL;
+    if (body.obj != NULL)
+        PyBuffer_Release(&body);
+    return result;
 }
 
 /* receive() and __anext__ (iter: the end is StopAsyncIteration). */
@@ -687,6 +748,7 @@ static PyMethodDef fa_pyws_methods[] = {
     {"receive", fa_pyws_receive, METH_NOARGS, receive_doc},
     {"send", fa_pyws_send, METH_O, send_doc},
     {"close", (PyCFunction)(void (*)(void))fa_pyws_close, METH_VARARGS | METH_KEYWORDS, close_doc},
+    {"deny", (PyCFunction)(void (*)(void))fa_pyws_deny, METH_VARARGS | METH_KEYWORDS, deny_doc},
     {"_done", fa_pyws_done, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };
@@ -770,6 +832,29 @@ static const char fa_disconnect_src[] =
     "        self.reason = reason or ''\n"
     "    def __str__(self):\n"
     "        return f'WebSocket closed with code {self.code}' + (f': {self.reason}' if self.reason else '')\n";
+
+int fa_pyws_take_kwargs(PyObject *kwds, size_t *max_ws)
+{
+    if (kwds == NULL)
+        return 0;
+    PyObject *v = PyDict_GetItemString(kwds, "max_websockets"); /* borrowed */
+    if (v == NULL)
+        return 0;
+    if (!PyLong_Check(v) || PyBool_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "max_websockets must be an int (0: no cap), not %.50s",
+                     Py_TYPE(v)->tp_name);
+        return -1;
+    }
+    long long n = PyLong_AsLongLong(v);
+    if (n == -1 && PyErr_Occurred())
+        return -1;
+    if (n < 0) {
+        PyErr_Format(PyExc_ValueError, "max_websockets must be >= 0 (0: no cap), not %lld", n);
+        return -1;
+    }
+    *max_ws = (size_t)n;
+    return PyDict_DelItemString(kwds, "max_websockets");
+}
 
 int fa_pyws_add_types(PyObject *module)
 {

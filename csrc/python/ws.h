@@ -41,6 +41,10 @@ typedef struct fa_pyws {
 /* Adds WebSocket, _WebSocketReady and WebSocketDisconnect to the module.
  * Returns 0, or -1 with an exception set. */
 int fa_pyws_add_types(PyObject *module);
+/* Takes max_websockets= (an int >= 0) out of PyHttp2Server's keywords
+ * (kwds may be NULL); *max_ws keeps its value when absent.  Returns 0, or
+ * -1 with TypeError / ValueError saying what to pass. */
+int fa_pyws_take_kwargs(PyObject *kwds, size_t *max_ws);
 /* The interned method names the objects call (a tuple; one per interpreter). */
 PyObject *fa_pyws_names_new(void);
 /* A new `ws` object (attributes unset: the caller fills them). */

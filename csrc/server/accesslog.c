@@ -76,12 +76,15 @@ struct fa_alog_format {
     char hdr[FA_ALOG_MAX_HEADERS][64]; /* lowercase field names */
     size_t hdr_len[FA_ALOG_MAX_HEADERS];
     int strings; /* some atom needs the request's strings */
+    int ws_style; /* FA_ALOG_WS_DEFAULT_FORMAT: {status} of an accepted handshake is [accepted] */
+    struct fa_alog_format *ws; /* the default format's WebSocket companion (NULL: this one serves) */
 };
 
 void fa_alog_format_free(fa_alog_format *f)
 {
     if (f == NULL)
         return;
+    fa_alog_format_free(f->ws);
     free(f->atoms);
     free(f->lits);
     free(f);
@@ -182,6 +185,12 @@ fa_alog_format *fa_alog_format_compile(const char *spec, char *err, size_t err_s
         f->n++;
         i = (size_t)(end - spec) + 1;
     }
+    if (strcmp(spec, FA_ALOG_DEFAULT_FORMAT) == 0) {
+        /* Uvicorn's own WebSocket line goes with Uvicorn's default line */
+        if ((f->ws = fa_alog_format_compile(FA_ALOG_WS_DEFAULT_FORMAT, err, err_size)) == NULL)
+            goto fail;
+        f->ws->ws_style = 1;
+    }
     return f;
 fail:
     fa_alog_format_free(f);
@@ -277,6 +286,7 @@ struct fa_alog_rec {
     int32_t stream_id;
     uint8_t live;
     uint8_t proto_err; /* an error answer given without dispatch */
+    uint8_t ws;        /* a WebSocket handshake */
     uint8_t method;    /* FA_M_* */
     int version;       /* 10, 11, 20 */
     int status;        /* 0: no answer yet */
@@ -332,6 +342,7 @@ static fa_alog_rec *fa_alog_new(fa_conn *c, int32_t stream_id)
     r->live = 1;
     r->stream_id = stream_id;
     r->proto_err = 0;
+    r->ws = 0;
     r->status = 0;
     r->bytes = 0;
     r->method = FA_M_OTHER;
@@ -579,7 +590,10 @@ static void fa_alog_format_line(fa_out *o, const fa_alog_format *f, fa_worker *w
                                                                  : "http");
             break;
         case FA_A_STATUS:
-            fa_out_u64(o, (uint64_t)r->status);
+            if (f->ws_style && (r->status == 101 || r->status == 200))
+                fa_out_puts(o, "[accepted]");
+            else
+                fa_out_u64(o, (uint64_t)r->status);
             break;
         case FA_A_STATUS_PHRASE:
             fa_out_puts(o, fa_http_reason(r->status));
@@ -635,6 +649,8 @@ static void fa_alog_write_line(fa_worker *w, fa_conn *c, const fa_alog_rec *r, u
 {
     fa_alog_writer *wr = w->alog;
     const fa_alog_format *f = w->srv->alog_fmt;
+    if (r->ws && f->ws != NULL)
+        f = f->ws;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (wr->cap - wr->len < 2)
             fa_alog_writer_flush(wr); /* no room for even a cut line */
@@ -710,4 +726,29 @@ void fa_alog_conn_closed(fa_conn *c)
     ac->n = ac->cap = 0;
     if (c->worker->mb != NULL)
         fa_m_gauge(&c->worker->mb->conns_open[ac->proto], -1);
+}
+
+/* --- WebSocket handshakes ------------------------------------------------ */
+
+void fa_alog_ws_begin(fa_conn *c, int32_t stream_id, const fa_request *req)
+{
+    fa_worker *w = c->worker;
+    if (w->mb == NULL && w->alog == NULL)
+        return;
+    fa_alog_request_begin(c, stream_id, req);
+    fa_alog_rec *r = fa_alog_find(c, stream_id);
+    if (r != NULL)
+        r->ws = 1;
+}
+
+void fa_alog_ws_answer(fa_conn *c, int32_t stream_id, int status)
+{
+    if (c->worker->mb == NULL && c->worker->alog == NULL)
+        return;
+    fa_alog_rec *r = fa_alog_find(c, stream_id);
+    if (r == NULL || !r->ws)
+        return;
+    r->status = status;
+    r->bytes = 0;
+    fa_alog_finish(c, r);
 }

@@ -12,6 +12,15 @@
  *     fa_alog_conn_closed      worker.c, for what a closing connection
  *                              leaves unfinished
  *
+ * A WebSocket handshake (ws/conn.c) has a record of its own, from the
+ * handler's start (fa_alog_ws_begin) to its answer (fa_alog_ws_answer: the
+ * 101 / HTTP/2 200 of accept(), or a refusal), when its line is written:
+ * with the default format the line is Uvicorn's,
+ *     INFO:     127.0.0.1:50312 - "WebSocket /chat" [accepted]
+ *     INFO:     127.0.0.1:50312 - "WebSocket /chat" 403
+ * and a custom format's atoms show the handshake request ({method} GET or
+ * CONNECT, {status} 101 / 200 / the refusal's).
+ *
  * An error answer the protocol layer gives without a dispatch (400, 431,
  * 408...) gets a record at its respond call and counts as a protocol error.
  * Records live in the connection (one for HTTP/1.1, one per open stream for
@@ -37,6 +46,8 @@ struct fa_worker;
 
 /* Uvicorn's default line: INFO:     127.0.0.1:50312 - "GET /items/5 HTTP/1.1" 200 OK */
 #define FA_ALOG_DEFAULT_FORMAT "INFO:     {client} - \"{method} {target} {protocol}\" {status} {status_phrase}"
+/* ... and for a WebSocket handshake ({status} reads [accepted] for 101/200) */
+#define FA_ALOG_WS_DEFAULT_FORMAT "INFO:     {client} - \"WebSocket {target}\" {status}"
 #define FA_ALOG_FLUSH_MS 100
 #define FA_ALOG_MAX_HEADERS 8
 #define FA_ALOG_MAX_FORMAT 1024
@@ -73,6 +84,10 @@ void fa_alog_request_begin(struct fa_conn *c, int32_t stream_id, const fa_reques
 void fa_alog_request_respond(struct fa_conn *c, int32_t stream_id, const fa_response *resp);
 void fa_alog_request_bytes(struct fa_conn *c, int32_t stream_id, size_t n);
 void fa_alog_request_end(struct fa_conn *c, int32_t stream_id);
+/* A WebSocket handshake reached its handler / was answered (the record
+ * ends there: the line does not wait for the WebSocket's end). */
+void fa_alog_ws_begin(struct fa_conn *c, int32_t stream_id, const fa_request *req);
+void fa_alog_ws_answer(struct fa_conn *c, int32_t stream_id, int status);
 
 /* --- the worker's loop ----------------------------------------------- */
 

@@ -25,6 +25,8 @@ typedef struct fa_config {
     double graceful_timeout;     /* seconds in-flight requests get at stop */
     size_t max_inflight;         /* per worker: requests awaiting a coroutine or a
                                     pooled thread; beyond it 503 / REFUSED_STREAM */
+    size_t max_websockets;       /* per worker: open WebSockets (handshakes included);
+                                    beyond it 503 (0 = no cap) */
     int interpreters;            /* FA_INTERP_SUB / _MAIN / _AUTO: where handlers run */
     /* The process model (src/fasterapi/_supervisor.py reads these; the C
      * server itself always runs in one process). */

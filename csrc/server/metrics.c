@@ -56,6 +56,8 @@ static const char *const fa_m_proto_txt[FA_M_PROTOS] = {"HTTP/1.0", "HTTP/1.1", 
 static const char *const fa_m_method_txt[FA_M_METHODS] = {
     "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "other"};
 static const char *const fa_m_class_txt[FA_M_CLASSES] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
+static const char *const fa_m_ws_close_txt[FA_M_WS_CLOSE_KINDS] = {"normal", "going_away", "abnormal",
+                                                                    "error", "application"};
 static const char *const fa_m_conn_txt[FA_M_CONN_KINDS] = {"unknown", "HTTP/1.1", "HTTP/2"};
 static const char *const fa_m_err_txt[FA_M_ERR_KINDS] = {
     "400", "408", "413", "414", "431", "505", "other_status", "goaway", "rst_sent"};
@@ -272,6 +274,7 @@ int fa_metrics_recycle_cause(const char *name)
 typedef struct fa_m_sums {
     fa_metrics_block all; /* counters summed; gauges of live slots only */
     int64_t conns_open[FA_M_CONN_KINDS];
+    int64_t ws_open;
     uint64_t processes;
     size_t ninterp;
     struct {
@@ -285,9 +288,11 @@ static uint64_t fa_m_ld(_Atomic uint64_t *p) { return atomic_load_explicit(p, me
 static void fa_m_sum_block(fa_m_sums *s, fa_metrics_block *b, int live)
 {
     fa_m_fold(&s->all, b);
-    if (live)
+    if (live) {
         for (int k = 0; k < FA_M_CONN_KINDS; k++)
             s->conns_open[k] += atomic_load_explicit(&b->conns_open[k], memory_order_relaxed);
+        s->ws_open += atomic_load_explicit(&b->ws_open, memory_order_relaxed);
+    }
     uint64_t calls = fa_m_ld(&b->handler_calls);
     if (calls == 0 || b->interp[0] == '\0')
         return;
@@ -432,6 +437,25 @@ int fa_metrics_render(fa_metrics_region *r, fa_buf *out)
     for (int k = 0; k < FA_M_CONN_KINDS; k++)
         rc |= fa_m_printf(out, "fasterapi_connections_open{protocol=\"%s\"} %lld\n",
                           fa_m_conn_txt[k], (long long)s->conns_open[k]);
+    /* --- WebSockets (ws/conn.c) --- */
+    rc |= fa_m_family(out, "fasterapi_websockets_opened_total", "counter",
+                      "WebSockets accepted (HTTP/1.1 101 or an HTTP/2 extended CONNECT's 200).");
+    rc |= fa_m_printf(out, "fasterapi_websockets_opened_total %llu\n",
+                      (unsigned long long)fa_m_ld(&a->ws_opened));
+    rc |= fa_m_family(out, "fasterapi_websockets_open", "gauge", "WebSockets accepted and not ended yet.");
+    rc |= fa_m_printf(out, "fasterapi_websockets_open %lld\n", (long long)s->ws_open);
+    rc |= fa_m_family(out, "fasterapi_websockets_closed_total", "counter",
+                      "WebSockets ended, by close code class: normal 1000, going_away 1001, abnormal "
+                      "1006 (no close frame), error (other 1xxx codes), application 3000-4999.");
+    for (int k = 0; k < FA_M_WS_CLOSE_KINDS; k++)
+        rc |= fa_m_printf(out, "fasterapi_websockets_closed_total{code_class=\"%s\"} %llu\n",
+                          fa_m_ws_close_txt[k], (unsigned long long)fa_m_ld(&a->ws_closed[k]));
+    rc |= fa_m_family(out, "fasterapi_websocket_messages_total", "counter",
+                      "Whole WebSocket data messages, by direction (in: from clients).");
+    rc |= fa_m_printf(out, "fasterapi_websocket_messages_total{direction=\"in\"} %llu\n",
+                      (unsigned long long)fa_m_ld(&a->ws_msgs_in));
+    rc |= fa_m_printf(out, "fasterapi_websocket_messages_total{direction=\"out\"} %llu\n",
+                      (unsigned long long)fa_m_ld(&a->ws_msgs_out));
     rc |= fa_m_family(out, "fasterapi_handler_seconds_total", "counter",
                       "Time spent in handler calls, by interpreter.");
     for (size_t i = 0; i < s->ninterp; i++)

@@ -52,6 +52,21 @@ enum {
     FA_M_RECYCLE_RELOAD, FA_M_RECYCLE_CAUSES
 };
 
+/* WebSockets (ws/conn.c): how one ended, by the close code its handler saw */
+enum {
+    FA_M_WS_NORMAL,      /* 1000 */
+    FA_M_WS_GOING_AWAY,  /* 1001 (a peer or the server going away) */
+    FA_M_WS_ABNORMAL,    /* 1006: no close frame (the connection dropped) */
+    FA_M_WS_ERROR,       /* the other 1xxx codes: protocol, data, size, policy, internal */
+    FA_M_WS_APPLICATION, /* 3000-4999 */
+    FA_M_WS_CLOSE_KINDS
+};
+static inline int fa_m_ws_close_kind(unsigned code)
+{
+    return code == 1000 ? FA_M_WS_NORMAL : code == 1001 ? FA_M_WS_GOING_AWAY
+         : code == 1006 ? FA_M_WS_ABNORMAL : code >= 3000 ? FA_M_WS_APPLICATION : FA_M_WS_ERROR;
+}
+
 /* histogram upper bounds, seconds (the last bucket is +Inf) */
 #define FA_M_BUCKETS 16
 
@@ -70,8 +85,11 @@ typedef struct fa_metrics_block {
     _Atomic uint64_t wait[FA_M_BUCKETS + 1];
     _Atomic uint64_t wait_ns;
     _Atomic uint64_t handler_ns, handler_calls;
+    /* WebSockets: accepted, ended (by close kind), whole messages each way */
+    _Atomic uint64_t ws_opened, ws_closed[FA_M_WS_CLOSE_KINDS], ws_msgs_in, ws_msgs_out;
     /* --- gauges (a gone process's are dropped, not folded) */
     _Atomic int64_t conns_open[FA_M_CONN_KINDS];
+    _Atomic int64_t ws_open;
     /* --- identity, written before the thread starts */
     _Atomic int used;
     char interp[32]; /* the interpreter this thread runs handlers in */

@@ -151,6 +151,7 @@ typedef struct fa_worker {
     struct fa_wsc *ws_list;   /* every WebSocket of the worker (keepalive, stop) */
     struct fa_wsc *ws_resume; /* handlers that caught up: read again */
     struct fa_wsc *ws_reap;   /* closed HTTP/2 WebSockets to free */
+    struct fa_wsc *ws_flush;  /* sent messages not written yet: written before the next poll */
     size_t num_ws;
     uint64_t ws_next_ms;      /* next keepalive / close deadline */
     fa_buf ws_scratch;        /* compressed messages on their way out */

@@ -975,6 +975,8 @@ void *fa_worker_main(void *arg)
             if (w->conns == NULL || w->now_ms >= w->stop_deadline_ms)
                 break;
         }
+        if (w->ws_flush)
+            fa_ws_worker_flush(w); /* one write per socket for the round's messages */
         fa_worker_detach(w);
         if (w->ws_reap)
             fa_ws_worker_reap(w);

@@ -31,7 +31,10 @@
 
 #include "../http2/session.h"
 #include "../python/interp.h"
+#include "../server/accesslog.h"
 #include "../server/conn_io_internal.h"
+#include "../server/metrics.h"
+#include "../server/obs.h"
 #include "../server/server_internal.h"
 #include "deflate.h"
 #include "frame.h"
@@ -42,8 +45,6 @@
 #define FA_WS_OUT_HIGH (256u << 10)
 /* ... and goes on once it is below this */
 #define FA_WS_OUT_LOW (64u << 10)
-/* after our close frame, how long the peer has to answer with its own */
-#define FA_WS_CLOSE_WAIT_MS 5000
 /* the keepalive sweep runs at most this often (it looks at every socket) */
 #define FA_WS_SWEEP_MIN_MS 100
 
@@ -76,11 +77,14 @@ struct fa_wsc {
     unsigned resume_queued : 1;
     unsigned in_list : 1;       /* on the worker's list */
     unsigned reaped : 1;        /* HTTP/2 stream closed: on the worker's reap list */
+    unsigned counted_open : 1;  /* in the metrics' open gauge (accepted, end not counted) */
+    unsigned flush_queued : 1;  /* on the worker's flush list */
     uint64_t next_ping_ms, pong_deadline_ms, close_deadline_ms;
     struct fa_wsc *cnext;          /* the connection's WebSockets */
     struct fa_wsc *wprev, *wnext;  /* the worker's WebSockets */
     struct fa_wsc *resume_next;    /* the worker's resume list */
     struct fa_wsc *reap_next;      /* the worker's reap list */
+    struct fa_wsc *flush_next;     /* the worker's flush list */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -142,6 +146,25 @@ static void fa_wsc_unlist(fa_wsc *ws)
             *pp = ws->resume_next;
         ws->resume_queued = 0;
     }
+    if (ws->flush_queued) {
+        fa_wsc **pp = &w->ws_flush;
+        while (*pp && *pp != ws)
+            pp = &(*pp)->flush_next;
+        if (*pp)
+            *pp = ws->flush_next;
+        ws->flush_queued = 0;
+    }
+}
+
+/* The message just queued goes out with the round's other output. */
+static void fa_wsc_queue_flush(fa_wsc *ws)
+{
+    if (ws->flush_queued)
+        return;
+    fa_worker *w = ws->c->worker;
+    ws->flush_queued = 1;
+    ws->flush_next = w->ws_flush;
+    w->ws_flush = ws;
 }
 
 static void fa_wsc_queue_resume(fa_wsc *ws)
@@ -154,9 +177,23 @@ static void fa_wsc_queue_resume(fa_wsc *ws)
     w->ws_resume = ws;
 }
 
+/* Metrics: an accepted WebSocket ended with code (once). */
+static void fa_wsc_count_end(fa_wsc *ws, unsigned code)
+{
+    fa_metrics_block *mb = ws->c->worker->mb;
+    if (!ws->counted_open)
+        return;
+    ws->counted_open = 0;
+    if (mb != NULL) {
+        fa_m_add(&mb->ws_closed[fa_m_ws_close_kind(code)], 1);
+        fa_m_gauge(&mb->ws_open, -1);
+    }
+}
+
 /* Hands the handler its close code, once, and lets go of the `ws` object. */
 static void fa_wsc_detach(fa_wsc *ws, unsigned code, const char *reason, size_t reason_len)
 {
+    fa_wsc_count_end(ws, code);
     void *py = ws->pyws;
     if (py == NULL)
         return;
@@ -243,7 +280,10 @@ static void fa_wsc_start_close(fa_wsc *ws, unsigned code, const char *reason, si
 {
     fa_wsc_send_close(ws, code, reason, reason_len);
     ws->state = FA_WSC_CLOSING;
-    ws->close_deadline_ms = ws->c->worker->now_ms + FA_WS_CLOSE_WAIT_MS;
+    /* after our close frame the peer has graceful_timeout to answer with
+     * its own (at a stop, the worker's deadline is the same moment) */
+    fa_worker *w = ws->c->worker;
+    ws->close_deadline_ms = w->now_ms + (uint64_t)(w->srv->cfg.graceful_timeout * 1000.0);
     fa_wsc_schedule(ws, ws->close_deadline_ms);
 }
 
@@ -272,6 +312,8 @@ static int fa_wsc_deliver(fa_wsc *ws, int binary, const uint8_t *data, size_t le
     fa_worker_python(w);
     int r = fa_pythread_ws_deliver(ws->pyws, binary, data, len);
     w->aio_due = 1;
+    if (w->mb != NULL && r >= 0)
+        fa_m_add(&w->mb->ws_msgs_in, 1);
     if (r < 0) {
         fa_wsc_fail(ws, FA_WS_CLOSE_INTERNAL, "internal error");
         return -1;
@@ -364,6 +406,19 @@ void fa_wsc_h1_process(fa_conn *c)
 /* ------------------------------------------------------------------------ */
 /* the handshake */
 
+/* max_websockets: the worker has as many as it may (503, as admission
+ * control answers). */
+static int fa_wsc_over_cap(fa_worker *w, int *status, const char **why)
+{
+    size_t max = w->srv->cfg.max_websockets;
+    if (max == 0 || w->num_ws < max)
+        return 0;
+    fa_obs_refused(w);
+    *status = 503;
+    *why = "Service Unavailable";
+    return 1;
+}
+
 /* The handler's view of the request: who, where, which route. */
 static int fa_wsc_start(fa_wsc *ws, const fa_route *rt, const fa_header *params, size_t num_params,
                         const fa_request *in, const char *protocols, size_t protocols_len)
@@ -397,6 +452,7 @@ static int fa_wsc_start(fa_wsc *ws, const fa_route *rt, const fa_header *params,
         }
     }
     w->requests++;
+    fa_alog_ws_begin(c, ws->stream_id, &req);
     fa_worker_python(w);
     int rc = fa_pythread_ws_start(w->py, rt->handler_id, &req, protocols, protocols_len, host, port,
                                   ws, &ws->pyws);
@@ -404,16 +460,28 @@ static int fa_wsc_start(fa_wsc *ws, const fa_route *rt, const fa_header *params,
     return rc;
 }
 
-/* Answers the handshake with an HTTP error instead of switching. */
-static void fa_wsc_refuse(fa_wsc *ws, int status)
+/* Answers the handshake with an HTTP response instead of switching:
+ * status with the reason phrase as body, or the handler's own headers and
+ * body (deny()). */
+static void fa_wsc_answer(fa_wsc *ws, int status, const fa_header *hdrs, size_t nh, const void *body,
+                          size_t body_len, int own)
 {
     fa_conn *c = ws->c;
     ws->state = FA_WSC_CLOSED;
     if (c->dead)
         return;
+    fa_alog_ws_answer(c, ws->stream_id, status);
     fa_response resp;
     fa_response_init(&resp);
-    fa_response_simple(&resp, status, fa_http_reason(status));
+    if (!own) {
+        fa_response_simple(&resp, status, fa_http_reason(status));
+    } else {
+        resp.status = status;
+        for (size_t i = 0; i < nh; i++)
+            fa_response_add_header(&resp, hdrs[i].name, hdrs[i].name_len, hdrs[i].value, hdrs[i].value_len);
+        if (body_len > 0)
+            fa_buf_append(&resp.body, body, body_len);
+    }
     if (ws->stream_id == 0) {
         c->h1.keep_alive = 0;
         fa_h1_respond(c, &resp);
@@ -423,6 +491,8 @@ static void fa_wsc_refuse(fa_wsc *ws, int status)
     fa_response_free(&resp);
     fa_conn_flush(c);
 }
+
+static void fa_wsc_refuse(fa_wsc *ws, int status) { fa_wsc_answer(ws, status, NULL, 0, NULL, 0, 0); }
 
 static void fa_wsc_negotiate(fa_wsc *ws, const fa_ws_handshake *hs)
 {
@@ -461,6 +531,8 @@ int fa_wsc_h1_begin(fa_conn *c, const fa_request *req, size_t head_len, int *sta
         *why = hs.error;
         return -1;
     }
+    if (fa_wsc_over_cap(w, status, why))
+        return -1;
     fa_wsc *ws = fa_wsc_new(c, 0, fa_wsc_route_options(srv, rt));
     if (ws == NULL) {
         *status = 503;
@@ -544,6 +616,12 @@ int fa_wsc_accept(fa_wsc *ws, const char *sub, size_t sub_len, const fa_header *
         fa_response_free(&resp);
     }
     ws->state = FA_WSC_OPEN;
+    fa_alog_ws_answer(c, ws->stream_id, ws->stream_id == 0 ? 101 : 200);
+    ws->counted_open = 1;
+    if (c->worker->mb != NULL) {
+        fa_m_add(&c->worker->mb->ws_opened, 1);
+        fa_m_gauge(&c->worker->mb->ws_open, 1);
+    }
     if (ws->opt->ping_interval > 0) {
         ws->next_ping_ms = c->worker->now_ms + (uint64_t)(ws->opt->ping_interval * 1000.0);
         fa_wsc_schedule(ws, ws->next_ping_ms);
@@ -564,6 +642,14 @@ void fa_wsc_reject(fa_wsc *ws)
         return;
     fa_wsc_detach(ws, FA_WS_CLOSE_NORMAL, "", 0);
     fa_wsc_refuse(ws, 403);
+}
+
+void fa_wsc_deny(fa_wsc *ws, int status, const fa_header *hdrs, size_t nh, const void *body, size_t len)
+{
+    if (ws->state != FA_WSC_HANDSHAKE)
+        return;
+    fa_wsc_detach(ws, FA_WS_CLOSE_NORMAL, "", 0);
+    fa_wsc_answer(ws, status, hdrs, nh, body, len, 1);
 }
 
 int fa_wsc_send(fa_wsc *ws, int binary, const uint8_t *data, size_t len)
@@ -589,9 +675,16 @@ int fa_wsc_send(fa_wsc *ws, int binary, const uint8_t *data, size_t len)
         fa_wsc_fail(ws, FA_WS_CLOSE_INTERNAL, "out of memory");
         return -1;
     }
-    fa_conn_flush(c);
-    if (c->dead || ws->state != FA_WSC_OPEN)
-        return -1;
+    if (c->worker->mb != NULL)
+        fa_m_add(&c->worker->mb->ws_msgs_out, 1);
+    if (fa_wsc_pending(ws) > FA_WS_OUT_HIGH) {
+        /* a burst: write now, and wait if the peer is behind */
+        fa_conn_flush(c);
+        if (c->dead || ws->state != FA_WSC_OPEN)
+            return -1;
+    } else {
+        fa_wsc_queue_flush(ws);
+    }
     if (fa_wsc_pending(ws) > FA_WS_OUT_HIGH) {
         ws->send_blocked = 1;
         return 1;
@@ -669,6 +762,8 @@ int fa_wsc_h2_begin(fa_conn *c, int32_t stream_id, const fa_request *req, int *s
         *why = hs.error;
         return -1;
     }
+    if (fa_wsc_over_cap(w, status, why))
+        return -1;
     fa_wsc *ws = fa_wsc_new(c, stream_id, fa_wsc_route_options(srv, rt));
     if (ws == NULL) {
         *status = 503;
@@ -742,6 +837,7 @@ void fa_ws_worker_reap(fa_worker *w)
     while (list) {
         fa_wsc *ws = list;
         list = ws->reap_next;
+        fa_wsc_count_end(ws, FA_WS_CLOSE_ABNORMAL);
         fa_wsc **pp = &ws->c->ws;
         while (*pp && *pp != ws)
             pp = &(*pp)->cnext;
@@ -775,6 +871,8 @@ void fa_wsc_conn_free(fa_conn *c)
     fa_wsc *ws = c->ws, *next;
     for (; ws; ws = next) {
         next = ws->cnext;
+        fa_wsc_unlist(ws); /* (already, unless the connection never closed for it) */
+        fa_wsc_count_end(ws, FA_WS_CLOSE_ABNORMAL);
         if (ws->z != NULL) {
             fa_ws_deflate_free(ws->z);
             free(ws->z);
@@ -863,6 +961,21 @@ void fa_ws_worker_stop(fa_worker *w)
         fa_wsc_start_close(ws, FA_WS_CLOSE_GOING_AWAY, "server shutting down", 20);
         fa_wsc_detach(ws, FA_WS_CLOSE_GOING_AWAY, "server shutting down", 20);
         fa_conn_flush(ws->c);
+    }
+}
+
+void fa_ws_worker_flush(fa_worker *w)
+{
+    fa_wsc *list = w->ws_flush;
+    w->ws_flush = NULL;
+    while (list) {
+        fa_wsc *ws = list;
+        list = ws->flush_next;
+        ws->flush_queued = 0;
+        /* two WebSockets of one HTTP/2 connection: the second flush finds
+         * nothing left to write */
+        if (!ws->c->dead)
+            fa_conn_flush(ws->c);
     }
 }
 

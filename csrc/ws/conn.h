@@ -75,6 +75,10 @@ void fa_ws_worker_sweep(struct fa_worker *w);
 void fa_ws_worker_stop(struct fa_worker *w);
 /* WebSockets whose handler caught up: read again. */
 void fa_ws_worker_resume(struct fa_worker *w);
+/* Writes what send() queued this loop round (before the worker polls):
+ * a handler that sends several messages in one asyncio step - a broadcast
+ * to many sockets, a burst to one - costs one write per socket. */
+void fa_ws_worker_flush(struct fa_worker *w);
 /* Frees the state of WebSockets whose HTTP/2 stream closed (end of a loop
  * round, so no caller still holds one). */
 void fa_ws_worker_reap(struct fa_worker *w);
@@ -88,6 +92,10 @@ int fa_wsc_accept(fa_wsc *ws, const char *subprotocol, size_t sub_len, const fa_
                   size_t num_headers);
 /* close() before accept(): the handshake is refused with HTTP 403. */
 void fa_wsc_reject(fa_wsc *ws);
+/* deny() before accept(): the handshake is answered with this HTTP
+ * response (status checked by the caller: not 101, no 2xx on HTTP/2). */
+void fa_wsc_deny(fa_wsc *ws, int status, const fa_header *headers, size_t num_headers, const void *body,
+                 size_t body_len);
 /* Sends one message.  Returns 0, 1 when it went out but the peer is behind
  * (the output is above its high-water mark: wait for fa_pythread_ws_drained),
  * or -1 when the WebSocket is closed. */

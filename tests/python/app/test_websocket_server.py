@@ -116,6 +116,41 @@ def test_exception_before_accept_is_500(ws_server):
     assert run(main()) == 500
 
 
+def test_http_exception_and_denial_response_before_accept(ws_server):
+    # the native server's deny(): the handler's own HTTP answer, not a 403
+    async def main():
+        out = []
+        for path in ("/http-exception", "/denial"):
+            with pytest.raises(InvalidStatus) as ei:
+                async with connect(url(ws_server, path)):
+                    pass  # pragma: no cover
+            out.append(ei.value.response)
+        return out
+    exc, denial = run(main())
+    assert exc.status_code == 401
+    assert exc.headers["www-authenticate"] == "Ticket"
+    assert json.loads(exc.body) == {"detail": "no ticket"}
+    assert denial.status_code == 418
+    assert denial.headers["x-why"] == "tea"
+    assert denial.headers["content-type"].startswith("text/plain")
+    assert denial.body == b"go away"
+
+
+def test_h2_http_exception_and_denial_response(ws_server):
+    c = _h2_client(ws_server.port)
+    try:
+        for path, status, body in (("/http-exception", "401", b'{"detail":"no ticket"}'),
+                                   ("/denial", "418", b"go away")):
+            sid = c.connect_ws(path)
+            c.ws.pop(sid)  # an HTTP answer: its DATA is a body
+            c.pump(lambda: sid in c.ended or sid in c.resets)
+            assert c.responses[sid][":status"] == status
+            assert c.bodies.get(sid) == body
+        assert c.get("/plain") == ("200", b'{"http":true}')
+    finally:
+        c.close()
+
+
 def test_exception_after_accept_closes_1011(ws_server):
     async def main():
         async with connect(url(ws_server, "/raise-after")) as c:

@@ -54,6 +54,26 @@ async def reject(ws):
     await ws.close()
 
 
+async def deny(ws):
+    """deny() before accept(): the handler's own HTTP answer (RFC 8441 on
+    HTTP/2); a bad status is a ValueError, whose text goes back in a 400."""
+    try:  # HTTP/2: a 2xx answer to the CONNECT would accept it (RFC 8441)
+        await ws.deny(101 if ws.http_version == "1.1" else 204, [], b"")
+    except ValueError as e:
+        bad_status = str(e)
+    else:
+        bad_status = "the bad status was accepted"
+    if ws.query == "bad":
+        await ws.deny(400, [("content-type", "text/plain")], bad_status.encode())
+        return
+    await ws.deny(401, [("www-authenticate", 'Bearer realm="ws"'), ("content-type", "text/plain")],
+                  b"no token")
+    try:
+        await ws.accept()
+    except Exception as e:  # the handshake was answered: accept() is over
+        _mark("deny-accept", type(e).__name__)
+
+
 async def raise_before(ws):
     raise RuntimeError("boom before accept")
 
@@ -202,7 +222,7 @@ if __name__ == "__main__":
     ws_opts = config.pop("ws", {})
     server = PyHttp2Server(**config)
     for path, fn in [("/echo", echo), ("/iter", echo_iter), ("/info/{name}", info),
-                     ("/reject", reject), ("/raise-before", raise_before),
+                     ("/reject", reject), ("/deny", deny), ("/raise-before", raise_before),
                      ("/raise-after", raise_after), ("/close", close_code),
                      ("/return-open", return_open), ("/api-errors", api_errors),
                      ("/slow", slow_reader), ("/flood", flood), ("/wait", wait_close),

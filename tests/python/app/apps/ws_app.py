@@ -83,6 +83,20 @@ async def info(websocket: WebSocket, name: str):
     await websocket.close()
 
 
+@app.websocket("/http-exception")
+async def http_exception(websocket: WebSocket):
+    """An HTTPException before accept: its HTTP answer, as the handshake's."""
+    from fasterapi import HTTPException
+    raise HTTPException(status_code=401, detail="no ticket", headers={"www-authenticate": "Ticket"})
+
+
+@app.websocket("/denial")
+async def denial(websocket: WebSocket):
+    """Starlette's send_denial_response."""
+    from fasterapi.responses import PlainTextResponse
+    await websocket.send_denial_response(PlainTextResponse("go away", status_code=418, headers={"x-why": "tea"}))
+
+
 @app.websocket("/raise-before")
 async def raise_before(websocket: WebSocket):
     raise ValueError("before accept")
