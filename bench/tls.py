@@ -235,12 +235,25 @@ def main():
             rc = server.stop()
             if rc not in (0, -15, 143):
                 notes.append(f"{label} exited with {rc} at SIGTERM; log tail:\n{server.log_tail()}")
-    bl.write_json("tls.json", {"results": res, "notes": notes, "commands": commands})
-    write_md(args, res, notes, commands, seconds, runs)
+    lib_bytes = conn_bytes(cert, key)
+    bl.write_json("tls.json", {"results": res, "notes": notes, "commands": commands,
+                               "lib_bytes": lib_bytes})
+    write_md(args, res, notes, commands, seconds, runs, lib_bytes)
     print(f"wrote {args.out}")
 
 
-def write_md(args, res, notes, commands, seconds, runs):
+def conn_bytes(cert, key):
+    """The heap bytes libnghttp2 and OpenSSL hold per idle connection, as
+    counted by bench/c/conn_bytes.c (`make bench-c` builds it): lines of its
+    output, or a note that it was not built."""
+    exe = os.path.join(BUILD, "conn_bytes")
+    if not os.path.exists(exe):
+        return [f"(not measured: {exe} not built; `make bench-c`)"]
+    out = subprocess.run([exe, cert, key, "200"], capture_output=True, text=True, timeout=120)
+    return out.stdout.strip().splitlines() or [f"(conn_bytes failed: {out.stderr.strip()[:200]})"]
+
+
+def write_md(args, res, notes, commands, seconds, runs, lib_bytes=()):
     fa = res.get("fasterapi", {})
     lines = bl.report_header(
         "TLS benchmarks", "bench/tls.py", args.quick,
@@ -284,6 +297,11 @@ def write_md(args, res, notes, commands, seconds, runs):
         "Commands (PORT and $TMP stand for this run's port and folder):",
         ["`h2load -c 64 -m 10 -D S https://127.0.0.1:PORT/`, `h2load --h1 -c 64 -D S ...`; "
          "`openssl s_time -connect 127.0.0.1:PORT -new -time T`, `... -reuse -tls1_2 -time T`"])
+    if lib_bytes:
+        lines += ["", "Heap bytes the libraries hold per idle connection (`build/bench/conn_bytes`, "
+                  "bench/c/conn_bytes.c: requested bytes through counting allocators, server side "
+                  "only; RSS counts touched pages, so an allocation never written to costs less):", ""]
+        lines += [f"- {x}" for x in lib_bytes]
     lines += bl.report_notes(notes)
     bl.write_report(args.out, lines)
 

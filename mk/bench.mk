@@ -39,7 +39,7 @@ BENCH_PY_LDFLAGS = $(shell $(BENCH_PYCONFIG) --embed --ldflags) \
 
 BENCH_C_DEPS := bench/c/bench_util.h csrc/common/ring.h mk/bench.mk
 BENCH_C_BINS := $(BENCH_BUILD)/ring_bench $(BENCH_BUILD)/interp_switch $(BENCH_BUILD)/handoff_bench \
-    $(BENCH_BUILD)/ws_load
+    $(BENCH_BUILD)/ws_load $(BENCH_BUILD)/conn_bytes
 
 .PHONY: bench bench-c bench-tls bench-ws soak
 
@@ -67,6 +67,12 @@ $(BENCH_BUILD)/ring_bench: bench/c/ring_bench.c $(BENCH_C_DEPS)
 $(BENCH_BUILD)/ws_load: bench/c/ws_load.c mk/bench.mk
 	@mkdir -p $(@D)
 	$(BENCH_CC) $(BENCH_CFLAGS) -o $@ $<
+
+# heap bytes libnghttp2 and OpenSSL hold per idle h2 / TLS connection
+$(BENCH_BUILD)/conn_bytes: bench/c/conn_bytes.c mk/bench.mk
+	@mkdir -p $(@D)
+	$(BENCH_CC) $(BENCH_CFLAGS) $(shell pkg-config --cflags libnghttp2 libssl libcrypto) -o $@ $< \
+	    $(shell pkg-config --libs libnghttp2 libssl libcrypto)
 
 $(BENCH_BUILD)/handoff_bench: bench/c/handoff_bench.c $(BENCH_C_DEPS)
 	@mkdir -p $(@D)

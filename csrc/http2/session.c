@@ -54,6 +54,10 @@ enum {
     /* Ranges of client stream ids skipped over (never opened) that we
      * remember, to catch a lower id opened later (RFC 9113 5.1.1). */
     FA_H2_SKIPPED_RANGES = 8,
+    /* Recently closed client streams whose late DATA or HEADERS is a
+     * connection error STREAM_CLOSED (RFC 9113 5.1): nghttp2 keeps no
+     * closed streams for us (nghttp2_option_set_no_closed_streams). */
+    FA_H2_CLOSED_RING = 32,
 };
 
 /* Where one request header field sits in the stream's string buffer.
@@ -93,10 +97,15 @@ typedef struct fa_h2_stream {
     int32_t win_before;         /* our send window when a SETTINGS frame began */
     unsigned websocket : 1;     /* RFC 8441 extended CONNECT: ws/conn.c has the stream */
     unsigned protocol_other : 1; /* :protocol named something else */
+    unsigned peer_done : 1;     /* the peer sent END_STREAM or RST_STREAM */
+    unsigned in_rx : 1, in_tx : 1; /* counted in num_receiving / num_sending */
     /* --- response --- */
     fa_buf resp_body; /* moved out of the handler's fa_response */
     size_t resp_off;  /* bytes of resp_body already given to nghttp2 */
 } fa_h2_stream;
+
+/* Opaque data of the PING that follows a shutdown notice. */
+#define H2_DRAIN_PING "fa-drain"
 
 struct fa_h2 {
     fa_conn *conn;
@@ -104,9 +113,17 @@ struct fa_h2 {
     const fa_config *cfg;
     fa_h2_stream *streams;
     int busy;          /* streams dispatched and not closed */
+    /* For fa_h2_timer_state() without a walk over the streams (h2_account):
+     * streams whose request is still arriving, streams with answer bytes
+     * that nghttp2 has not taken yet, and whether the last flush left
+     * nghttp2 with nothing it could send (then those bytes wait for the
+     * peer's flow-control window). */
+    int num_receiving, num_sending;
+    unsigned drained : 1;
     int nest;          /* > 0 while inside nghttp2 or a dispatch */
     unsigned zombie : 1;        /* fa_h2_free() came while nest > 0 */
     unsigned goaway_sent : 1;   /* fa_h2_shutdown() already ran */
+    unsigned notice_sent : 1;   /* fa_h2_shutdown_notice() already ran */
     unsigned calm : 1;          /* glitch budget exhausted */
     unsigned calm_sent : 1;     /* ENHANCE_YOUR_CALM submitted */
     unsigned await_preface : 1; /* upgraded: hold our frames until the client's preface */
@@ -123,6 +140,17 @@ struct fa_h2 {
     uint32_t iws_before; /* peer's INITIAL_WINDOW_SIZE when a SETTINGS began */
     struct { int32_t lo, hi; } skipped[FA_H2_SKIPPED_RANGES];
     unsigned num_skipped; /* ranges recorded so far (ring index) */
+    /* The last FA_H2_CLOSED_RING client streams that closed after the peer
+     * ended or reset them (0: empty slot).  A stream we reset before the
+     * peer was done is not here: its late frames are ignored (5.1). */
+    int32_t closed[FA_H2_CLOSED_RING];
+    unsigned num_closed; /* ring index */
+    /* Frame boundaries of the input, followed alongside nghttp2: it drops
+     * DATA on a stream it does not know without any callback, so DATA on
+     * a closed stream is judged here, before nghttp2 sees the frame. */
+    uint32_t in_skip;  /* bytes to the next frame header (first: the preface) */
+    uint8_t in_hd[9];  /* a frame header split between two reads */
+    uint8_t in_hd_len;
     /* A connection error found in a callback: the code for the GOAWAY
      * that fa_h2_recv() queues when nghttp2 returns the failure. */
     uint32_t term_code;
@@ -194,6 +222,16 @@ static uint64_t h2_parse_u64(const uint8_t *s, size_t n)
 }
 
 /* Appends bytes to the stream's string buffer and reports their offset. */
+/* Writes v in decimal at the end of buf[24]; returns the digit count. */
+static size_t h2_u64_str(char buf[24], uint64_t v)
+{
+    char *p = buf + 24;
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return (size_t)(buf + 24 - p);
+}
+
 static int h2_store(fa_h2_stream *st, const void *p, size_t n, size_t *off)
 {
     *off = st->strs.len;
@@ -251,6 +289,18 @@ static int h2_valid_field(const char *name, size_t nlen, const char *value, size
 #define FA_H2_SPARE_STREAMS 16
 #define FA_H2_KEEP_BUF 16384 /* larger stream buffers are not kept */
 
+/* Keeps num_receiving and num_sending in step with the stream's state:
+ * called wherever the flags or the answer bytes below change. */
+static void h2_account(fa_h2 *h2, fa_h2_stream *st)
+{
+    unsigned rx = !st->remote_closed && !st->dispatched && !st->rejected;
+    unsigned tx = st->responded && (st->file_fd >= 0 || st->resp_off < st->resp_body.len);
+    h2->num_receiving += (int)rx - (int)st->in_rx;
+    h2->num_sending += (int)tx - (int)st->in_tx;
+    st->in_rx = rx;
+    st->in_tx = tx;
+}
+
 /* Streams are recycled with their buffers: a connection that serves many
  * requests stops allocating once it has seen its usual concurrency. */
 static fa_h2_stream *h2_stream_new(fa_h2 *h2, int32_t id)
@@ -274,6 +324,7 @@ static fa_h2_stream *h2_stream_new(fa_h2 *h2, int32_t id)
     if (h2->streams != NULL)
         h2->streams->prev = st;
     h2->streams = st;
+    h2_account(h2, st);
     return st;
 }
 
@@ -303,6 +354,8 @@ static void h2_stream_free(fa_h2 *h2, fa_h2_stream *st)
         st->next->prev = st->prev;
     if (st->dispatched)
         h2->busy--;
+    h2->num_receiving -= st->in_rx;
+    h2->num_sending -= st->in_tx;
     h2_stream_drop_request(st);
     h2_buf_recycle(&st->resp_body);
     if (st->file_fd >= 0)
@@ -334,10 +387,29 @@ static fa_h2_stream *h2_stream_get(fa_h2 *h2, int32_t id)
 static int h2_reject(fa_h2 *h2, fa_h2_stream *st, int status, const char *text)
 {
     st->rejected = 1;
+    h2_account(h2, st);
     fa_buf_free(&st->body);
     h2->nest++;
     fa_conn_respond_error(h2->conn, st->id, status, text);
     h2->nest--;
+    return h2->zombie ? -1 : 0;
+}
+
+/* RFC 6455 4.2.2 (and RFC 8441 5): a 426 names the version we speak. */
+static int h2_reject_ws_version(fa_h2 *h2, fa_h2_stream *st, const char *text)
+{
+    fa_response resp;
+    fa_response_init(&resp);
+    st->rejected = 1;
+    fa_buf_free(&st->body);
+    h2->nest++;
+    if (fa_response_simple(&resp, 426, text) == 0 &&
+        fa_response_add_header(&resp, "sec-websocket-version", 21, "13", 2) == 0)
+        fa_conn_respond(h2->conn, st->id, &resp);
+    else
+        fa_conn_respond_error(h2->conn, st->id, 500, "Internal Server Error\n");
+    h2->nest--;
+    fa_response_free(&resp);
     return h2->zombie ? -1 : 0;
 }
 
@@ -349,6 +421,7 @@ static int h2_dispatch(fa_h2 *h2, fa_h2_stream *st)
         return 0;
     st->dispatched = 1;
     h2->busy++;
+    h2_account(h2, st);
 
     /* HTTP/2 may split cookie into several fields (RFC 9113 8.2.3); handlers
      * expect one, joined with "; ".  The joined value is appended to strs,
@@ -437,6 +510,8 @@ static int h2_dispatch(fa_h2 *h2, fa_h2_stream *st)
         const char *why = NULL;
         if (fa_wsc_h2_begin(h2->conn, st->id, &req, &status, &why) < 0) {
             h2->nest--;
+            if (status == 426)
+                return h2_reject_ws_version(h2, st, why);
             return h2_reject(h2, st, status, why ? why : fa_http_reason(status));
         }
     } else {
@@ -452,6 +527,7 @@ fail:
     /* Out of memory: the stream cannot be served, the connection can. */
     st->dispatched = 0;
     h2->busy--;
+    h2_account(h2, st);
     return h2_reject(h2, st, 503, "Service Unavailable\n");
 }
 
@@ -464,6 +540,15 @@ static int h2_was_skipped(const fa_h2 *h2, int32_t id)
     unsigned n = h2->num_skipped < FA_H2_SKIPPED_RANGES ? h2->num_skipped : FA_H2_SKIPPED_RANGES;
     for (unsigned i = 0; i < n; i++)
         if (id >= h2->skipped[i].lo && id <= h2->skipped[i].hi)
+            return 1;
+    return 0;
+}
+
+/* Whether a client stream closed recently after the peer was done with it. */
+static int h2_was_closed(const fa_h2 *h2, int32_t id)
+{
+    for (unsigned i = 0; i < FA_H2_CLOSED_RING; i++)
+        if (h2->closed[i] == id)
             return 1;
     return 0;
 }
@@ -495,11 +580,11 @@ static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd,
         return 0;
     }
     int32_t id = hd->stream_id;
-    if ((hd->type != NGHTTP2_HEADERS && hd->type != NGHTTP2_DATA) || id <= 0 || (id & 1) == 0)
+    /* DATA on closed streams: h2_recv_frames(), since nghttp2 drops those
+     * frames before this callback */
+    if (hd->type != NGHTTP2_HEADERS || id <= 0 || (id & 1) == 0)
         return 0; /* even ids and stream 0: nghttp2 judges them */
     if (id > h2->last_peer_sid) {
-        if (hd->type != NGHTTP2_HEADERS)
-            return 0; /* DATA on an idle stream: nghttp2's PROTOCOL_ERROR */
         /* the next id the client could have used: 1 on a fresh session */
         int32_t next = h2->last_peer_sid > 0 ? h2->last_peer_sid + 2 : 1;
         if (id > next) {
@@ -510,14 +595,24 @@ static int on_begin_frame(nghttp2_session *session, const nghttp2_frame_hd *hd,
         h2->last_peer_sid = id;
         return 0;
     }
-    if (id == h2->last_peer_sid || !h2_was_skipped(h2, id))
-        return 0;
-    /* A HEADERS frame opening a lower id (5.1.1: PROTOCOL_ERROR), or DATA on
-     * a stream closed by a higher one (6.1: STREAM_CLOSED; a connection
-     * error, as nghttp2 treats DATA on the closed streams it knows). */
-    h2->term_code = hd->type == NGHTTP2_HEADERS ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_STREAM_CLOSED;
-    h2->term_set = 1;
-    return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (id < h2->last_peer_sid && h2_was_skipped(h2, id)) {
+        /* a HEADERS frame opening a lower id (5.1.1: PROTOCOL_ERROR) */
+        h2->term_code = NGHTTP2_PROTOCOL_ERROR;
+        h2->term_set = 1;
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    if (h2_was_closed(h2, id)) {
+        /* 5.1 closed, 8.1: HEADERS on a stream the peer had ended or reset.
+         * The RFC allows a connection error STREAM_CLOSED here (5.4.1), and
+         * it is what nghttp2 answers on the closed streams it keeps. */
+        h2->term_code = NGHTTP2_STREAM_CLOSED;
+        h2->term_set = 1;
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    /* open streams are nghttp2's; a closed one we reset before the peer was
+     * done, or one too old to be remembered: nghttp2 ignores the frame
+     * (5.1: frames after our RST_STREAM MUST be ignored) */
+    return 0;
 }
 
 static int on_begin_headers(nghttp2_session *session, const nghttp2_frame *frame,
@@ -648,12 +743,28 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
         return h2_check_window_change(session, h2);
+    if (frame->hd.type == NGHTTP2_RST_STREAM) {
+        /* the stream closes right after this callback */
+        fa_h2_stream *st = h2_stream_get(h2, frame->hd.stream_id);
+        if (st != NULL)
+            st->peer_done = 1;
+        return 0;
+    }
+    if (frame->hd.type == NGHTTP2_PING && (frame->hd.flags & NGHTTP2_FLAG_ACK) && h2->notice_sent &&
+        memcmp(frame->ping.opaque_data, H2_DRAIN_PING, 8) == 0) {
+        /* The peer has read the notice: every stream it opened before
+         * is in, so the final GOAWAY refuses none of them. */
+        fa_h2_shutdown(h2->conn);
+        return 0;
+    }
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA)
         return 0;
     fa_h2_stream *st = h2_stream_get(h2, frame->hd.stream_id);
     if (st == NULL)
         return 0;
     int end = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
+    if (end)
+        st->peer_done = 1;
     if (frame->hd.type == NGHTTP2_DATA && frame->hd.length == 0 && !end)
         h2_glitch(h2); /* empty DATA frames cost us and carry nothing */
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
@@ -671,6 +782,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     }
     if (end && st->websocket) {
         st->remote_closed = 1; /* the peer's half is closed: so is the WebSocket */
+        h2_account(h2, st);
         h2->nest++;
         fa_wsc_h2_closed(h2->conn, st->id, 0);
         h2->nest--;
@@ -688,6 +800,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     }
     if (end && st->body_streaming) {
         st->remote_closed = 1;
+        h2_account(h2, st);
         h2->nest++;
         fa_conn_body_feed(h2->conn, st->id, "", 0, 1);
         h2->nest--;
@@ -695,6 +808,7 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
     }
     if (end) {
         st->remote_closed = 1;
+        h2_account(h2, st);
         if (h2_dispatch(h2, st) < 0)
             return NGHTTP2_ERR_CALLBACK_FAILURE;
     }
@@ -750,6 +864,7 @@ static int on_data_chunk_recv(nghttp2_session *session, uint8_t flags, int32_t s
                    : 0;
     if (fa_buf_append(&st->body, data, len) < 0) {
         st->rejected = 1;
+        h2_account(h2, st);
         fa_buf_free(&st->body);
         nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, stream_id,
                                   NGHTTP2_INTERNAL_ERROR);
@@ -808,6 +923,8 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id,
         if (st->websocket && st->dispatched && !h2->zombie)
             fa_wsc_h2_closed(h2->conn, stream_id, 1); /* RFC 8441: the WebSocket is over */
         int unanswered = st->dispatched && !st->responded;
+        if (st->peer_done)
+            h2->closed[h2->num_closed++ % FA_H2_CLOSED_RING] = stream_id;
         nghttp2_session_set_stream_user_data(session, stream_id, NULL);
         h2_stream_free(h2, st);
         /* reset before its answer: a coroutine handler serving it is
@@ -818,16 +935,8 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id,
     return h2->zombie ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
-static ssize_t read_response_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
-                                  size_t length, uint32_t *data_flags,
-                                  nghttp2_data_source *source, void *user_data)
+static ssize_t h2_read_body(fa_h2_stream *st, uint8_t *buf, size_t length, uint32_t *data_flags)
 {
-    (void)session;
-    (void)stream_id;
-    fa_h2 *h2 = user_data;
-    if (h2->zombie)
-        return NGHTTP2_ERR_CALLBACK_FAILURE;
-    fa_h2_stream *st = source->ptr;
     if (st->file_fd >= 0) {
         /* nghttp2 asks only for what the flow-control window allows */
         size_t want = st->file_left < length ? (size_t)st->file_left : length;
@@ -867,6 +976,21 @@ static ssize_t read_response_body(nghttp2_session *session, int32_t stream_id, u
         st->resp_off = 0;
     }
     return (ssize_t)n;
+}
+
+static ssize_t read_response_body(nghttp2_session *session, int32_t stream_id, uint8_t *buf,
+                                  size_t length, uint32_t *data_flags,
+                                  nghttp2_data_source *source, void *user_data)
+{
+    (void)session;
+    (void)stream_id;
+    fa_h2 *h2 = user_data;
+    if (h2->zombie)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    fa_h2_stream *st = source->ptr;
+    ssize_t n = h2_read_body(st, buf, length, data_flags);
+    h2_account(h2, st);
+    return n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -916,13 +1040,14 @@ static int h2_new_session(fa_h2 *h2)
 
     nghttp2_option_set_max_settings(opt, FA_H2_MAX_SETTINGS);
     nghttp2_option_set_max_outbound_ack(opt, FA_H2_MAX_OUTBOUND_ACK);
-    /* Closed streams are kept (nghttp2 keeps at most as many as
-     * MAX_CONCURRENT_STREAMS): without them a frame on a stream that
-     * ended or was reset is dropped silently instead of answered with
-     * STREAM_CLOSED (RFC 9113 5.1, 6.1).  For the same reason we do not
-     * announce SETTINGS_NO_RFC7540_PRIORITIES: with it, nghttp2 1.52 skips
-     * PRIORITY frames unchecked (6.3: stream 0; 5.3.1: self-dependency)
-     * and keeps no closed streams. */
+    /* nghttp2 keeps no closed streams: kept, they cost ~47 KB per busy
+     * connection (up to MAX_CONCURRENT_STREAMS of them) and ~11% CPU per
+     * request.  The STREAM_CLOSED answers of RFC 9113 5.1/6.1 they gave
+     * come from our ring of recently closed ids instead (on_begin_frame).
+     * We still do not announce SETTINGS_NO_RFC7540_PRIORITIES: with it,
+     * nghttp2 1.52 skips PRIORITY frames unchecked (6.3: stream 0; 5.3.1:
+     * self-dependency). */
+    nghttp2_option_set_no_closed_streams(opt, 1);
     /* we give flow-control credit back ourselves (on_data_chunk_recv) */
     nghttp2_option_set_no_auto_window_update(opt, 1);
 #ifdef FA_HAVE_NGHTTP2_STREAM_RESET_RATE_LIMIT
@@ -980,6 +1105,8 @@ static int h2_start_upgrade(fa_h2 *h2, const uint8_t *settings, size_t settings_
     if (nghttp2_session_set_stream_user_data(h2->session, 1, st) != 0)
         return -1;
     st->remote_closed = 1;
+    st->peer_done = 1;
+    h2_account(h2, st);
     st->is_head = head != 0;
     st->has_method = st->has_path = 1;
     st->method_len = req->method_len;
@@ -1019,6 +1146,7 @@ int fa_h2_start(fa_conn *c, const uint8_t *settings, size_t settings_len,
     h2->conn = c;
     h2->cfg = fa_worker_config(c->worker);
     h2->glitch_start_ms = h2_now_ms();
+    h2->in_skip = 24; /* the client's connection preface (RFC 9113 3.4) */
     if (h2_new_session(h2) < 0)
         goto out;
     c->h2 = h2;
@@ -1071,22 +1199,74 @@ static uint32_t h2_recv_error_code(const fa_h2 *h2, ssize_t err)
     }
 }
 
+/* Gives nghttp2 data[*fed, to).  Returns its error, or 0. */
+static ssize_t h2_feed(fa_h2 *h2, const uint8_t *data, size_t *fed, size_t to)
+{
+    while (*fed < to) {
+        ssize_t n = nghttp2_session_mem_recv(h2->session, data + *fed, to - *fed);
+        if (n <= 0)
+            return n; /* 0 only if paused, which we never ask for */
+        *fed += (size_t)n;
+    }
+    return 0;
+}
+
+/* Feeds nghttp2 frame by frame where it matters: every frame before a DATA
+ * frame is processed first (an RST_STREAM just before it may have closed
+ * its stream), then the DATA frame's stream is looked up. */
+static ssize_t h2_recv_frames(fa_h2 *h2, const uint8_t *data, size_t len)
+{
+    size_t off = 0, fed = 0;
+    while (off < len) {
+        if (h2->in_skip > 0) {
+            size_t k = len - off < h2->in_skip ? len - off : h2->in_skip;
+            h2->in_skip -= (uint32_t)k;
+            off += k;
+            continue;
+        }
+        size_t k = 9u - h2->in_hd_len;
+        if (k > len - off)
+            k = len - off;
+        memcpy(h2->in_hd + h2->in_hd_len, data + off, k);
+        h2->in_hd_len = (uint8_t)(h2->in_hd_len + k);
+        off += k;
+        if (h2->in_hd_len < 9)
+            break;
+        const uint8_t *hd = h2->in_hd;
+        h2->in_hd_len = 0;
+        h2->in_skip = (uint32_t)hd[0] << 16 | (uint32_t)hd[1] << 8 | hd[2];
+        int32_t id = (int32_t)((uint32_t)(hd[5] & 0x7f) << 24 | (uint32_t)hd[6] << 16 |
+                               (uint32_t)hd[7] << 8 | hd[8]);
+        if (hd[3] != NGHTTP2_DATA || (id & 1) == 0)
+            continue;
+        /* the header began in this read, or was all fed before it */
+        ssize_t n = h2_feed(h2, data, &fed, off - fed >= 9 ? off - 9 : fed);
+        if (n != 0 || h2->zombie)
+            return n;
+        if (id > h2->last_peer_sid)
+            continue; /* DATA on an idle stream: nghttp2's PROTOCOL_ERROR */
+        if (h2_was_closed(h2, id) || (id < h2->last_peer_sid && h2_was_skipped(h2, id))) {
+            /* 6.1: DATA on a stream that is not open or half-closed (local)
+             * is STREAM_CLOSED: a connection error, as nghttp2 answers it on
+             * the closed streams it keeps (5.4.1 allows it); streams jumped
+             * over are closed (5.1.1) */
+            h2->term_code = NGHTTP2_STREAM_CLOSED;
+            h2->term_set = 1;
+            return NGHTTP2_ERR_CALLBACK_FAILURE;
+        }
+    }
+    return h2_feed(h2, data, &fed, len);
+}
+
 int fa_h2_recv(fa_conn *c, const uint8_t *data, size_t len)
 {
     fa_h2 *h2 = c->h2;
     if (h2 == NULL || h2->nest > 0)
         return -1;
-    ssize_t n = 0;
-    size_t off = 0;
     if (len > 0)
         h2->await_preface = 0; /* the client speaks HTTP/2 now */
     h2->nest++;
-    while (off < len) {
-        n = nghttp2_session_mem_recv(h2->session, data + off, len - off);
-        if (n <= 0)
-            break; /* 0 only if paused, which we never ask for */
-        off += (size_t)n;
-    }
+    ssize_t n = h2_recv_frames(h2, data, len);
     h2->nest--;
     if (h2->zombie) {
         h2_destroy(h2);
@@ -1126,11 +1306,13 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
     int status = r.status;
     if (status < 200 || status > 999)
         status = 500;
-    char status_str[4], len_str[24];
-    snprintf(status_str, sizeof status_str, "%d", status);
+    /* digits by hand: snprintf cost more than a tenth of our part of a request */
+    char status_str[3] = {(char)('0' + status / 100), (char)('0' + status / 10 % 10),
+                          (char)('0' + status % 10)};
     int no_body = fa_http_status_has_no_body(status);
-    snprintf(len_str, sizeof len_str, "%llu",
-             r.file_fd >= 0 ? (unsigned long long)r.file_len : (unsigned long long)r.body.len);
+    char len_buf[24];
+    size_t len_len = h2_u64_str(len_buf, r.file_fd >= 0 ? (uint64_t)r.file_len : (uint64_t)r.body.len);
+    const char *len_str = len_buf + sizeof len_buf - len_len;
 
     nghttp2_nv nva[FA_RESP_MAX_HEADERS + 4];
     size_t n = 0;
@@ -1143,7 +1325,7 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
         nva[n].flags = NGHTTP2_NV_FLAG_NONE;                                     \
         n++;                                                                     \
     } while (0)
-    FA_NV(":status", 7, status_str, strlen(status_str));
+    FA_NV(":status", 7, status_str, 3);
     int have_date = 0, have_server = 0;
     for (uint32_t i = 0; i < r.num_headers && i < FA_RESP_MAX_HEADERS; i++) {
         const char *name = fa_resp_hname(&r, i), *value = fa_resp_hvalue(&r, i);
@@ -1157,7 +1339,7 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
         FA_NV(name, nl, value, vl);
     }
     if (!no_body && !r.streaming)
-        FA_NV("content-length", 14, len_str, strlen(len_str));
+        FA_NV("content-length", 14, len_str, len_len);
     const char *date = fa_worker_date(c->worker);
     if (!have_date && date != NULL)
         FA_NV("date", 4, date, strlen(date));
@@ -1189,6 +1371,7 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
         } else {
             fa_buf_reset(&st->resp_body);
             if (fa_buf_append(&st->resp_body, r.body.data, r.body.len) < 0) {
+                h2_account(h2, st);
                 nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, stream_id,
                                           NGHTTP2_INTERNAL_ERROR);
                 return;
@@ -1201,6 +1384,7 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
         nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, stream_id,
                                   NGHTTP2_INTERNAL_ERROR);
     }
+    h2_account(h2, st);
     /* A pooled answer arrives outside nghttp2: serialize it now so the
      * worker's fa_conn_flush() has bytes to write.  Inside a callback, the
      * running fa_h2_recv() flushes when the library returns. */
@@ -1230,6 +1414,7 @@ int fa_h2_stream_write(fa_conn *c, int32_t stream_id, const char *data, size_t l
         nghttp2_submit_rst_stream(h2->session, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_INTERNAL_ERROR);
         return -1;
     }
+    h2_account(h2, st);
     if (end)
         st->stream_ended = 1;
     nghttp2_session_resume_data(h2->session, stream_id);
@@ -1275,6 +1460,7 @@ int fa_h2_flush(fa_conn *c)
     h2_check_calm(h2);
     fa_conn_buf_take(c, &c->wbuf); /* a pooled block, not a fresh malloc */
     h2->nest++;
+    h2->drained = 0;
     while (c->wbuf.len - c->wpos < FA_H2_WBUF_HIGH) {
         const uint8_t *data;
         ssize_t n = nghttp2_session_mem_send(h2->session, &data);
@@ -1282,8 +1468,10 @@ int fa_h2_flush(fa_conn *c)
             rc = -1;
             break;
         }
-        if (n == 0)
+        if (n == 0) {
+            h2->drained = 1;
             break;
+        }
         if (fa_buf_append(&c->wbuf, data, (size_t)n) < 0) {
             rc = -1;
             break;
@@ -1307,15 +1495,42 @@ int fa_h2_done(fa_conn *c)
            !nghttp2_session_want_write(h2->session);
 }
 
+void fa_h2_shutdown_notice(fa_conn *c)
+{
+    fa_h2 *h2 = c->h2;
+    if (h2 == NULL || h2->goaway_sent || h2->notice_sent)
+        return;
+    h2->notice_sent = 1;
+    /* RFC 9113 6.8: GOAWAY(2^31-1) first, so a stream the peer opens while
+     * it is on its way is still served, then a PING: its ACK comes back
+     * after every such stream, and brings the final GOAWAY (on_frame_recv).
+     * A one-step GOAWAY refuses the streams racing it; clients may retry
+     * them, but HAProxy 2.6 does not always (issue 12: a few aborted
+     * requests per rolling restart). */
+    if (nghttp2_submit_shutdown_notice(h2->session) != 0 ||
+        nghttp2_submit_ping(h2->session, NGHTTP2_FLAG_NONE, (const uint8_t *)H2_DRAIN_PING) != 0) {
+        fa_h2_shutdown(c);
+        return;
+    }
+    if (h2->nest == 0)
+        fa_h2_flush(c);
+}
+
+int fa_h2_notice_pending(fa_conn *c)
+{
+    return c->h2 != NULL && c->h2->notice_sent && !c->h2->goaway_sent;
+}
+
 void fa_h2_shutdown(fa_conn *c)
 {
     fa_h2 *h2 = c->h2;
     if (h2 == NULL || h2->goaway_sent)
         return;
     h2->goaway_sent = 1;
-    /* One step, not shutdown notice + GOAWAY: we have no timer for the
-     * round trip between them, and a client whose request raced the
-     * GOAWAY may safely retry it (its stream id is above the last one). */
+    /* Without a notice before it (idle or stalled connections, or a peer
+     * that never acknowledged the notice's PING), a request racing this
+     * GOAWAY is refused: its stream id is above the last one, so the
+     * client may safely retry it. */
     nghttp2_submit_goaway(h2->session, NGHTTP2_FLAG_NONE,
                           nghttp2_session_get_last_proc_stream_id(h2->session),
                           NGHTTP2_NO_ERROR, NULL, 0);
@@ -1328,15 +1543,6 @@ int fa_h2_busy(fa_conn *c)
     return c->h2 != NULL ? c->h2->busy : 0;
 }
 
-/* Whether the stream has answer bytes that only the peer's window holds. */
-static int h2_stream_stalled(fa_h2 *h2, const fa_h2_stream *st, int conn_shut)
-{
-    if (!st->responded ||
-        (st->file_fd < 0 && st->resp_off >= st->resp_body.len))
-        return 0;
-    return conn_shut || nghttp2_session_get_stream_remote_window_size(h2->session, st->id) <= 0;
-}
-
 int fa_h2_timer_state(fa_conn *c, int *progress)
 {
     fa_h2 *h2 = c->h2;
@@ -1347,18 +1553,14 @@ int fa_h2_timer_state(fa_conn *c, int *progress)
     h2->progress = 0;
     /* A peer that stops giving window (zero-window hold) gets the write
      * timeout, as one that stops reading: it cannot keep our answers in
-     * memory for ever. */
-    int conn_shut = nghttp2_session_get_remote_window_size(h2->session) <= 0;
-    int receiving = 0;
-    for (const fa_h2_stream *st = h2->streams; st != NULL; st = st->next) {
-        if (h2_stream_stalled(h2, st, conn_shut))
-            return FA_H2_STALLED;
-        if (!st->remote_closed && !st->dispatched && !st->rejected)
-            receiving = 1;
-    }
+     * memory for ever.  Answer bytes that nghttp2 left after a flush that
+     * drained it wait for window (the connection's or their stream's): it
+     * sends all that flow control allows. */
+    if (h2->num_sending > 0 && h2->drained)
+        return FA_H2_STALLED;
     if (h2->busy > 0)
         return FA_H2_BUSY;
-    return receiving ? FA_H2_RECEIVING : FA_H2_IDLE;
+    return h2->num_receiving > 0 ? FA_H2_RECEIVING : FA_H2_IDLE;
 }
 
 void fa_h2_free(fa_conn *c)

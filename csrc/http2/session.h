@@ -60,6 +60,12 @@ int fa_h2_done(fa_conn *c);
 /* Graceful stop: GOAWAY naming the last stream we accepted; streams in
  * flight finish, new ones are refused. */
 void fa_h2_shutdown(fa_conn *c);
+/* Graceful stop in two steps (RFC 9113 6.8): GOAWAY(2^31-1) and a PING now;
+ * the final GOAWAY (fa_h2_shutdown) when the PING's ACK arrives, or when the
+ * caller gives up waiting for it. */
+void fa_h2_shutdown_notice(fa_conn *c);
+/* True between fa_h2_shutdown_notice() and the final GOAWAY. */
+int fa_h2_notice_pending(fa_conn *c);
 /* Streams with a request being handled (for idle detection). */
 int fa_h2_busy(fa_conn *c);
 /* Which deadline fits the session now (the worker's timers); *progress

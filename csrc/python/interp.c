@@ -33,6 +33,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Request header names and values seen before, as str objects: most
+ * requests repeat the names (and many the values) of the last ones, so
+ * fa_build_headers() reuses the objects instead of decoding them again,
+ * and a reused name keeps its hash.  Slots are picked by a hash of the
+ * name; a miss replaces the slot.  str objects are immutable, so sharing
+ * them between requests is safe. */
+enum { FA_HCACHE_SLOTS = 32, FA_HCACHE_NAME = 32, FA_HCACHE_VALUE = 96 };
+typedef struct fa_hcache_slot {
+    PyObject *name, *value; /* NULL: empty */
+    uint8_t name_len, value_len;
+    char name_bytes[FA_HCACHE_NAME];
+    char value_bytes[FA_HCACHE_VALUE];
+} fa_hcache_slot;
+
 struct fa_interp {
     PyInterpreterState *state;
     PyThreadState *creation_ts; /* kept so the interpreter never has no thread state (3.12) */
@@ -42,6 +56,11 @@ struct fa_interp {
     size_t num_handlers;
     char **labels; /* borrowed from the spec's handler refs */
     PyObject *headers_type;
+    int headers_new; /* it is made by its tp_new alone (fa_build_headers) */
+    fa_hcache_slot hcache[FA_HCACHE_SLOTS];
+    /* req's keys, every value None: each request's dict is a copy of it,
+     * sized once, instead of a fresh dict resized twice on the way */
+    PyObject *req_template;
     PyObject **routes; /* req['route'] per handler id */
     PyObject *k_path_params, *k_route, *k_file, *k_file_range, *k_stream, *k_json, *k_after;
     PyObject *k_client, *k_scheme, *v_http, *k_allow, *v_https, *k_tls;
@@ -139,6 +158,11 @@ static void fa_interp_clear_objects(fa_interp *in)
         Py_CLEAR(in->routes[i]);
     }
     Py_CLEAR(in->headers_type);
+    Py_CLEAR(in->req_template);
+    for (size_t i = 0; i < FA_HCACHE_SLOTS; i++) {
+        Py_CLEAR(in->hcache[i].name);
+        Py_CLEAR(in->hcache[i].value);
+    }
     Py_CLEAR(in->ws_type);
     Py_CLEAR(in->ws_disconnect);
     Py_CLEAR(in->ws_ready);
@@ -233,6 +257,9 @@ static int fa_interp_load(fa_interp *in, const fa_app_spec *spec)
     in->headers_type = PyObject_GetAttrString(worker, "Headers");
     if (in->headers_type == NULL)
         goto done;
+    in->headers_new = PyType_Check(in->headers_type) &&
+                      PyType_IsSubtype((PyTypeObject *)in->headers_type, &PyDict_Type) &&
+                      ((PyTypeObject *)in->headers_type)->tp_init == PyDict_Type.tp_init;
     {
         PyObject *native = PyImport_ImportModule("fasterapi._native.http2");
         if (native == NULL)
@@ -463,21 +490,69 @@ static PyObject *fa_str(const char *p, size_t n)
     return PyUnicode_DecodeUTF8(p, (Py_ssize_t)n, "surrogateescape");
 }
 
+/* New references to the str objects of one header field (see fa_hcache_slot). */
+static int fa_header_strs(fa_interp *in, const fa_header *f, PyObject **k, PyObject **v)
+{
+    *k = *v = NULL;
+    fa_hcache_slot *sl = NULL;
+    if (f->name_len > 0 && f->name_len <= FA_HCACHE_NAME) {
+        unsigned hsh = (unsigned)f->name_len * 31u + (unsigned char)f->name[0] * 7u +
+                       (unsigned char)f->name[f->name_len - 1];
+        sl = &in->hcache[hsh % FA_HCACHE_SLOTS];
+        if (sl->name != NULL && sl->name_len == f->name_len &&
+            memcmp(sl->name_bytes, f->name, f->name_len) == 0) {
+            *k = Py_NewRef(sl->name);
+            if (sl->value != NULL && sl->value_len == f->value_len &&
+                memcmp(sl->value_bytes, f->value, f->value_len) == 0) {
+                *v = Py_NewRef(sl->value);
+                return 0;
+            }
+        }
+    }
+    if (*k == NULL && (*k = PyUnicode_DecodeLatin1(f->name, (Py_ssize_t)f->name_len, NULL)) == NULL)
+        return -1;
+    if ((*v = PyUnicode_DecodeLatin1(f->value, (Py_ssize_t)f->value_len, NULL)) == NULL) {
+        Py_CLEAR(*k);
+        return -1;
+    }
+    if (sl != NULL) {
+        if (sl->name != *k) {
+            Py_XSETREF(sl->name, Py_NewRef(*k));
+            sl->name_len = (uint8_t)f->name_len;
+            memcpy(sl->name_bytes, f->name, f->name_len);
+            Py_CLEAR(sl->value);
+        }
+        if (f->value_len <= FA_HCACHE_VALUE) {
+            Py_XSETREF(sl->value, Py_NewRef(*v));
+            sl->value_len = (uint8_t)f->value_len;
+            memcpy(sl->value_bytes, f->value, f->value_len);
+        }
+    }
+    return 0;
+}
+
 static PyObject *fa_build_headers(fa_interp *in, const fa_request *rq)
 {
-    PyObject *h = PyObject_CallNoArgs(in->headers_type);
+    /* _worker.Headers is a dict subclass with no __init__ of its own (checked
+     * at load: headers_new):
+     * its tp_new is all a call would run that matters (dict's __init__
+     * without arguments does nothing), at a fraction of the cost */
+    PyObject *h;
+    if (in->headers_new) {
+        PyTypeObject *ht = (PyTypeObject *)in->headers_type;
+        PyObject *none = PyTuple_New(0);
+        h = none != NULL ? ht->tp_new(ht, none, NULL) : NULL;
+        Py_XDECREF(none);
+    } else {
+        h = PyObject_CallNoArgs(in->headers_type);
+    }
     if (h == NULL)
         return NULL;
     for (size_t i = 0; i < rq->num_headers; i++) {
         const fa_header *f = &rq->headers[i];
-        PyObject *k = PyUnicode_DecodeLatin1(f->name, (Py_ssize_t)f->name_len, NULL);
-        if (k == NULL)
+        PyObject *k, *v;
+        if (fa_header_strs(in, f, &k, &v) < 0)
             goto fail;
-        PyObject *v = PyUnicode_DecodeLatin1(f->value, (Py_ssize_t)f->value_len, NULL);
-        if (v == NULL) {
-            Py_DECREF(k);
-            goto fail;
-        }
         PyObject *old = PyDict_GetItemWithError(h, k); /* borrowed */
         int rc;
         if (old != NULL) {
@@ -619,7 +694,19 @@ static PyObject *fa_build_tls(fa_interp *in, const fa_request *rq)
 
 static PyObject *fa_build_request(fa_interp *in, const fa_request *rq, int handler_id)
 {
-    PyObject *d = PyDict_New();
+    if (in->req_template == NULL) {
+        PyObject *t = PyDict_New();
+        PyObject *keys[] = {in->k_method, in->k_path, in->k_query, in->k_headers, in->k_body,
+                            in->k_path_params, in->k_route, in->k_http_version, in->k_scheme,
+                            in->k_client};
+        for (size_t i = 0; t != NULL && i < sizeof keys / sizeof keys[0]; i++)
+            if (PyDict_SetItem(t, keys[i], Py_None) < 0)
+                Py_CLEAR(t);
+        if (t == NULL)
+            return NULL;
+        in->req_template = t;
+    }
+    PyObject *d = PyDict_Copy(in->req_template);
     if (d == NULL)
         return NULL;
     PyObject *v;

@@ -2,6 +2,7 @@
  * metrics region functions of a supervisor (see obs_module.h). */
 #include "obs_module.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include "../common/buf.h"
@@ -88,7 +89,12 @@ int fa_obs_take_kwargs(PyObject *kwds, fa_obs_config *cfg)
                     sizeof(cfg->access_log_format)) < 0 ||
         fa_take_str(kwds, "metrics_host", cfg->metrics_host, sizeof(cfg->metrics_host)) < 0)
         return -1;
-    long port = -1, slot = 0;
+    long port = -1, slot = 0, log_fd = cfg->access_log_fd;
+    /* access_log_fd: a descriptor the caller opened (the CLI's
+     * --access-logfile, which it reopens onto the same number on SIGUSR1) */
+    if (fa_take_int(kwds, "access_log_fd", 0, INT_MAX, &log_fd) < 0)
+        return -1;
+    cfg->access_log_fd = (int)log_fd;
     if (fa_take_int(kwds, "metrics_port", 0, 65535, &port) < 0 ||
         fa_take_int(kwds, "_metrics_slot", 0, 1 << 20, &slot) < 0)
         return -1;

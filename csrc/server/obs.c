@@ -27,6 +27,7 @@ void fa_obs_config_defaults(fa_obs_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     cfg->metrics_port = -1;
+    cfg->access_log_fd = STDERR_FILENO;
 }
 
 /* The label of the interpreter a thread runs handlers in. */
@@ -51,7 +52,7 @@ int fa_obs_start(fa_server *srv, char *err, size_t err_size)
     }
     if (cfg->access_log)
         for (int i = 0; i < srv->num_workers; i++)
-            if ((srv->workers[i].alog = fa_alog_writer_new(STDERR_FILENO)) == NULL) {
+            if ((srv->workers[i].alog = fa_alog_writer_new(cfg->access_log_fd)) == NULL) {
                 snprintf(err, err_size, "out of memory");
                 goto fail;
             }

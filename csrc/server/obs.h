@@ -20,7 +20,8 @@ struct fa_job;
 struct fa_metrics_block;
 
 typedef struct fa_obs_config {
-    int access_log;                /* write the access log (stderr) */
+    int access_log;                /* write the access log */
+    int access_log_fd;             /* to this descriptor (stderr unless told; the caller's file) */
     char access_log_format[1024];  /* "" : FA_ALOG_DEFAULT_FORMAT */
     int metrics_port;              /* -1: no listener of our own; 0: any port */
     char metrics_host[256];        /* "" : the server's host */

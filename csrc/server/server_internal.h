@@ -133,6 +133,9 @@ typedef struct fa_worker {
     char date[32];
     int stopping;           /* graceful stop began in this worker */
     uint64_t stop_deadline_ms;
+    /* A graceful stop's HTTP/2 shutdown notices: the final GOAWAY goes to
+     * a peer that has not acknowledged its PING by then (UINT64_MAX: sent) */
+    uint64_t notice_deadline_ms;
     _Atomic uint64_t requests; /* served: the log at stop, requests_served (read from
                                   other threads, so relaxed atomic; one writer) */
     size_t inflight;        /* requests waiting on a coroutine or a pooled thread */

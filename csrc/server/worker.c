@@ -470,6 +470,8 @@ static int fa_worker_next_timeout(fa_worker *w)
             next = w->timers[k][0]->deadline_ms;
     if (w->stopping && w->stop_deadline_ms < next)
         next = w->stop_deadline_ms;
+    if (w->stopping && w->notice_deadline_ms < next)
+        next = w->notice_deadline_ms;
     if (w->aio_deadline_ms < next)
         next = w->aio_deadline_ms;
     if (w->ws_next_ms < next)
@@ -867,9 +869,15 @@ void fa_worker_wake(fa_worker *w)
     (void)n; /* a full counter still wakes the reader */
 }
 
+/* How long a graceful stop waits for a peer to acknowledge the PING after
+ * its HTTP/2 shutdown notice before it sends the final GOAWAY anyway: a
+ * round trip, with room for a loaded peer. */
+#define FA_H2_NOTICE_MS 1000
+
 static void fa_worker_begin_stop(fa_worker *w)
 {
     w->stop_deadline_ms = w->now_ms + (uint64_t)(w->srv->cfg.graceful_timeout * 1000.0);
+    w->notice_deadline_ms = w->now_ms + FA_H2_NOTICE_MS;
     if (w->listener.fd >= 0) {
         /* stop accepting: connections still in the kernel's queue are
          * refused, as a stop promises */
@@ -883,7 +891,7 @@ static void fa_worker_begin_stop(fa_worker *w)
     for (fa_conn *c = w->conns; c; c = next) {
         next = c->next;
         if (c->proto == FA_PROTO_H2 && c->h2) {
-            fa_h2_shutdown(c);
+            fa_h2_shutdown_notice(c);
             fa_conn_flush(c);
             continue;
         }
@@ -895,7 +903,7 @@ static void fa_worker_begin_stop(fa_worker *w)
         if (!c->dead && c->proto == FA_PROTO_H2 && c->h2) {
             /* that read was a new connection's HTTP/2 preface: it gets a
              * GOAWAY too, not a close under the requests it sends next */
-            fa_h2_shutdown(c);
+            fa_h2_shutdown_notice(c);
             fa_conn_flush(c);
             continue;
         }
@@ -951,11 +959,18 @@ void *fa_worker_main(void *arg)
         if (!w->stopping && atomic_load(&w->srv->stop_requested))
             fa_worker_begin_stop(w);
         if (w->stopping) {
+            int final_goaway = w->now_ms >= w->notice_deadline_ms;
+            if (final_goaway)
+                w->notice_deadline_ms = UINT64_MAX;
             fa_conn *next;
             for (fa_conn *c = w->conns; c; c = next) {
                 next = c->next;
                 if (c->proto != FA_PROTO_H2 && fa_h1_idle(c))
                     fa_conn_close(c);
+                else if (final_goaway && c->proto == FA_PROTO_H2 && !c->dead && fa_h2_notice_pending(c)) {
+                    fa_h2_shutdown(c); /* no PING ACK in time */
+                    fa_conn_flush(c);
+                }
             }
             if (w->conns == NULL || w->now_ms >= w->stop_deadline_ms)
                 break;

@@ -25,10 +25,18 @@ again: nothing of the app is imported in the supervisor).
 
 Metrics (``metrics_port``): the supervisor maps one shared region before
 it forks (csrc/server/metrics.h), gives every child a slot of it of its own
-(a successor gets another slot than the process it replaces), serves the
-scrapes itself from a C thread, and retires a child's slot when it exits:
-its counts stay in the totals, its gauges go.  Restarts and recycles are
-counted there by cause.
+(a successor gets another slot than the process it replaces), and retires a
+child's slot when it exits: its counts stay in the totals, its gauges go.
+Restarts and recycles are counted there by cause.  The scrapes are served
+by a metrics process of their own (its C listener thread), forked first:
+the supervisor forks server processes all its life, and a fork from a
+process with a running thread inherits whatever lock that thread held,
+held forever (the likely cause of a child that never started in the ASan
+pass).  So the supervisor
+stays single-threaded, and no server process inherits the metrics
+listening socket.  The supervisor waits until the metrics process listens
+before it forks the server processes, so a scrape at start-up is answered
+(with zeros) rather than refused.
 
 Children talk to the supervisor over a pipe: ``R`` once serving, ``C<cause>``
 when a recycling limit is reached (the supervisor then runs the handover).
@@ -123,7 +131,7 @@ class _Slot:
         self.ever_ready = False
 
 
-_SUPERVISOR_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+_SUPERVISOR_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1}
 
 
 def _child_main(make_server, opts, slot, wfd, close_fds, metrics=None, sigmask=None) -> int:
@@ -141,6 +149,9 @@ def _child_main(make_server, opts, slot, wfd, close_fds, metrics=None, sigmask=N
     # Ctrl-C reaches the whole process group: the supervisor decides
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    # forwarded by the supervisor: the CLI's --access-logfile reopens on it
+    # (make_server installs that handler); ignored until then, not fatal
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     if sigmask is not None:  # a SIGTERM sent since the fork is delivered now, to the handler above
         signal.pthread_sigmask(signal.SIG_SETMASK, sigmask)
@@ -183,6 +194,38 @@ def _child_main(make_server, opts, slot, wfd, close_fds, metrics=None, sigmask=N
     return 0
 
 
+def _metrics_main(region, host, port, wfd, close_fds) -> int:
+    """Runs in the forked metrics process: serves the region's scrapes from
+    the C listener thread until SIGTERM or the supervisor's end.  It never
+    forks, so its thread is harmless.  Says "P<port>" on wfd once listening,
+    "E<error>" when it cannot."""
+    from ._native import http2 as native
+    for fd in close_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    # SIGTERM stays blocked, as across the fork (see _spawn_metrics), and
+    # is taken by sigtimedwait: no handler, nothing lost before one exists
+    sup = os.getppid()
+    try:
+        handle = native._metrics_serve(region, host, port)
+    except OSError as exc:
+        os.write(wfd, f"E{exc}\n".encode(errors="replace"))
+        return 1
+    os.write(wfd, f"P{native._metrics_serve_port(handle)}\n".encode())
+    os.close(wfd)
+    while os.getppid() == sup:
+        if signal.sigtimedwait({signal.SIGTERM}, 1.0) is not None:
+            break
+    native._metrics_serve_stop(handle)
+    return 0
+
+
 class Supervisor:
     def __init__(self, make_server, opts, reload_dirs=None, shared_fds=None):
         self.make_server = make_server
@@ -202,7 +245,9 @@ class Supervisor:
         self._next_scan = 0.0
         self._watcher = None  # the watchfiles subprocess, when watchfiles is installed
         self.region = None      # the metrics region (an mmap), when metrics_port is set
-        self.metrics = None     # its scrape listener
+        self.metrics_pid = None  # the metrics process serving it
+        self._metrics_addr = None  # (host, port) it listens on
+        self._metrics_restart_at = None
         self._free_mslots = []
 
     # -- metrics ---------------------------------------------------------
@@ -221,9 +266,74 @@ class Supervisor:
         native._metrics_init(self.region, nslots, nblocks)
         self._free_mslots = list(range(nslots))
         host = self.opts.get("metrics_host") or self.opts["host"]
-        self.metrics = native._metrics_serve(self.region, host, port)
-        _log(f"supervisor: metrics of every process on http://{host}:{native._metrics_serve_port(self.metrics)}"
-             "/metrics")
+        port = self._spawn_metrics(host, port)
+        self._metrics_addr = (host, port)
+        _log(f"supervisor: metrics of every process on http://{host}:{port}/metrics")
+
+    def _spawn_metrics(self, host, port) -> int:
+        """Forks the metrics process; returns the port it listens on once it
+        does (OSError when it cannot)."""
+        rfd, wfd = os.pipe()
+        close = [c.rfd for c in self.children.values()] + [rfd]
+        close += [s.fileno() for slot in self.slots for s in slot.socks]
+        if self._watcher is not None:
+            close.append(self._watcher.stdout.fileno())
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sigmask = signal.pthread_sigmask(signal.SIG_BLOCK, _SUPERVISOR_SIGNALS)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = _metrics_main(self.region, host, port, wfd, close)
+            except BaseException as exc:  # noqa: BLE001 - the child must end here, whatever happened
+                try:
+                    os.write(wfd, f"E{type(exc).__name__}: {exc}\n".encode(errors="replace"))
+                except OSError:
+                    pass
+            finally:
+                os._exit(code)
+        signal.pthread_sigmask(signal.SIG_SETMASK, sigmask)
+        os.close(wfd)
+        line = b""
+        deadline = time.monotonic() + 30.0
+        try:
+            while not line.endswith(b"\n") and time.monotonic() < deadline:
+                ready, _, _ = select.select([rfd], [], [], 0.5)
+                if ready:
+                    chunk = os.read(rfd, 512)
+                    if not chunk:
+                        break
+                    line += chunk
+        finally:
+            os.close(rfd)
+        if line.startswith(b"P"):
+            self.metrics_pid = pid
+            return int(line[1:])
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+        why = line[1:].decode(errors="replace").strip() if line.startswith(b"E") else "it did not start"
+        raise OSError(why)
+
+    def _on_metrics_exit(self, status):
+        self.metrics_pid = None
+        if self.stopping:
+            return
+        _log(f"supervisor: the metrics process died ({_describe(status)}); restarting it in 1.0 s")
+        self._metrics_restart_at = time.monotonic() + 1.0
+
+    def _stop_metrics(self):
+        pid, self.metrics_pid = self.metrics_pid, None
+        if pid is None:
+            return
+        try:
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
 
     def _metrics_count(self, kind, cause):
         if self.region is None:
@@ -434,8 +544,12 @@ class Supervisor:
         def on_hup(*_):
             self.hup = True
 
+        def on_usr1(*_):
+            flags["usr1"] = True
+
         old = {s: signal.signal(s, on_term) for s in (signal.SIGTERM, signal.SIGINT)}
         old[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
+        old[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, on_usr1)
         try:
             scheme = "https" if self.opts.get("tls") else "http"
             where = (f"{scheme}://{self.opts['host']}:{self.slots[0].socks[0].getsockname()[1]}"
@@ -460,10 +574,7 @@ class Supervisor:
                     self._watcher.kill()
             for s, h in old.items():
                 signal.signal(s, h)
-            if self.metrics is not None:
-                from ._native import http2 as native
-                native._metrics_serve_stop(self.metrics)
-                self.metrics = None
+            self._stop_metrics()
             seen = set()
             for slot in self.slots:
                 for sock in slot.socks:
@@ -476,6 +587,12 @@ class Supervisor:
             if flags["term"] and not self.stopping:
                 _log("supervisor: stopping every process (finishing in-flight requests)")
                 self._begin_stop()
+            if flags.pop("usr1", False):  # logrotate: every process opens its access log again
+                for child in list(self.children.values()):
+                    try:
+                        os.kill(child.pid, signal.SIGUSR1)
+                    except ProcessLookupError:
+                        pass
             if self.hup:
                 self.hup = False
                 if not self.stopping:
@@ -497,6 +614,9 @@ class Supervisor:
                     break
                 if pid == 0:
                     break
+                if pid == self.metrics_pid:
+                    self._on_metrics_exit(status)
+                    continue
                 child = self.children.pop(pid, None)
                 if child is not None:
                     self._read(child)
@@ -537,6 +657,13 @@ class Supervisor:
                     self._terminate(child, signal.SIGKILL)
             if self.stopping:
                 continue
+            if self._metrics_restart_at is not None and now >= self._metrics_restart_at:
+                self._metrics_restart_at = None
+                try:
+                    self._spawn_metrics(*self._metrics_addr)
+                except OSError as exc:
+                    _log(f"supervisor: the metrics process could not start again ({exc}); retrying in 5.0 s")
+                    self._metrics_restart_at = now + 5.0
             for slot in self.slots:
                 if slot.current is None and slot.restart_at is not None and now >= slot.restart_at:
                     slot.restart_at = None

@@ -36,6 +36,7 @@ Options follow Uvicorn's where they mean the same thing::
     --ssl-ciphers LIST    TLS 1.2 cipher list, OpenSSL syntax
     --ssl-min-version V   TLSv1.2 (default) or TLSv1.3
     --no-access-log       no access log (on by default: one line per request on stderr)
+    --access-logfile PATH the access log to PATH instead ('-': stderr); SIGUSR1 opens it again
     --access-log-format F the line, with {atoms}: client, method, path, query, target, protocol,
                           status, status_phrase, bytes, duration, header:NAME... (default Uvicorn's)
     --metrics-port N      serve Prometheus metrics at http://HOST:N/metrics
@@ -64,6 +65,7 @@ certificate files again.
 import argparse
 import logging
 import os
+import signal
 import sys
 
 __all__ = ["main"]
@@ -124,6 +126,9 @@ def _parser():
     p.add_argument("--access-log-format", default=None,
                    help="access log line with {atoms} (client, method, path, query, target, protocol, status, "
                         "status_phrase, bytes, duration, duration_ms, time, header:NAME...); default: Uvicorn's")
+    p.add_argument("--access-logfile", default=None, metavar="PATH",
+                   help="write the access log to PATH ('-': stderr, the default); opened for appending, "
+                        "opened again on SIGUSR1 (logrotate)")
     p.add_argument("--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port")
     p.add_argument("--metrics-host", default=None, help="address of the metrics listener (default: --host)")
     # Uvicorn's names for the same settings, and its limits and WebSocket options
@@ -256,6 +261,44 @@ def _access_log_options(args) -> dict:
     if args.access_log and args.access_log_format is not None:
         opts["access_log_format"] = args.access_log_format
     return opts
+
+
+class _AccessLogFile:
+    """--access-logfile PATH, opened in the process that serves (each server
+    process under a supervisor opens its own).  The C writers keep the
+    descriptor number; SIGUSR1 opens PATH again and dup2()s it onto that
+    number, so after logrotate moved the file their next write goes to the
+    new one (a write in progress finishes in the old one).  Lines are
+    appended (O_APPEND) in whole-line writes, so processes sharing the file
+    do not interleave within a line."""
+
+    _FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+
+    def __init__(self, path: str):
+        self.path = path
+        self.fd = os.open(path, self._FLAGS, 0o644)
+
+    def reopen(self, *_):
+        try:
+            new = os.open(self.path, self._FLAGS, 0o644)
+        except OSError as exc:
+            sys.stderr.write(f"[fasterapi] SIGUSR1: cannot open the access log {self.path} again: {exc}; "
+                             "still writing to the old file\n")
+            return
+        os.dup2(new, self.fd, inheritable=False)
+        os.close(new)
+
+    def install(self) -> dict:
+        """Reopens on SIGUSR1 from now on; returns the server keyword."""
+        signal.signal(signal.SIGUSR1, self.reopen)
+        return {"access_log_fd": self.fd}
+
+
+def _access_log_file(args):
+    """The --access-logfile to open, or None (stderr)."""
+    if not args.access_log or args.access_logfile in (None, "-"):
+        return None
+    return _AccessLogFile(args.access_logfile)
 
 
 def _metrics_options(args) -> dict:
@@ -419,7 +462,8 @@ def _supervised(args, serve_kw, listen_fds, log) -> int:
         app = _runtime.load_app(args.app)
         if not hasattr(app, "native_routes"):
             raise RuntimeError(f"{args.app} is not a FasterAPI application (got {type(app).__name__})")
-        return build_server(app, args.app, None, **serve_kw)
+        logfile = _access_log_file(args)  # this process's own descriptor (SIGUSR1: forwarded to it)
+        return build_server(app, args.app, None, **serve_kw, **(logfile.install() if logfile else {}))
 
     opts = dict(host=args.host, port=args.port, backlog=args.backlog, num_pinned_workers=args.workers,
                 num_processes=args.processes, max_requests=args.max_requests,
@@ -446,8 +490,13 @@ def _single(args, serve_kw, listen_fds, log) -> int:
         log.error("%s is not a FasterAPI application (got %s)", args.app, type(app).__name__)
         return 1
     try:
+        logfile = _access_log_file(args)
+    except OSError as exc:
+        log.error("cannot open the access log %s: %s", args.access_logfile, exc)
+        return 1
+    try:
         return serve(app, app_spec_override=(args.app, None), listen_fds=listen_fds, **serve_kw,
-                     **_metrics_options(args))
+                     **_metrics_options(args), **(logfile.install() if logfile else {}))
     except (OSError, ValueError) as exc:  # a bad certificate file or setting: the message names it
         log.error("%s", exc)
         return 1

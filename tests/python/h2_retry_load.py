@@ -9,6 +9,13 @@ however graceful, counts as failed requests.  httpx (httpcore 1.0) fails
 every request still waiting for its answer when a GOAWAY arrives, even those
 at or below the GOAWAY's last stream id, which the server still answers.
 
+A graceful stop sends a GOAWAY notice (last stream id 2^31-1), a PING, and
+after its ACK the final GOAWAY (RFC 9113 6.8); the answers keep coming in
+between.  `h2` (4.x) closes its connection state machine at the first GOAWAY
+and then refuses every frame as a protocol error, so this client gives it one
+frame at a time and opens its state machine again after each GOAWAY: the
+streams and HPACK state are untouched, and no new stream is sent anyway.
+
 This client, built on the `h2` protocol library, keeps STREAMS requests in
 flight on each of CONNECTIONS connections.  After a GOAWAY it waits for the
 answers to the streams at or below the last stream id, re-sends the ones
@@ -27,6 +34,23 @@ from urllib.parse import urlsplit
 import h2.config
 import h2.connection
 import h2.events
+
+
+def _receive(conn, pending: bytearray, data: bytes) -> list:
+    """conn.receive_data() frame by frame (see the module docstring)."""
+    pending += data
+    events = []
+    while len(pending) >= 9:
+        end = 9 + int.from_bytes(pending[:3], "big")
+        if len(pending) < end:
+            break
+        frame = bytes(pending[:end])
+        del pending[:end]
+        got = conn.receive_data(frame)
+        events += got
+        if any(isinstance(ev, h2.events.ConnectionTerminated) for ev in got):
+            conn.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+    return events
 
 
 class _Load:
@@ -68,6 +92,7 @@ class _Load:
         conn.initiate_connection()
         open_streams: dict = {}  # stream id -> {"status": .., "body": bytearray}
         last_id = None  # set by a GOAWAY
+        pending = bytearray()  # bytes of a frame not complete yet
 
         def send_one() -> None:
             sid = conn.get_next_available_stream_id()
@@ -96,7 +121,7 @@ class _Load:
                     self.fail(f"connection closed ({why}) with a processed stream unanswered", len(lost))
                 self.backlog += len(open_streams) - len(lost)
                 return
-            events = conn.receive_data(data)
+            events = _receive(conn, pending, data)
             for ev in events:  # a GOAWAY anywhere in the batch: send nothing new on this connection
                 if isinstance(ev, h2.events.ConnectionTerminated):
                     last_id = ev.last_stream_id

@@ -308,6 +308,35 @@ def module_server(app: str, tmp_path_factory, name: str, **config):
             srv.kill()
 
 
+class CliServer:
+    """`python -m fasterapi SPEC --app-dir tests/python/apps --port P
+    --workers 1 ARGS`: the command line a user types, started with its
+    output in a log file and waited for until it listens; stop() sends
+    SIGTERM and wants exit status 0 and no sanitizer report."""
+
+    def __init__(self, tmp_path: Path, spec: str, *args, env_extra=None, pass_fds=(), port=None):
+        self.port = port or free_port()
+        self.log_path = tmp_path / f"cli-{self.port}.log"
+        argv = [sys.executable, "-m", "fasterapi", spec, "--app-dir", str(APPS), "--port",
+                str(self.port), "--workers", "1", *map(str, args)]
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         env=native_env(env_extra), cwd=str(ROOT), pass_fds=pass_fds)
+        deadline = time.monotonic() + 30
+        while "Listening on" not in self.log():
+            assert self.proc.poll() is None and time.monotonic() < deadline, self.log()[-3000:]
+            time.sleep(0.05)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        assert self.proc.wait(30) == 0, self.log()[-3000:]
+        assert_no_sanitizer_reports(self.log(), "server")
+
+
 def nghttpd_server(tmp_path_factory):
     """The body of an nghttpd fixture (`yield from` it): nghttp2's own server
     over h2c prior knowledge, serving a directory with index.html ("hi\\n"),

@@ -411,3 +411,79 @@ def test_client_and_scheme_a_trusted_proxy_forwarded(start_server):
     assert "X 203.0.113.7 203.0.113.7 https /test?fwd" in lines, lines
     assert "X [2001:db8::1]:4711 2001:db8::1 http /test?rfc" in lines, lines
     assert f"X 127.0.0.1:{local_port} 127.0.0.1 http /test?plain" in lines, lines
+
+
+def _lines_in(path, prefix="A "):
+    try:
+        return [ln for ln in path.read_text(errors="replace").splitlines() if ln.startswith(prefix)]
+    except FileNotFoundError:
+        return []
+
+
+def _wait_lines(path, count, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while len(lines := _lines_in(path)) < count:
+        assert time.monotonic() < deadline, f"{len(lines)} of {count} lines in {path}"
+        time.sleep(0.05)
+    return lines
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_access_logfile_and_reopen_on_sigusr1(tmp_path, processes):
+    """--access-logfile PATH: the lines go to PATH, not stderr; after a
+    logrotate-style move, SIGUSR1 (to the process the user started; a
+    supervisor forwards it) makes every process write to a new PATH, and
+    no line is lost or written twice across the two files."""
+    import signal
+    from test_supervisor import Supervised
+    path = tmp_path / "access.log"
+    args = ["--access-logfile", str(path), "--access-log-format", "A {pid} {method} {target} {status}"]
+    if processes > 1:
+        args += ["--processes", str(processes)]
+    s = Supervised(tmp_path, *args)  # processes=1: the plain single-process CLI
+    try:
+        if processes > 1:
+            pids = s.serving_pids(processes)
+        else:
+            s.wait_log(r"Listening on")
+        for i in range(20):
+            s.get(f"/?before={i}")
+        before = _wait_lines(path, 20)
+        assert "A " not in s.log(), "no access line on stderr"
+        rotated = tmp_path / "access.log.1"
+        os.rename(path, rotated)
+        s.proc.send_signal(signal.SIGUSR1)
+        # wait until every process writes to the new file: one request per
+        # connection, so each process gets some (the kernel spreads them)
+        deadline = time.monotonic() + 15
+        i = 0
+        while True:
+            s.get(f"/?after={i}")
+            i += 1
+            new = _lines_in(path)
+            seen = {int(ln.split()[1]) for ln in new}
+            if len(seen) >= processes and i >= 20:
+                break
+            assert time.monotonic() < deadline, (seen, s.log()[-2000:])
+            time.sleep(0.02)
+        after = _wait_lines(path, 1)
+        assert s.stop() == 0
+    finally:
+        s.kill()
+    old = _lines_in(rotated)
+    new = _lines_in(path)
+    targets = [ln.split()[3] for ln in old + new]
+    assert sorted(targets) == sorted([f"/?before={k}" for k in range(20)] + [f"/?after={k}" for k in range(i)]), \
+        "every request has exactly one line, in one of the two files"
+    assert all(ln.split()[3].startswith("/?before=") for ln in before)
+    assert any(ln.split()[3].startswith("/?after=") for ln in after)
+    if processes > 1:
+        assert {int(ln.split()[1]) for ln in new} == set(pids), "both processes write to the new file"
+
+
+def test_access_logfile_that_cannot_be_opened(tmp_path):
+    p = subprocess.run([helpers.sys.executable, "-m", "fasterapi", "proc_app:app", "--app-dir", str(helpers.APPS),
+                        "--port", str(helpers.free_port()), "--access-logfile", str(tmp_path / "no" / "such.log")],
+                       capture_output=True, text=True, timeout=60, env=helpers.native_env(), cwd=str(helpers.ROOT))
+    assert p.returncode == 1
+    assert "cannot open the access log" in p.stderr and "No such file or directory" in p.stderr, p.stderr

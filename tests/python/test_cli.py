@@ -4,7 +4,6 @@
 client sees; bad values stop the command with a message naming the flag."""
 import asyncio
 import json
-import signal
 import socket
 import subprocess
 import sys
@@ -14,30 +13,18 @@ from pathlib import Path
 
 import pytest
 
-from helpers import APPS, ROOT, assert_no_sanitizer_reports, free_port, native_env, plain_env
+import helpers
+from helpers import APPS, ROOT, free_port, native_env, plain_env
 
 websockets = pytest.importorskip("websockets")
 from websockets.asyncio.client import connect as ws_connect  # noqa: E402
 
 
-class Cli:
+class Cli(helpers.CliServer):
     """`python -m fasterapi cli_app:app ARGS` on a free port, stopped by SIGTERM."""
 
     def __init__(self, tmp_path: Path, *args):
-        self.port = free_port()
-        self.log_path = tmp_path / f"cli-{self.port}.log"
-        argv = [sys.executable, "-m", "fasterapi", "cli_app:app", "--app-dir", str(APPS), "--port",
-                str(self.port), "--workers", "1", *map(str, args)]
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                         env=native_env(), cwd=str(tmp_path))
-        deadline = time.monotonic() + 30
-        while "Listening on" not in self.log():
-            assert self.proc.poll() is None and time.monotonic() < deadline, self.log()[-3000:]
-            time.sleep(0.05)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        super().__init__(tmp_path, "cli_app:app", *args)
 
     def get(self, path: str) -> tuple[int, bytes]:
         p = subprocess.run(["curl", "-sS", "--max-time", "20", "-o", "-", "-w", "\n%{http_code}",
@@ -51,12 +38,6 @@ class Cli:
         status, body = self.get(path)
         assert status == 200, body
         return json.loads(body)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        assert self.proc.wait(30) == 0, self.log()[-3000:]
-        assert_no_sanitizer_reports(self.log(), "server")
 
 
 @pytest.fixture

@@ -243,3 +243,18 @@ def test_h2load_prior_knowledge(server):
     assert p.returncode == 0, p.stdout + p.stderr
     assert "2000 succeeded" in p.stdout, p.stdout
     assert "h2c" in p.stdout, p.stdout
+
+
+def test_header_values_change_between_requests(server):
+    """The worker reuses the str objects of header names and values seen in
+    earlier requests (interp.c, fa_header_strs): every request still gets its
+    own values, over HTTP/2 (HPACK indexes them) and HTTP/1.1 alike."""
+    values = ["1", "2", "1", "", "y" * 200, "y" * 200, "z" * 96, "z" * 95, "3"]
+    with H2Client(server.port) as c:
+        for v in values:
+            sid = c.request("GET", "/info", headers=[("x-probe", v)])
+            st = c.response(sid)
+            assert st.status == 200 and json.loads(bytes(st.body))["probe"] == v
+    for v in values:
+        r = helpers.h1_request(server.port, "GET", "/info", headers={"X-Probe": v})
+        assert r.status == 200 and json.loads(r.body)["probe"] == v

@@ -6,6 +6,7 @@ Counts are compared as differences between two scrapes around the
 requests a test sends (the readiness probe and earlier tests also count).
 """
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -274,6 +275,8 @@ def test_metrics_port_in_use_fails_start():
     (dict(metrics_port="80"), "metrics_port must be an int"),
     (dict(metrics_port=True), "metrics_port must be an int"),
     (dict(metrics_host=3), "metrics_host must be a str"),
+    (dict(access_log=True, access_log_fd=-1), "access_log_fd must be between 0 and"),
+    (dict(access_log=True, access_log_fd="2"), "access_log_fd must be an int"),
 ])
 def test_bad_metrics_settings(kw, message):
     import json
@@ -353,9 +356,6 @@ def test_region_functions_refuse_bad_arguments():
 
 
 @pytest.mark.skipif(not (helpers.APPS / "proc_app.py").exists(), reason="needs the process model (proc_app.py)")
-@pytest.mark.skipif(helpers.SANITIZED, reason="open: in the ASan pass one of the two forked processes never "
-                    "reported serving within 30 s (CI, stop 9); the supervisor forks while its metrics scrape "
-                    "thread runs, which a sanitizer's allocator lock may not survive - not understood yet")
 def test_metrics_of_every_process_under_the_supervisor(tmp_path):
     """`--processes 2 --metrics-port M`: the supervisor serves one scrape for
     both processes; a kill -9 keeps the counts and counts a restart;
@@ -393,3 +393,72 @@ def test_metrics_of_every_process_under_the_supervisor(tmp_path):
         assert s.stop() == 0
     finally:
         s.kill()
+
+
+def _listening_inodes(port: int) -> set:
+    """Socket inodes listening on port (from /proc/net/tcp and tcp6)."""
+    out = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                out.add(f[9])
+    return out
+
+
+def _holds(pid: int, inodes: set) -> bool:
+    fd_dir = f"/proc/{pid}/fd"
+    for fd in os.listdir(fd_dir):
+        try:
+            link = os.readlink(f"{fd_dir}/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:[") and link[8:-1] in inodes:
+            return True
+    return False
+
+
+@pytest.mark.skipif(not (helpers.APPS / "proc_app.py").exists(), reason="needs the process model (proc_app.py)")
+def test_supervisor_metrics_listen_before_start_up_and_are_not_inherited(tmp_path, monkeypatch):
+    """The metrics listener answers while the server processes are still
+    importing the app (a scrape at start-up is not refused), and it lives in
+    the metrics process only: neither the supervisor (which forks, and so
+    runs no thread) nor a server process holds the socket."""
+    from test_supervisor import Supervised
+    mport = helpers.free_port()
+    monkeypatch.setenv("FA_TEST_SLOW_IMPORT", "3")  # native_env() passes it on
+    s = Supervised(tmp_path, "--processes", "2", "--metrics-port", str(mport), "--no-access-log",
+                   spec="slow_start_app:app")
+    try:
+        s.wait_log(r"metrics of every process on http://127\.0\.0\.1:%d/metrics" % mport)
+        snap = samples(mport)  # the children are still importing (3 s)
+        serving_then = len(re.findall(r"\) serving", s.log()))
+        assert ("fasterapi_processes", frozenset()) in snap
+        assert serving_then < 2, "the scrape came before the processes served (the app sleeps 3 s on import)"
+        pids = s.serving_pids(2)
+        inodes = _listening_inodes(mport)
+        assert inodes, "the metrics port listens"
+        assert not _holds(s.proc.pid, inodes), "the supervisor holds no metrics socket"
+        for pid in pids:
+            assert not _holds(pid, inodes), f"server process {pid} inherited the metrics socket"
+        holders = [int(p) for p in os.listdir("/proc") if p.isdigit() and _safe_holds(int(p), inodes)]
+        assert len(holders) == 1 and holders[0] not in pids + [s.proc.pid], holders
+        snap = settle(mport, lambda x: value(x, "fasterapi_processes") == 2)
+        assert value(snap, "fasterapi_processes") == 2
+        # the metrics process goes with the supervisor
+        assert s.stop() == 0
+        assert not os.path.exists(f"/proc/{holders[0]}/status") or "zombie" in open(
+            f"/proc/{holders[0]}/status").read()
+    finally:
+        s.kill()
+
+
+def _safe_holds(pid: int, inodes: set) -> bool:
+    try:
+        return _holds(pid, inodes)
+    except OSError:
+        return False

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import APPS, ROOT, assert_no_sanitizer_reports, free_port, native_env, plain_env, run_native
+import helpers
+from helpers import APPS, assert_no_sanitizer_reports, free_port, native_env, plain_env, run_native
 
 FWD = ["-H", "X-Forwarded-For: 6.6.6.6, 203.0.113.9", "-H", "X-Forwarded-Proto: https",
        "-H", "X-Forwarded-Host: shop.example"]
@@ -30,26 +30,12 @@ RFC7239 = ["-H", 'Forwarded: for=192.0.2.1, for="[2001:db8::5]:4711";proto=https
 MODES = {"http1": ["--http1.1"], "h2c": ["--http2-prior-knowledge"]}
 
 
-class Cli:
+class Cli(helpers.CliServer):
     """`python -m fasterapi proxy_app:app` with args, stopped by SIGTERM."""
 
     def __init__(self, tmp_path: Path, *args, env_extra=None, pass_fds=(), port=None, uds=None):
-        self.port = port or free_port()
         self.uds = uds
-        self.log_path = tmp_path / f"cli-{self.port}.log"
-        env = native_env(env_extra)
-        argv = [sys.executable, "-m", "fasterapi", "proxy_app:app", "--app-dir", str(APPS), "--port",
-                str(self.port), "--workers", "1", *map(str, args)]
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                                         cwd=str(ROOT), pass_fds=pass_fds)
-        deadline = time.monotonic() + 30
-        while "Listening on" not in self.log():
-            assert self.proc.poll() is None and time.monotonic() < deadline, self.log()[-3000:]
-            time.sleep(0.05)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        super().__init__(tmp_path, "proxy_app:app", *args, env_extra=env_extra, pass_fds=pass_fds, port=port)
 
     def who(self, *curl_args, source="127.0.0.1", path="/who") -> dict:
         target = ["--unix-socket", self.uds, f"http://x{path}"] if self.uds else \
@@ -58,12 +44,6 @@ class Cli:
                            text=True, timeout=30, env=plain_env())
         assert p.returncode == 0, p.stderr
         return json.loads(p.stdout)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        assert self.proc.wait(30) == 0, self.log()[-3000:]
-        assert_no_sanitizer_reports(self.log(), "server")
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 stream-level rules of section 6 (DATA, HEADERS, PRIORITY, RST_STREAM,
 WINDOW_UPDATE, CONTINUATION)."""
 import struct
+import time
 
 import pytest
 
@@ -148,6 +149,58 @@ def test_5_1_closed_stream_ignores_late_frames(h2, kind):
     assert_serves(c)
 
 
+@pytest.mark.parametrize("kind", ["DATA", "HEADERS"])
+def test_5_1_closed_by_our_rst_stream_ignores_late_frames(h2, kind):
+    """5.1 closed: after we sent RST_STREAM, frames the peer had in flight
+    MUST be ignored: a request refused at its head (414) is answered and
+    reset (NO_ERROR, 8.1); the body the client goes on sending is dropped
+    and the connection serves on."""
+    if h2.name == "nghttpd":
+        pytest.skip("nghttpd has no 414 for a long target")
+    c = h2()
+    sid = c.new_stream()
+    c.send(F.headers(sid, block(*req(c, method="POST", path="/echo?" + "a" * 9000)),
+                     end_stream=False))
+    status, _ = c.response(sid)
+    assert status == 414
+    out = c.collect(lambda f: f.type == F.RST_STREAM and f.stream_id == sid, 5)
+    assert any(f.type == F.RST_STREAM for f in out.frames), out.describe()
+    c.send(F.data(sid, b"x" * 100, end_stream=True) if kind == "DATA"
+           else F.headers(sid, block(("x-trailer", "1"))))
+    assert_serves(c)
+
+
+@pytest.mark.parametrize("split", [None, 4])
+def test_5_1_after_client_rst_stream_data_same_write(h2, split):
+    """5.1: RST_STREAM and a DATA frame right behind it in one write (and the
+    DATA frame's header split over two writes): the RST is applied first, so
+    the DATA is a connection error STREAM_CLOSED."""
+    c = h2()
+    sid = open_stream(c)
+    data = F.rst_stream(sid) + F.data(sid, b"x", end_stream=True)
+    cut = len(F.rst_stream(sid)) + split if split else len(data)
+    c.send(data[:cut])
+    if cut < len(data):
+        time.sleep(0.2)  # (most likely) read and processed alone
+        c.send(data[cut:])
+    conn_error(c, F.STREAM_CLOSED)
+
+
+def test_5_1_closed_stream_data_after_later_streams(h2):
+    """5.1/6.1: the closed state of a stream is remembered while later
+    streams come and go: DATA on the first of 20 answered streams is still a
+    connection error STREAM_CLOSED."""
+    c = h2()
+    sids = [c.request() for _ in range(20)]
+    ended = set()
+    out = c.collect(lambda f: f.flags & 1 and f.type in (F.HEADERS, F.DATA)
+                    and f.stream_id in sids
+                    and (ended.add(f.stream_id) or len(ended) == len(sids)), 10)
+    assert ended == set(sids) and out.goaway() is None, out.describe()
+    c.send(F.data(sids[0], b"x", end_stream=True))
+    conn_error(c, F.STREAM_CLOSED)
+
+
 # -- 5.1.1 stream identifiers ------------------------------------------------------------
 
 def test_5_1_1_even_stream_id_protocol_error(h2):
@@ -194,6 +247,20 @@ def test_5_1_1_jump_closes_skipped_ids(h2, request):
     c.response(high)
     c.send(F.headers(skipped, block(*req(c))))
     conn_error(c, F.PROTOCOL_ERROR)
+
+
+def test_5_1_1_data_on_skipped_id_stream_closed(h2, request):
+    """5.1.1/6.1: the ids a new stream jumps over are closed: DATA on one is
+    a connection error STREAM_CLOSED."""
+    if h2.name == "nghttpd":
+        request.applymarker(pytest.mark.xfail(strict=True, reason="nghttp2 1.52 ignores it"))
+    c = h2()
+    skipped = c.new_stream()
+    high = c.new_stream() + 20
+    c.send(F.headers(high, block(*req(c))))
+    c.response(high)
+    c.send(F.data(skipped, b"x", end_stream=True))
+    conn_error(c, F.STREAM_CLOSED)
 
 
 # -- 5.1.2 concurrency ---------------------------------------------------------------
