@@ -333,6 +333,18 @@ def write_md(args, res, notes, commands, seconds, runs, subs):
         [f"`build/bench/ws_load broadcast 127.0.0.1 PORT /sub {n} {seconds} 16 {w}` (publisher on /pub)"
          for n in subs] +
         [f"`build/bench/ws_load idle 127.0.0.1 PORT /ws {args.idle} 30`"])
+    lines += ["", "How to read it:", "",
+              "- Broadcast: FasterAPI's send() queues the frame and its worker writes each socket once before "
+              "it polls again, so the messages a handler sends to one subscriber within one asyncio step "
+              "(here: the publisher's queued messages, each fanned out in turn) leave in one write; the peers "
+              "write each message as it is sent. Echo has one message in flight per WebSocket, so there every "
+              "message is one read and one write on every server.",
+              "- Echo: the server's CPU per round trip is mostly the kernel's (a loopback send and receive, "
+              "the client's wake-up): `perf record` of the native server under this load puts ~70% of its "
+              "samples in the kernel; `bench/callgrind_ws.sh` counts the user-space instructions per round "
+              "trip.",
+              "- Memory: RSS growth is coarse (pages, the allocator's arenas): the per-WebSocket figures move "
+              "by a few KB from run to run."]
     lines += bl.report_notes(notes)
     bl.write_report(args.out, lines)
 

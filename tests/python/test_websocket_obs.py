@@ -275,18 +275,14 @@ def test_max_websockets_refuses_503_over_h1_and_h2(start_server):
 
 
 @pytest.mark.parametrize("bad, exc, text", [
-    ("-1", ValueError, "max_websockets must be >= 0"),
-    ("'10'", TypeError, "max_websockets must be an int"),
-    ("True", TypeError, "max_websockets must be an int"),
+    (-1, ValueError, "max_websockets must be >= 0"),
+    ("10", TypeError, "max_websockets must be an int"),
+    (True, TypeError, "max_websockets must be an int"),
 ])
 def test_max_websockets_bad_values(bad, exc, text):
-    import subprocess
-    import sys
-    code = ("from fasterapi._native.http2 import PyHttp2Server\n"
-            f"try:\n    PyHttp2Server(port=0, max_websockets={bad})\n"
-            "except Exception as e:\n    print(type(e).__name__, e)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.stdout.startswith(exc.__name__) and text in out.stdout, out
+    from fasterapi._native.http2 import PyHttp2Server
+    with pytest.raises(exc, match=text):
+        PyHttp2Server(port=0, max_websockets=bad)
 
 
 def test_close_wait_follows_graceful_timeout(start_server):
