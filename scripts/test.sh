@@ -8,7 +8,7 @@
 #      again with every other supported Python found on the machine
 #      (FA_OTHER_PYTHONS, default "3.12 3.13" less .venv's own version),
 #      each in its own .venv-X.Y made by bootstrap.sh with FA_PYTHON=X.Y, less the tests
-#      marked slow, tests/attack and tests/python/h2conf (C behaviour, covered once);
+#      marked slow, tests/attack and the MUST tables h2conf/h1conf/wsconf (C behaviour, covered once);
 #   4. the ASan/UBSan pass: the extension is built again with FA_SANITIZE=1
 #      into build/asan-ext, copied with the package's Python files into
 #      build/asan/fasterapi, build/asan goes first on PYTHONPATH, and pytest
@@ -103,10 +103,12 @@ py_tests_version() {
     # without it; tests/python/test_python_versions.py checks that refusal)
     fa_python_env
     # The second version's pass leaves out what does not depend on the Python
-    # version: the slow soaks and floods, tests/attack and the HTTP/2 MUST table
-    # (tests/python/h2conf), all of which exercise C code the first pass covers.
+    # version: the slow soaks and floods, tests/attack and the MUST tables
+    # (tests/python/h2conf, h1conf, wsconf), all of which exercise C code the
+    # first pass covers.
     bounded "$PYTEST_LIMIT" "$FA_PY" -m pytest tests/python -ra --durations=5 -p no:cacheprovider \
-        -m "not slow" --ignore=tests/python/h2conf "$@"
+        -m "not slow" --ignore=tests/python/h2conf --ignore=tests/python/h1conf \
+        --ignore=tests/python/wsconf "$@"
 }
 
 # --- 4. ASan + UBSan pass ---------------------------------------------------------

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "../http2/session.h"
@@ -173,6 +174,21 @@ static void fa_h1_to_request(const fa_h1_request *rq, const char *body, size_t b
     req->method = rq->method;
     req->method_len = rq->method_len;
     fa_h1_split_target(rq->target, rq->target_len, req);
+    /* RFC 9112 3.2.2: with an absolute-form target the origin server MUST
+     * ignore Host and use the target's authority (the slice points into
+     * the read buffer, as every other one does). */
+    const char *auth;
+    size_t auth_len;
+    if (rq->target_len > 0 && rq->target[0] != '/' &&
+        fa_h1_absolute_authority(rq->target, rq->target_len, &auth, &auth_len)) {
+        for (size_t i = 0; i < rq->num_headers; i++) {
+            fa_header *hd = &rq->headers[i];
+            if (hd->name_len == 4 && strncasecmp(hd->name, "host", 4) == 0) {
+                hd->value = auth;
+                hd->value_len = auth_len;
+            }
+        }
+    }
     req->headers = rq->headers;
     req->num_headers = rq->num_headers;
     req->body = body;
@@ -478,6 +494,19 @@ void fa_h1_process(fa_conn *c)
             fa_h1_upgrade(c, &rq, c->rbuf.data + h->head_len, body_len, h->req_len);
             return;
         }
+        if (rq.target_len == 1 && rq.target[0] == '*') {
+            /* RFC 9110 9.3.7: OPTIONS * (the only method fa_h1_analyze lets
+             * have the asterisk-form) asks about the server, not a route */
+            fa_response resp;
+            fa_response_init(&resp);
+            h->in_flight = 1;
+            if (fa_response_simple(&resp, 200, "") == 0)
+                fa_conn_respond(c, 0, &resp);
+            else
+                fa_h1_fail(c, 500, "Internal Server Error");
+            fa_response_free(&resp);
+            continue;
+        }
         fa_h1_lower_names(&rq);
         fa_request req;
         fa_h1_to_request(&rq, c->rbuf.data + h->head_len, body_len, &req);
@@ -536,6 +565,13 @@ int fa_h1_respond(fa_conn *c, fa_response *resp)
 {
     fa_h1_state *h = &c->h1;
     fa_buf *o = &c->wbuf;
+    /* RFC 9110 15.2: a 1xx is interim, never the final answer (the client
+     * would wait on for one); the upgrades write their own 101 */
+    if (resp->status >= 100 && resp->status < 200 &&
+        fa_response_simple(resp, 500, "Internal Server Error\n") < 0) {
+        c->close_after_write = 1;
+        return 0;
+    }
     /* an answer that comes before its streamed body was read whole leaves
      * body bytes on the wire: the connection cannot carry another request */
     int keep = h->keep_alive && !fa_worker_stopping(c->worker) && !c->read_eof &&

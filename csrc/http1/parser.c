@@ -94,9 +94,11 @@ static int fa_h1_request_line(const unsigned char **pp, const unsigned char *end
         if (!ok)
             return FA_H1_EBAD;
     }
-    if (p[5] != '1' || (p[7] != '0' && p[7] != '1'))
+    /* RFC 9110 2.5: a higher minor version of a major version we speak is
+     * served as the highest minor we implement (HTTP/1.9 as HTTP/1.1). */
+    if (p[5] != '1')
         return FA_H1_EVERSION;
-    out->minor_version = p[7] - '0';
+    out->minor_version = p[7] == '0' ? 0 : 1;
     *pp = p + sizeof shape - 1;
     return 0;
 }
@@ -381,14 +383,96 @@ static void fa_h1_scan_upgrade(fa_h1_scan *s, const fa_header *h)
             s->upgrade_h2c = 1;
 }
 
+/* uri-host [":" port] (RFC 3986 3.2.2-3.2.3): an IP-literal in brackets or
+ * a reg-name / IPv4address (no ':' '[' ']'), then at most one ':' and
+ * digits.  An empty value is valid (a target without authority). */
+static int fa_h1_host_valid(const char *v, size_t n)
+{
+    size_t i = 0;
+    if (n > 0 && v[0] == '[') {
+        const char *close = memchr(v, ']', n);
+        if (close == NULL || close == v + 1)
+            return 0;
+        for (const char *p = v + 1; p < close; p++)
+            if (*p == '[' || !fa_h1_is((unsigned char)*p, FA_C_HOST))
+                return 0;
+        i = (size_t)(close - v) + 1;
+    } else {
+        while (i < n && v[i] != ':') {
+            unsigned char c = (unsigned char)v[i++];
+            if (c == '[' || c == ']' || !fa_h1_is(c, FA_C_HOST))
+                return 0;
+        }
+    }
+    if (i == n)
+        return 1;
+    if (v[i] != ':')
+        return 0;
+    for (i++; i < n; i++)
+        if (v[i] < '0' || v[i] > '9')
+            return 0;
+    return 1;
+}
+
 static void fa_h1_scan_host(fa_h1_scan *s, const fa_header *h)
 {
-    /* RFC 9112 3.2: a Host with an invalid value is a 400.  Only the
-     * characters are checked (uri-host [":" port]); an empty Host is valid. */
+    /* RFC 9112 3.2: a Host with an invalid value is a 400. */
     s->host_count++;
-    for (size_t i = 0; i < h->value_len; i++)
-        if (!fa_h1_is((unsigned char)h->value[i], FA_C_HOST))
-            s->bad = 1;
+    if (!fa_h1_host_valid(h->value, h->value_len))
+        s->bad = 1;
+}
+
+int fa_h1_absolute_authority(const char *t, size_t n, const char **auth, size_t *auth_len)
+{
+    /* absolute-form for the schemes we serve: "http://" or "https://",
+     * case-insensitive, then the authority up to '/', '?' or the end. */
+    size_t skip;
+    if (n >= 7 && fa_h1_ieq(t, 7, "http://"))
+        skip = 7;
+    else if (n >= 8 && fa_h1_ieq(t, 8, "https://"))
+        skip = 8;
+    else
+        return 0;
+    size_t e = skip;
+    while (e < n && t[e] != '/' && t[e] != '?')
+        e++;
+    *auth = t + skip;
+    *auth_len = e - skip;
+    return 1;
+}
+
+/* RFC 9112 3.2: the four forms of request-target and the methods they go
+ * with.  Returns 0, 400 (no such form, or the wrong method for it) or 501
+ * (CONNECT: we are an origin server, not a tunnel; RFC 9110 9.1). */
+static int fa_h1_target_status(const fa_h1_request *req)
+{
+    const char *t = req->target, *auth;
+    size_t n = req->target_len, auth_len;
+    int connect = req->method_len == 7 && memcmp(req->method, "CONNECT", 7) == 0;
+    int options = req->method_len == 7 && memcmp(req->method, "OPTIONS", 7) == 0;
+    if (memchr(t, '#', n) != NULL) /* a fragment is never sent (RFC 9110 4.2.5) */
+        return 400;
+    if (connect) {
+        /* authority-form only: uri-host ":" port, the port given */
+        const char *colon = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (t[i] == ':')
+                colon = t + i;
+        if (colon == NULL || colon + 1 == t + n || !fa_h1_host_valid(t, n) ||
+            memchr(t, '@', n) != NULL)
+            return 400;
+        return 501;
+    }
+    if (t[0] == '/')
+        return 0; /* origin-form */
+    if (n == 1 && t[0] == '*')
+        return options ? 0 : 400; /* asterisk-form: OPTIONS only */
+    /* absolute-form, with a valid authority and no userinfo (RFC 9110
+     * 4.2.4: a recipient SHOULD treat userinfo as an error) */
+    if (!fa_h1_absolute_authority(t, n, &auth, &auth_len) || auth_len == 0 ||
+        memchr(auth, '@', auth_len) != NULL || !fa_h1_host_valid(auth, auth_len))
+        return 400;
+    return 0;
 }
 
 int fa_h1_analyze(const fa_h1_request *req, fa_h1_info *info)
@@ -449,12 +533,12 @@ int fa_h1_analyze(const fa_h1_request *req, fa_h1_info *info)
     if (s.host_count > 1 || (http11 && s.host_count == 0))
         s.bad = 1;
 
-    int status = 0;
-    if (s.bad)
+    int status = fa_h1_target_status(req);
+    if (status == 400 || s.bad)
         status = 400;
-    else if (s.have_te && s.te_other)
+    else if (status == 0 && s.have_te && s.te_other)
         status = 501;
-    else if (s.expect_bad)
+    else if (status == 0 && s.expect_bad)
         status = 417;
     if (status != 0) {
         /* The body's framing cannot be trusted: the connection must close. */

@@ -33,7 +33,7 @@ typedef struct fa_h1_request {
     size_t method_len;
     const char *target; /* request-target as sent */
     size_t target_len;
-    int minor_version; /* 0 or 1 */
+    int minor_version; /* 0 or 1 (HTTP/1.2-1.9 count as 1) */
     fa_header *headers;
     size_t num_headers;
 } fa_h1_request;
@@ -65,7 +65,8 @@ typedef struct fa_h1_info {
  * with: 400 for Content-Length together with Transfer-Encoding, differing
  * duplicate Content-Length values, a non-numeric/negative/overflowing
  * Content-Length, a Transfer-Encoding whose final coding is not chunked, a
- * missing or duplicated Host in HTTP/1.1; 417 for an Expect other than
+ * missing or duplicated Host in HTTP/1.1, an invalid Host, a request-target
+ * of no form RFC 9112 3.2 allows for the method; 501 for CONNECT; 417 for an Expect other than
  * 100-continue; 501 for a Transfer-Encoding other than chunked. */
 int fa_h1_analyze(const fa_h1_request *req, fa_h1_info *info);
 
@@ -95,6 +96,10 @@ static inline void fa_h1_chunked_init(fa_h1_chunked *d)
  * follow the body (they belong to the next request and are left untouched at
  * buf + original_len - n).  Chunk extensions and trailer fields are skipped. */
 ssize_t fa_h1_decode_chunked(fa_h1_chunked *d, char *buf, size_t *len);
+
+/* For an absolute-form target ("http://" or "https://", any case): the
+ * slice of its authority.  Returns 1, or 0 for a target of another form. */
+int fa_h1_absolute_authority(const char *t, size_t n, const char **auth, size_t *auth_len);
 
 /* Parses a decimal Content-Length value.  Returns 0 and stores it, or -1. */
 int fa_h1_parse_content_length(const char *s, size_t n, uint64_t *out);

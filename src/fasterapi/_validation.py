@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import functools
 import inspect
 import math
 import pathlib
@@ -27,7 +28,8 @@ from collections import abc, deque
 from .params import FieldInfo, Undefined
 
 __all__ = ["BAD", "compile_validator", "unwrap_annotated", "is_scalar_type",
-           "is_scalar_sequence_type", "type_name", "collect_constraints", "pydantic_models", "pydantic_dumper"]
+           "is_scalar_sequence_type", "type_name", "collect_constraints", "pydantic_models", "pydantic_dumper",
+           "pydantic_body_model"]
 
 
 class _Bad:
@@ -906,21 +908,67 @@ def pydantic_models(tp) -> list:
     return out
 
 
-def pydantic_dumper(tp, **options):
+def pydantic_dumper(tp, json=False, **options):
     """For a response model that is or contains a pydantic model: a
     function that turns a validated result into JSON data as FastAPI does
     (``TypeAdapter(tp).dump_python(mode="json", ...)`` with ``by_alias``,
     ``include``, ``exclude``, ``exclude_unset``, ``exclude_defaults``,
-    ``exclude_none``).  None for other types (never imports pydantic)."""
+    ``exclude_none``).  json=True: a function that returns the JSON bytes
+    (``TypeAdapter(tp).dump_json``).  None for other types (never imports
+    pydantic)."""
     if not pydantic_models(tp):
         return None
     from pydantic import TypeAdapter  # noqa: PLC0415 (main-interpreter mode only)
     base, _ = unwrap_annotated(tp)  # our Field()/Query() metadata is not pydantic's
+    if json:
+        # JSON bytes in one pass (pydantic-core), FastAPI's serialize_json
+        # only the options that are set (by_alias always: pydantic's own default
+        # comes from the model's config, FastAPI's is True)
+        opts = {k: v for k, v in options.items() if k == "by_alias" or (v is not None and v is not False)}
+        return functools.partial(TypeAdapter(base).dump_json, **opts)
     dump = TypeAdapter(base).dump_python
 
     def dumper(value):
         return dump(value, mode="json", **options)
     return dumper
+
+
+def pydantic_body_model(field):
+    """The pydantic model class of a body parameter whose annotation is
+    exactly that class (no constraints, no validators of ours around it),
+    else None: such a body can be validated from the JSON bytes by the
+    model's own validator (validate_json)."""
+    base_model = getattr(sys.modules.get("pydantic"), "BaseModel", None)
+    if base_model is None:
+        return None
+    tp = field.annotation
+    if not (isinstance(tp, type) and issubclass(tp, base_model)):
+        return None
+    if field.validator is not compile_validator(tp):
+        return None  # constraints or functional validators of the parameter itself
+    if not _same_in_json_mode(getattr(tp, "__pydantic_core_schema__", None)):
+        return None
+    return tp
+
+
+def _same_in_json_mode(schema) -> bool:
+    """Whether a core schema validates JSON data as it validates the same
+    data parsed by json.loads: not when anything in it is strict (strict
+    JSON mode takes strings for datetimes, UUIDs, enums... that strict Python
+    mode refuses), when a type has its own JSON schema (json-or-python), or
+    when the config decodes bytes from JSON differently (val_json_bytes)."""
+    if not isinstance(schema, dict):
+        return False  # no schema to look at: not known to be safe
+    todo = [schema]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, dict):
+            if x.get("strict") is True or x.get("type") == "json-or-python" or "val_json_bytes" in x:
+                return False
+            todo.extend(x.values())
+        elif isinstance(x, (list, tuple)):
+            todo.extend(x)
+    return True
 
 
 def _instance_validator(cls):

@@ -400,8 +400,9 @@ def read_body(ctx: RequestContext, has_form: bool):
             raise RequestValidationError([{"type": "json_invalid", "loc": ["body", e.pos], "msg": "JSON decode error",
                                            "input": {}, "ctx": {"error": e.msg}}], body=e.doc) from None
         except UnicodeDecodeError:
-            raise RequestValidationError([{"type": "json_invalid", "loc": ["body", 0], "msg": "JSON decode error",
-                                           "input": {}, "ctx": {"error": "invalid UTF-8"}}]) from None
+            # not a JSONDecodeError: FastAPI's "error parsing the body" (400)
+            from .exceptions import HTTPException  # noqa: PLC0415
+            raise HTTPException(400, "There was an error parsing the body") from None
     else:
         ctx.body = raw
 

@@ -15,10 +15,10 @@ import warnings
 from urllib.parse import unquote
 
 from . import _json
-from ._validation import BAD, compile_validator, pydantic_dumper, unwrap_annotated
+from ._validation import BAD, compile_validator, pydantic_body_model, pydantic_dumper, unwrap_annotated
 from .datastructures import Default, DefaultPlaceholder, parse_query
-from .dependencies import (Dependant, RequestContext, get_dependant, read_body, solve_async, solve_sync,
-                           unwind_async, unwind_sync)
+from .dependencies import (Dependant, RequestContext, _is_json_content_type, get_dependant, read_body, solve_async,
+                           solve_sync, unwind_async, unwind_sync)
 from .encoders import jsonable_encoder
 from .exceptions import FasterAPIError, RequestValidationError, ResponseValidationError
 from .responses import FileResponse, JSONResponse, Response, StreamingResponse, apply_file_conditions
@@ -34,6 +34,7 @@ _CONVERTORS = {
 }
 _PARAM_SEG = re.compile(r"^{([A-Za-z_][A-Za-z0-9_]*)(?::([a-z]+))?}$")
 _NO_BODY_STATUSES = frozenset((204, 205, 304))
+_RESPONSE_LOC = ("response",)
 
 
 _SWALLOWED = ("the endpoint raised an exception, and a dependency with yield caught it (a bare except, or except "
@@ -227,6 +228,9 @@ class APIRoute(BaseRoute):
         self.response_model_exclude_defaults = response_model_exclude_defaults
         self.response_model_exclude_none = response_model_exclude_none
         self.include_in_schema = include_in_schema
+        # FastAPI serializes a response_model with pydantic's dump_json only when
+        # the response class was left to its default (serialize_response)
+        self._default_response_class = isinstance(response_class, DefaultPlaceholder)
         self.response_class = response_class.value if isinstance(response_class, DefaultPlaceholder) \
             else response_class
         self.callbacks = callbacks
@@ -304,10 +308,26 @@ class APIRoute(BaseRoute):
         self.fast_json = self.response_class is JSONResponse
         self.filters = self.response_dump is None and bool(
             self.response_model_include or self.response_model_exclude or self.response_model_exclude_none)
+        # FastAPI (0.165) writes a response_model's JSON with the model's
+        # TypeAdapter.dump_json when the route's response class is the default
+        # one: pydantic-core's serializer, no Python dict on the way.  The
+        # same here, on the fast and the general path alike.
+        self.response_dump_json = pydantic_dumper(
+            rm, json=True, include=self.response_model_include, exclude=self.response_model_exclude,
+            by_alias=self.response_model_by_alias, exclude_unset=self.response_model_exclude_unset,
+            exclude_defaults=self.response_model_exclude_defaults,
+            exclude_none=self.response_model_exclude_none) \
+            if rm is not None and self.fast_json and self._default_response_class else None
+        # one pydantic model as the whole JSON body: validated from the bytes
+        # on the fast path (see _make_fast_handler)
+        self.body_model = pydantic_body_model(body[0]) if len(body) == 1 and not self.body_embed \
+            and not self.has_form else None
         self._compiled = True
-        if (not self.is_async and not dep.dependencies and not body and dep.request_param is None
+        if (not self.is_async and not dep.dependencies and (not body or self.body_model is not None)
+                and dep.request_param is None
                 and dep.response_param is None and dep.background_param is None and dep.scopes_param is None
-                and not dep.cookie_params and self.response_validator is None and self.fast_json
+                and not dep.cookie_params and (self.response_validator is None or self.response_dump_json is not None)
+                and self.fast_json
                 and not self.filters and body_allowed(self.status_code or 200) and dep.kind == "sync"):
             self.handle = self._make_fast_handler()
         return self
@@ -334,9 +354,33 @@ class APIRoute(BaseRoute):
         dumps = _json.dumps
         parse = parse_query
         coro_type = types.CoroutineType
+        if self.body_model is not None:
+            body_name = self.body_fields[0].name
+            # pydantic's validator of the model, straight from the JSON bytes; any failure
+            # (malformed JSON, invalid data) goes to the general path, which parses the
+            # body with json.loads and validates the Python data as FastAPI does, so the
+            # 422 answer is FastAPI's
+            validate_body = self.body_model.__pydantic_validator__.validate_json
+            json_type = _is_json_content_type
+        else:
+            body_name = None
+        # a pydantic response model: validated (from_attributes, as FastAPI's
+        # field.validate) then written by pydantic-core; a failed validation goes
+        # to the general path's build_response, which raises ResponseValidationError
+        check_result = self.response_validator
+        dump_result = self.response_dump_json
 
         def handle(app, req, res):
             kwargs = {}
+            if body_name is not None:
+                raw = req["body"]
+                ct = req["headers"].get("content-type")
+                if not raw or not ct or (ct != "application/json" and not json_type(ct)):
+                    return general(app, req, res)
+                try:
+                    kwargs[body_name] = validate_body(raw)
+                except ValueError:  # pydantic's ValidationError is one
+                    return general(app, req, res)
             if pspecs:
                 pp = req["path_params"]
                 for name, alias, v, loc in pspecs:
@@ -382,7 +426,14 @@ class APIRoute(BaseRoute):
                 result = endpoint(**kwargs)
                 if type(result) is coro_type or isinstance(result, Response):
                     return finish(app, req, res, result)
-                body = dumps(result)
+                if check_result is not None:
+                    value = check_result(result, _RESPONSE_LOC, errors)
+                    if value is BAD:
+                        errors.clear()
+                        return finish(app, req, res, result)
+                    body = dump_result(value)
+                else:
+                    body = dumps(result)
             except Exception as exc:  # noqa: BLE001
                 return app._error_response(RequestContext(req, app, self), exc, res)
             res["status"] = status
@@ -501,6 +552,13 @@ class APIRoute(BaseRoute):
             result = self.response_validator(result, ("response",), errors)
             if result is BAD:
                 raise ResponseValidationError(errors)
+        if self.response_dump_json is not None:
+            # FastAPI's dump_json path: pydantic writes the bytes
+            if not body_allowed(status):
+                out = (status, "application/json", b"", None)
+            else:
+                out = (status, "application/json", self.response_dump_json(result), None)
+            return self._add_sub_headers(out, sub)
         if self.response_dump is not None:
             result = self.response_dump(result)
         elif self.filters:
@@ -519,6 +577,11 @@ class APIRoute(BaseRoute):
             else:
                 resp = self.response_class(None, status_code=status)
             out = response_tuple(resp)
+        return self._add_sub_headers(out, sub)
+
+    @staticmethod
+    def _add_sub_headers(out, sub):
+        """out with the headers the endpoint set on its Response parameter."""
         if sub is not None and sub.headers:
             extra = [(k, v) for k, v in sub.headers.items() if k != "content-length"]
             status_, ct, body, headers = out
@@ -837,8 +900,10 @@ class APIRouter:
                 raise FasterAPIError("an include prefix must not end with '/'")
         for r in router.routes:
             if isinstance(r, APIRoute):
-                rc = r.response_class
-                if not isinstance(default_response_class, DefaultPlaceholder) and rc is JSONResponse:
+                # a response class left to its default stays a default (FastAPI's
+                # get_value_or_default): it decides the dump_json path
+                rc = Default(r.response_class) if r._default_response_class else r.response_class
+                if not isinstance(default_response_class, DefaultPlaceholder) and r.response_class is JSONResponse:
                     rc = default_response_class
                 gen = generate_unique_id_function
                 if isinstance(gen, DefaultPlaceholder):

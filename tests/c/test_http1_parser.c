@@ -143,6 +143,10 @@ static void test_valid(void)
     CHECK(r == 23 && req.minor_version == 0 && req.num_headers == 0, "1.0: %d", r);
     CHECK(fa_t_streq(req.target, req.target_len, "/x?y=1"), "1.0 target");
 
+    /* RFC 9110 2.5: a higher minor version is served as HTTP/1.1 */
+    r = fa_t_parse("HTTP/1.2", S("GET / HTTP/1.2\r\n\r\n"), &req);
+    CHECK(r == 18 && req.minor_version == 1, "HTTP/1.2: %d minor %d", r, req.minor_version);
+
     static const char post[] = "POST /submit HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello";
     r = fa_t_parse("POST", S(post), &req);
     CHECK(r == (int)(sizeof post - 1 - 5), "POST head length %d", r);
@@ -264,7 +268,6 @@ static void test_rejections(void)
         {"version letter", S("GET / HTTP/1.x\r\n\r\n"), FA_H1_EBAD},
         {"version short", S("GET / HTTP/1\r\n\r\n"), FA_H1_EBAD},
         {"extra token", S("GET / HTTP/1.1 x\r\n\r\n"), FA_H1_EBAD},
-        {"HTTP/1.2", S("GET / HTTP/1.2\r\n\r\n"), FA_H1_EVERSION},
         {"HTTP/2.0", S("GET / HTTP/2.0\r\n\r\n"), FA_H1_EVERSION},
         {"HTTP/0.9", S("GET / HTTP/0.9\r\n\r\n"), FA_H1_EVERSION},
         {"HTTP/9.9", S("GET / HTTP/9.9\r\nHost: a\r\n\r\n"), FA_H1_EVERSION},
@@ -389,6 +392,25 @@ static void test_analyze(void)
     fa_t_status("Host with slash", S("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), 400);
     fa_t_status("Host with userinfo", S("GET / HTTP/1.1\r\nHost: u@a\r\n\r\n"), 400);
     fa_t_status("Host with space", S("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), 400);
+    fa_t_status("Host unclosed bracket", S("GET / HTTP/1.1\r\nHost: [::1\r\n\r\n"), 400);
+    fa_t_status("Host port not digits", S("GET / HTTP/1.1\r\nHost: a:b\r\n\r\n"), 400);
+    fa_t_status("Host two colons", S("GET / HTTP/1.1\r\nHost: a:1:2\r\n\r\n"), 400);
+    fa_t_status("Host bracket in name", S("GET / HTTP/1.1\r\nHost: a]b\r\n\r\n"), 400);
+
+    /* request-target forms (RFC 9112 3.2) */
+    fa_t_status("absolute-form", S("GET http://a/x?q HTTP/1.1\r\nHost: b\r\n\r\n"), 0);
+    fa_t_status("absolute-form HTTPS", S("GET HTTPS://a:1 HTTP/1.1\r\nHost: b\r\n\r\n"), 0);
+    fa_t_status("absolute-form userinfo", S("GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    fa_t_status("absolute-form no host", S("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    fa_t_status("absolute-form other scheme", S("GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    fa_t_status("asterisk OPTIONS", S("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"), 0);
+    fa_t_status("asterisk GET", S("GET * HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    fa_t_status("authority-form GET", S("GET a:80 HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    fa_t_status("CONNECT", S("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n"), 501);
+    fa_t_status("CONNECT no port", S("CONNECT a HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    fa_t_status("CONNECT origin-form", S("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    fa_t_status("fragment", S("GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
+    fa_t_status("query first", S("GET ?q HTTP/1.1\r\nHost: a\r\n\r\n"), 400);
 
     /* Connection */
     st = fa_t_analyze("1.1 close", S(H11("Connection: close\r\n")), &info);
