@@ -48,6 +48,7 @@ Options follow Uvicorn's where they mean the same thing::
     --backlog N           the listen(2) queue (default 4096)
     --h11-max-incomplete-event-size BYTES   the largest request head; past it 431
                           (PyHttp2Server's max_header_size, default 16384)
+    --max-websockets N    per worker, open WebSockets past which a handshake gets 503 (0: no cap)
     --ws-max-size BYTES   the largest WebSocket message (default 16 MiB; past it: close 1009)
     --ws-ping-interval S, --ws-ping-timeout S   WebSocket keepalive pings (default 20, 20; 0: none)
     --ws-per-message-deflate BOOL   offer permessage-deflate to clients that ask (default false:
@@ -147,6 +148,8 @@ def _parser():
                    help="the largest request head in bytes; past it 431 (PyHttp2Server's max_header_size)")
     p.add_argument("--ws", default="auto", choices=["auto", "none"],
                    help="none: refuse WebSocket upgrades (default: %(default)s)")
+    p.add_argument("--max-websockets", type=_non_negative, default=None,
+                   help="per worker, open WebSockets past which a handshake gets 503 (default 0: no cap)")
     p.add_argument("--ws-max-size", type=_positive, default=None,
                    help="the largest WebSocket message in bytes (default 16 MiB; past it the socket closes with 1009)")
     p.add_argument("--ws-ping-interval", type=float, default=None,
@@ -189,6 +192,8 @@ def _limit_options(args) -> dict:
         opts["max_inflight"] = args.limit_concurrency
     if args.h11_max_incomplete_event_size is not None:
         opts["max_header_size"] = args.h11_max_incomplete_event_size
+    if args.max_websockets is not None:
+        opts["max_websockets"] = args.max_websockets
     return opts
 
 

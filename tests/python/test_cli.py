@@ -152,6 +152,20 @@ def test_websocket_flags(cli):
     asyncio.run(go())
 
 
+def test_max_websockets_refuses_past_the_cap(cli):
+    c = cli("--max-websockets", "1")
+
+    async def go():
+        async with ws_connect(f"ws://127.0.0.1:{c.port}/ws") as ws:
+            await ws.send("one")
+            assert await ws.recv() == "one"
+            with pytest.raises(websockets.InvalidStatus) as info:
+                async with ws_connect(f"ws://127.0.0.1:{c.port}/ws"):
+                    pass
+            assert info.value.response.status_code == 503
+    asyncio.run(go())
+
+
 def test_websocket_defaults_have_no_compression(cli):
     c = cli()
 
@@ -197,6 +211,7 @@ def test_log_config_json(cli, tmp_path):
     (["--ws-per-message-deflate", "maybe"], "--ws-per-message-deflate"),
     (["--timeout-keep-alive", "-1"], "--timeout-keep-alive"),
     (["--lifespan", "sometimes"], "--lifespan"),
+    (["--max-websockets", "-1"], "--max-websockets"),
 ])
 def test_bad_values_name_the_flag(tmp_path, args, flag):
     p = run_cli(tmp_path, *args)
