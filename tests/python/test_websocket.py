@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,6 +25,12 @@ import helpers
 
 websockets = pytest.importorskip("websockets")
 from websockets.exceptions import ConnectionClosed, InvalidStatus  # noqa: E402
+
+
+def closed_line(name: str):
+    """A wait_stderr predicate: the handler's whole "FA-WS NAME-closed CODE
+    ..." line is there (not only its start: stderr may be read mid-line)."""
+    return lambda t: re.search(rf"{name}-closed [^\n]*\n", t) is not None
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +227,7 @@ def test_client_close_code_reaches_the_handler(wsrv):
         await c.close(4000, "bye now")
         assert c.close_code == 4000  # the server echoed it
     run(main())
-    text = wsrv.wait_stderr(lambda t: "echo-closed" in t, since)
+    text = wsrv.wait_stderr(closed_line("echo"), since)
     assert "FA-WS echo-closed 4000 'bye now'" in text
 
 
@@ -452,7 +459,7 @@ def test_peer_dropping_tcp_is_1006_for_the_handler(wsrv):
         rest += s.recv(100)
     assert rest == b"\x81\x05ready"
     s.close()
-    assert "FA-WS wait-closed 1006" in wsrv.wait_stderr(lambda t: "wait-closed" in t, since)
+    assert "FA-WS wait-closed 1006" in wsrv.wait_stderr(closed_line("wait"), since)
 
 
 # --------------------------------------------------------------------------
@@ -601,7 +608,7 @@ def test_keepalive_ping_timeout_drops_a_silent_peer(wsrv):
     assert 0x9 in ops, frames  # it was pinged
     assert close_code_of(frames) == 1011
     s.close()
-    assert "FA-WS wait-closed 1006" in wsrv.wait_stderr(lambda t: "wait-closed" in t, since)
+    assert "FA-WS wait-closed 1006" in wsrv.wait_stderr(closed_line("wait"), since)
 
     async def main():
         async with websockets.connect(url(wsrv, "/ping"), ping_interval=None) as c:
@@ -968,7 +975,7 @@ def test_h2_malformed_frame_and_reset(wsrv):
     assert c.recv(sid) == ["ready"]
     c.h2.reset_stream(sid)
     c.flush()
-    assert "FA-WS wait-closed 1006" in wsrv.wait_stderr(lambda t: "wait-closed" in t, since)
+    assert "FA-WS wait-closed 1006" in wsrv.wait_stderr(closed_line("wait"), since)
     assert c.get("/plain") == ("200", b"plain http")
     c.close()
 
