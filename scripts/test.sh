@@ -21,7 +21,8 @@
 # Every step runs even when an earlier one failed (so one CI log shows all
 # failures); the script exits non-zero if any step failed.  Skip a step with
 # FA_SKIP_CTEST=1, FA_SKIP_PYTEST=1, FA_SKIP_OTHER_PYTHONS=1 or FA_SKIP_ASAN=1 (local use only; CI
-# sets none).  Extra arguments are passed to both pytest runs.
+# sets none).  Extra arguments are passed to every pytest run; arguments that
+# name test files or folders replace the whole suite there.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/bootstrap.sh
@@ -88,8 +89,18 @@ c_tests() {
 }
 
 # --- 3. the Python suite --------------------------------------------------------
+# The test paths: the whole suite, unless the arguments name test files or
+# folders of their own (`./scripts/test.sh tests/python/test_cli.py`), which
+# then replace it in every pass.
+TEST_PATHS=(tests/python tests/attack)
+for a in "$@"; do
+    case "$a" in
+        -*) ;;
+        *) if [ -e "$a" ] || [ -e "${a%%::*}" ]; then TEST_PATHS=(); break; fi ;;
+    esac
+done
 py_tests() {
-    bounded "$PYTEST_LIMIT" "$FA_PY" -m pytest tests/python tests/attack -ra --durations=10 "$@"
+    bounded "$PYTEST_LIMIT" "$FA_PY" -m pytest "${TEST_PATHS[@]}" -ra --durations=10 "$@"
 }
 
 # The whole suite on another Python version, in its own .venv-X.Y.
@@ -106,9 +117,12 @@ py_tests_version() {
     # version: the slow soaks and floods, tests/attack and the MUST tables
     # (tests/python/h2conf, h1conf, wsconf), all of which exercise C code the
     # first pass covers.
-    bounded "$PYTEST_LIMIT" "$FA_PY" -m pytest tests/python -ra --durations=5 -p no:cacheprovider \
-        -m "not slow" --ignore=tests/python/h2conf --ignore=tests/python/h1conf \
-        --ignore=tests/python/wsconf "$@"
+    # Test paths given as arguments run as they are.
+    local scope=(tests/python --ignore=tests/python/h2conf --ignore=tests/python/h1conf
+                 --ignore=tests/python/wsconf)
+    [ "${#TEST_PATHS[@]}" -gt 0 ] || scope=()
+    bounded "$PYTEST_LIMIT" "$FA_PY" -m pytest "${scope[@]}" -ra --durations=5 -p no:cacheprovider \
+        -m "not slow" "$@"
 }
 
 # --- 4. ASan + UBSan pass ---------------------------------------------------------
@@ -156,7 +170,7 @@ PY
     # pytest itself runs with the runtimes preloaded too: some test modules
     # import the package (hence the sanitized extension) in-process.
     LD_PRELOAD="$FA_TEST_PRELOAD${LD_PRELOAD:+:$LD_PRELOAD}" \
-        bounded "$ASAN_LIMIT" "$FA_PY" -m pytest tests/python tests/attack -ra -m "not slow and not timing" "$@"
+        bounded "$ASAN_LIMIT" "$FA_PY" -m pytest "${TEST_PATHS[@]}" -ra -m "not slow and not timing" "$@"
 }
 
 [ "${FA_SKIP_CTEST:-0}" = 1 ] || run "C tests (make)" c_tests
