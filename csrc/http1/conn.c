@@ -246,19 +246,13 @@ static int fa_h1_ws_upgrade(fa_conn *c, fa_h1_request *rq, size_t head_len)
     int r = fa_wsc_h1_begin(c, &req, head_len, &status, &why);
     if (r >= 0)
         return r;
-    /* RFC 6455 section 4.2.2: a version we do not speak is 426 with the
-     * one we do */
+    /* a refused handshake (a 426 names the version we speak: see
+     * fa_conn_respond_error) closes the connection */
     fa_h1_state *h = &c->h1;
     h->keep_alive = 0;
     h->in_flight = 1;
     h->minor_version = 1;
-    fa_response resp;
-    fa_response_init(&resp);
-    fa_response_simple(&resp, status, why ? why : fa_http_reason(status));
-    if (status == 426)
-        fa_response_add_header(&resp, "sec-websocket-version", 21, "13", 2);
-    fa_conn_respond(c, 0, &resp);
-    fa_response_free(&resp);
+    fa_conn_respond_error(c, 0, status, why ? why : fa_http_reason(status));
     fa_buf_reset(&c->rbuf);
     c->close_after_write = 1;
     fa_conn_pause_reading(c, 1);

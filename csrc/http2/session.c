@@ -395,24 +395,6 @@ static int h2_reject(fa_h2 *h2, fa_h2_stream *st, int status, const char *text)
     return h2->zombie ? -1 : 0;
 }
 
-/* RFC 6455 4.2.2 (and RFC 8441 5): a 426 names the version we speak. */
-static int h2_reject_ws_version(fa_h2 *h2, fa_h2_stream *st, const char *text)
-{
-    fa_response resp;
-    fa_response_init(&resp);
-    st->rejected = 1;
-    fa_buf_free(&st->body);
-    h2->nest++;
-    if (fa_response_simple(&resp, 426, text) == 0 &&
-        fa_response_add_header(&resp, "sec-websocket-version", 21, "13", 2) == 0)
-        fa_conn_respond(h2->conn, st->id, &resp);
-    else
-        fa_conn_respond_error(h2->conn, st->id, 500, "Internal Server Error\n");
-    h2->nest--;
-    fa_response_free(&resp);
-    return h2->zombie ? -1 : 0;
-}
-
 /* Builds the fa_request from a complete stream and hands it to the worker.
  * Returns -1 if the connection was freed from inside the dispatch. */
 static int h2_dispatch(fa_h2 *h2, fa_h2_stream *st)
@@ -510,8 +492,6 @@ static int h2_dispatch(fa_h2 *h2, fa_h2_stream *st)
         const char *why = NULL;
         if (fa_wsc_h2_begin(h2->conn, st->id, &req, &status, &why) < 0) {
             h2->nest--;
-            if (status == 426)
-                return h2_reject_ws_version(h2, st, why);
             return h2_reject(h2, st, status, why ? why : fa_http_reason(status));
         }
     } else {

@@ -408,6 +408,11 @@ void fa_conn_respond_error(fa_conn *c, int32_t stream_id, int status, const char
 {
     fa_worker *w = c->worker;
     fa_response_simple(&w->resp, status, text);
+    /* The server's only 426 refuses a WebSocket version it does not speak:
+     * RFC 6455 4.2.2 (and RFC 8441 5 over HTTP/2) has it name the one it
+     * does, whichever protocol carries the handshake. */
+    if (status == 426)
+        fa_response_add_header(&w->resp, "sec-websocket-version", 21, "13", 2);
     fa_conn_respond(c, stream_id, &w->resp);
 }
 
