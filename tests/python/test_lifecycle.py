@@ -155,6 +155,51 @@ def test_graceful_stop_finishes_in_flight_http2(start_server):
     assert srv.wait(30) == 0
 
 
+def test_graceful_stop_goaway_in_two_steps_refuses_no_stream(start_server):
+    """RFC 9113 6.8: a graceful stop first sends GOAWAY with the last stream id
+    2^31-1 and a PING, and the final GOAWAY (naming the last stream it took)
+    only after the PING's ACK, so a stream the client opened before it saw the
+    notice is served, not refused (the HAProxy rolling-restart loss)."""
+    import h2frames as F
+    srv = start_server(graceful_timeout=10.0)
+    c = F.RawH2(connect(srv.port, timeout=30))
+    c.handshake()
+    # in flight on a pooled thread, so the connection is busy (an idle one
+    # gets the final GOAWAY at once) and the worker's loop is free
+    slow = c.request(path="/pooled/sleep?1.0")
+    time.sleep(0.3)
+    srv.send_signal(signal.SIGINT)
+    notice = ping = None
+    while notice is None or ping is None:
+        f = c.read_frame(10)
+        assert f is not None, "no GOAWAY notice + PING within 10 s of the stop"
+        if f.type == F.GOAWAY:
+            notice = f
+        elif f.type == F.PING and not f.flags & F.ACK:
+            ping = f
+    assert notice.error_code == F.NO_ERROR and notice.last_stream_id == 2**31 - 1, notice
+    # a stream opened after the notice, before the PING is answered, is taken
+    late = c.request(path="/")
+    c.send(F.ping(ping.payload, ack=True))
+    statuses, final = {}, None
+    try:
+        while len(statuses) < 2 or final is None:
+            f = c.read_frame(10)
+            assert f is not None, f"stalled: answers {statuses}, final GOAWAY {final!r}"
+            if f.type == F.HEADERS and f.fields:
+                statuses[f.stream_id] = dict(f.fields)[":status"]
+            elif f.type == F.GOAWAY:
+                final = f
+            elif f.type == F.RST_STREAM:
+                raise AssertionError(f"stream {f.stream_id} reset: {f!r}")
+    except F.Closed:
+        pass
+    assert statuses == {slow: "200", late: "200"}, statuses
+    assert final is not None and final.error_code == F.NO_ERROR and final.last_stream_id == late, final
+    c.sock.close()
+    assert srv.wait(30) == 0
+
+
 def test_graceful_stop_many_in_flight(start_server):
     srv = start_server(graceful_timeout=10.0)
     socks = []
