@@ -55,9 +55,6 @@ def main():
     slots, blocks = 4, 8
     region = mmap.mmap(-1, native._metrics_region_size(slots, blocks))
     native._metrics_init(region, slots, blocks)
-    # the supervisor's own scrape listener (a C thread), before it forks
-    listener = native._metrics_serve(region, "127.0.0.1", 0)
-    mport = native._metrics_serve_port(listener)
     kids = []
     for slot in range(2):
         rfd, wfd = os.pipe()
@@ -73,6 +70,13 @@ def main():
         assert os.read(rfd, 1) == b"R"
         os.close(rfd)
         kids.append(pid)
+    # The scrape listener (a C thread) starts after the forks, as in the
+    # supervisor, whose metrics process is forked before the servers and
+    # never forks again. A fork while another thread holds an allocator lock
+    # leaves the child waiting on that lock for ever: under ASan (GCC 12's
+    # runtime) CI saw the child hang in free() on the listener's mutex.
+    listener = native._metrics_serve(region, "127.0.0.1", 0)
+    mport = native._metrics_serve_port(listener)
     pids = [get(port) for _ in range(n)]
     print("served-by", len(set(pids)))
     # the servers see our closes a moment later: wait for the open-connection
