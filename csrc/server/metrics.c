@@ -457,7 +457,8 @@ int fa_metrics_render(fa_metrics_region *r, fa_buf *out)
     rc |= fa_m_printf(out, "fasterapi_websocket_messages_total{direction=\"out\"} %llu\n",
                       (unsigned long long)fa_m_ld(&a->ws_msgs_out));
     rc |= fa_m_family(out, "fasterapi_handler_seconds_total", "counter",
-                      "Time spent in handler calls, by interpreter.");
+                      "Time spent running handlers, by interpreter: the calls, and the asyncio steps "
+                      "that resume suspended coroutine and WebSocket handlers.");
     for (size_t i = 0; i < s->ninterp; i++)
         rc |= fa_m_printf(out, "fasterapi_handler_seconds_total{interpreter=\"%s\"} %.9f\n",
                           s->interp[i].name, (double)s->interp[i].ns / 1e9);

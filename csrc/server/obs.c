@@ -164,6 +164,12 @@ void fa_obs_handler_end(fa_metrics_block *mb, uint64_t t0)
     fa_m_add(&mb->handler_calls, 1);
 }
 
+void fa_obs_handler_resumed(fa_metrics_block *mb, uint64_t t0)
+{
+    if (mb != NULL && t0 != 0)
+        fa_m_add(&mb->handler_ns, fa_m_now_ns() - t0);
+}
+
 void fa_obs_pool_submit(fa_worker *w, fa_job *job, int delta)
 {
     if (w->mb == NULL)

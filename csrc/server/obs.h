@@ -51,6 +51,9 @@ void fa_obs_refused(struct fa_worker *w);
  * counted) / ends */
 uint64_t fa_obs_handler_begin(struct fa_metrics_block *mb);
 void fa_obs_handler_end(struct fa_metrics_block *mb, uint64_t t0);
+/* Time from t0 added to handler time without counting a call: the asyncio
+ * steps that resume suspended coroutine handlers and WebSocket handlers. */
+void fa_obs_handler_resumed(struct fa_metrics_block *mb, uint64_t t0);
 /* a job goes to a pooled thread (delta 1, before the push: the thread may
  * take it at once; -1 when the push failed) / the thread takes it */
 void fa_obs_pool_submit(struct fa_worker *w, struct fa_job *job, int delta);

@@ -806,7 +806,11 @@ static void fa_worker_aio_step(fa_worker *w)
 {
     fa_worker_attach(w);
     w->aio_due = 0;
+    /* the step runs the handlers' coroutines past their suspensions: their
+     * time is handler time too (the call itself was counted on dispatch) */
+    uint64_t t0 = fa_obs_handler_begin(w->mb);
     int ms = fa_pythread_aio_step(w->py);
+    fa_obs_handler_resumed(w->mb, t0);
     w->aio_deadline_ms = ms < 0 ? UINT64_MAX : fa_now_ms() + (uint64_t)ms;
     if (ms == 0)
         w->aio_due = 1;

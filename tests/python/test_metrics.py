@@ -180,6 +180,21 @@ def test_gauges_follow_connections_streams_and_pooled_requests(srv, mport):
     assert diff(before, after, "fasterapi_handler_seconds_total", interpreter="pool-0") >= 1.9
 
 
+def test_handler_time_counts_a_coroutine_after_it_resumed(srv, mport):
+    # The handler suspends at once, then runs 0.6 s on its worker: the time
+    # after the suspension is the worker interpreter's handler time too.
+    before = samples(mport)
+    r = helpers.h1_request(srv.port, "GET", "/async/cpu?0.6")
+    assert r.status == 200 and r.body == b"spun"
+    after = samples(mport)
+    workers = {dict(lab)["interpreter"] for (n, lab) in after
+               if n == "fasterapi_handler_seconds_total" and dict(lab)["interpreter"].startswith("worker-")}
+    assert workers, after
+    spent = sum(diff(before, after, "fasterapi_handler_seconds_total", interpreter=i) for i in workers)
+    assert spent >= 0.55
+    assert sum(diff(before, after, "fasterapi_handler_calls_total", interpreter=i) for i in workers) == 1
+
+
 def test_protocol_errors_by_kind(srv, mport):
     before = samples(mport)
     r, _, _ = helpers.exchange_raw(srv.port, b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")

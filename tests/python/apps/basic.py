@@ -5,6 +5,7 @@ interpreter of the server imports this file under a name other than
 __main__, so the handlers are module-level functions and the __main__ block
 runs once.  Keep the module-level code light: it runs in each interpreter.
 """
+import asyncio
 import hashlib
 import json
 import sys
@@ -145,6 +146,16 @@ def sleep(req, res):
     res['body'] = json.dumps({"interp": interp_id(), "slept": t, "start": start, "end": time.monotonic()})
 
 
+async def async_cpu(req, res):
+    """Suspends once, then keeps its interpreter busy for `query` seconds."""
+    await asyncio.sleep(0)
+    end = time.monotonic() + float(req['query'])
+    while time.monotonic() < end:
+        pass
+    res['content_type'] = 'text/plain'
+    res['body'] = "spun"
+
+
 def inject(req, res):
     res['content_type'] = 'text/plain'
     res['headers'] = {'X-Evil': 'a\r\nInjected: yes'}
@@ -172,6 +183,7 @@ ROUTES = [
     ("GET", "/cpu", cpu),
     ("GET", "/sleep", sleep),
     ("GET", "/inject", inject),
+    ("GET", "/async/cpu", async_cpu),
 ]
 POOLED_ROUTES = [
     ("GET", "/pooled/sleep", sleep),
