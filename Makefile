@@ -71,6 +71,7 @@ fuzz-replay: $(BUILD)/fuzz/fuzz_http1_parser
 	@$(MAKE) --no-print-directory fuzz-ws-replay
 	@$(MAKE) --no-print-directory fuzz-proxy-replay
 	@$(MAKE) --no-print-directory fuzz-router-replay
+	@$(MAKE) --no-print-directory fuzz-b64-replay
 
 # The first directory receives new inputs; the checked-in seeds are only read.
 fuzz-run: $(BUILD)/fuzz/fuzz_http1_parser
@@ -97,6 +98,8 @@ include mk/proxy.mk
 
 # Router fuzzing (mk/router.mk); fuzz-replay above runs it.
 include mk/router.mk
+# base64url fuzzing (mk/base64url.mk); fuzz-replay above runs it.
+include mk/base64url.mk
 
 # Benchmarks against h2o, Granian, Uvicorn, FastAPI and Hypercorn
 # (mk/bench.mk): `make bench`, `make bench QUICK=1`.

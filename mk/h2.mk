@@ -48,8 +48,8 @@ H2_HAVE_MAX_CONTINUATIONS = $(eval H2_HAVE_MAX_CONTINUATIONS := \
 H2_DEFS = $(if $(strip $(H2_HAVE_RESET_RATE_LIMIT)),-DFA_HAVE_NGHTTP2_STREAM_RESET_RATE_LIMIT) \
           $(if $(strip $(H2_HAVE_MAX_CONTINUATIONS)),-DFA_HAVE_NGHTTP2_MAX_CONTINUATIONS)
 
-H2_SRCS := csrc/http2/session.c csrc/common/buf.c csrc/common/http.c csrc/common/slab.c
-H2_HDRS := csrc/http2/session.h csrc/server/conn_internal.h csrc/server/config.h \
+H2_SRCS := csrc/http2/session.c csrc/server/fields.c csrc/common/buf.c csrc/common/http.c csrc/common/slab.c
+H2_HDRS := csrc/http2/session.h csrc/server/conn_internal.h csrc/server/config.h csrc/server/fields.h \
            csrc/common/http.h csrc/common/buf.h csrc/http1/parser.h
 H2_TEST_SRC := tests/c/test_h2_session.c
 H2_STUB_HDR := tests/c/h2_stub.h fuzz/h2_fuzz_worker.h

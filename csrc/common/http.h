@@ -119,7 +119,8 @@ static inline const char *fa_resp_hvalue(const fa_response *r, uint32_t i)
     return r->strs.data + r->headers[i].value_off;
 }
 
-/* The reason phrase for a status code ("OK", "Not Found"), or "Unknown". */
+/* The reason phrase for a status code ("OK", "Not Found"), or "" for a code
+ * the IANA registry does not name. */
 const char *fa_http_reason(int status);
 
 /* True when a response to this request method/status must have no body. */

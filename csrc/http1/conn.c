@@ -16,6 +16,7 @@
 #include "../http2/session.h"
 #include "../ws/conn.h"
 #include "../ws/handshake.h"
+#include "../common/base64url.h"
 #include "../server/config.h"
 #include "../server/conn_io_internal.h"
 #include "../server/server_internal.h"
@@ -89,46 +90,6 @@ static void fa_h1_fail(fa_conn *c, int status, const char *text)
     fa_buf_reset(&c->rbuf);
     c->close_after_write = 1;
     fa_conn_pause_reading(c, 1);
-}
-
-static int fa_b64url_value(unsigned char ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '-' || ch == '+')
-        return 62;
-    if (ch == '_' || ch == '/')
-        return 63;
-    return -1;
-}
-
-/* Decodes base64url (RFC 4648 section 5), padding optional.  Returns the
- * length, or -1. */
-static long fa_b64url_decode(const char *s, size_t n, uint8_t *out, size_t out_size)
-{
-    while (n > 0 && s[n - 1] == '=')
-        n--;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = fa_b64url_value((unsigned char)s[i]);
-        if (v < 0)
-            return -1;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o >= out_size)
-                return -1;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return (long)o;
 }
 
 /* Splits the request-target into path and query.  Absolute-form targets
@@ -516,10 +477,6 @@ void fa_h1_process(fa_conn *c)
 static int fa_h1_skip_header(const char *name, size_t n)
 {
     switch (n) {
-    case 4:
-        return memcmp(name, "date", 4) == 0;
-    case 6:
-        return memcmp(name, "server", 6) == 0;
     case 7:
         return memcmp(name, "upgrade", 7) == 0;
     case 10:
@@ -576,7 +533,9 @@ int fa_h1_respond(fa_conn *c, fa_response *resp)
      * connection */
     if (stream && h->minor_version == 0)
         keep = 0;
-    size_t need = 160 + resp->strs.len + 4 * resp->num_headers + (h->is_head ? 0 : resp->body.len);
+    const fa_fields *ff = &fa_worker_config(c->worker)->fields;
+    size_t need = 160 + ff->used + 4u * ff->n + resp->strs.len + 4 * resp->num_headers +
+                  (h->is_head ? 0 : resp->body.len);
     fa_conn_buf_take(c, o);
     if (fa_buf_reserve(o, need) < 0) {
         c->close_after_write = 1;
@@ -589,9 +548,24 @@ int fa_h1_respond(fa_conn *c, fa_response *resp)
     fa_buf_append(o, p, (size_t)(num + sizeof(num) - p));
     fa_buf_append(o, " ", 1);
     fa_buf_appends(o, fa_http_reason(resp->status));
-    fa_buf_append(o, "\r\nserver: fasterapi\r\ndate: ", 27);
-    fa_buf_appends(o, fa_worker_date(c->worker));
     fa_buf_append(o, "\r\n", 2);
+    /* ours (server, date, the defaults), unless the handler set the same */
+    uint32_t replaced = fa_fields_replaced(ff, resp);
+    if (!ff->no_server && !(replaced & FA_FIELD_SERVER))
+        fa_buf_append(o, "server: fasterapi\r\n", 19);
+    if (!ff->no_date && !(replaced & FA_FIELD_DATE)) {
+        fa_buf_append(o, "date: ", 6);
+        fa_buf_appends(o, fa_worker_date(c->worker));
+        fa_buf_append(o, "\r\n", 2);
+    }
+    for (unsigned i = 0; i < ff->n; i++) {
+        if (replaced & FA_FIELD_DEFAULT(i))
+            continue;
+        fa_buf_append(o, fa_field_name(ff, i), ff->f[i].name_len);
+        fa_buf_append(o, ": ", 2);
+        fa_buf_append(o, fa_field_value(ff, i), ff->f[i].value_len);
+        fa_buf_append(o, "\r\n", 2);
+    }
     for (uint32_t i = 0; i < resp->num_headers; i++) {
         const char *name = fa_resp_hname(resp, i);
         if (fa_h1_skip_header(name, resp->headers[i].name_len))

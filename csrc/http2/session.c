@@ -1294,7 +1294,7 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
     size_t len_len = h2_u64_str(len_buf, r.file_fd >= 0 ? (uint64_t)r.file_len : (uint64_t)r.body.len);
     const char *len_str = len_buf + sizeof len_buf - len_len;
 
-    nghttp2_nv nva[FA_RESP_MAX_HEADERS + 4];
+    nghttp2_nv nva[FA_RESP_MAX_HEADERS + 4 + FA_FIELDS_MAX];
     size_t n = 0;
 #define FA_NV(nm, nl, val, vl)                                                   \
     do {                                                                         \
@@ -1306,7 +1306,6 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
         n++;                                                                     \
     } while (0)
     FA_NV(":status", 7, status_str, 3);
-    int have_date = 0, have_server = 0;
     for (uint32_t i = 0; i < r.num_headers && i < FA_RESP_MAX_HEADERS; i++) {
         const char *name = fa_resp_hname(&r, i), *value = fa_resp_hvalue(&r, i);
         size_t nl = r.headers[i].name_len, vl = r.headers[i].value_len;
@@ -1314,17 +1313,21 @@ void fa_h2_respond(fa_conn *c, int32_t stream_id, fa_response *resp)
         if (h2_hop_by_hop(name, nl) || h2_eq(name, nl, "content-length") ||
             !h2_valid_field(name, nl, value, vl))
             continue;
-        have_date |= h2_eq(name, nl, "date");
-        have_server |= h2_eq(name, nl, "server");
         FA_NV(name, nl, value, vl);
     }
     if (!no_body && !r.streaming)
         FA_NV("content-length", 14, len_str, len_len);
+    /* ours (server, date, the defaults), unless the handler set the same */
+    const fa_fields *ff = &h2->cfg->fields;
+    uint32_t replaced = fa_fields_replaced(ff, &r);
     const char *date = fa_worker_date(c->worker);
-    if (!have_date && date != NULL)
+    if (!ff->no_date && !(replaced & FA_FIELD_DATE) && date != NULL)
         FA_NV("date", 4, date, strlen(date));
-    if (!have_server)
+    if (!ff->no_server && !(replaced & FA_FIELD_SERVER))
         FA_NV("server", 6, "fasterapi", 9);
+    for (unsigned i = 0; i < ff->n; i++)
+        if (!(replaced & FA_FIELD_DEFAULT(i)))
+            FA_NV(fa_field_name(ff, i), ff->f[i].name_len, fa_field_value(ff, i), ff->f[i].value_len);
 #undef FA_NV
 
     int send_body = !no_body && !st->is_head &&

@@ -309,6 +309,83 @@ static int fa_proxy_from_args(PyObject *enabled, PyObject *allow, fa_proxy *out)
     return rc;
 }
 
+/* server_header= and date_header= (truth values, default on) and headers=
+ * (default fields: a dict, or a list of (name, value) pairs or of
+ * "Name: value" strings, Uvicorn's --header), taken out of kwds. */
+static int fa_fields_take_kwargs(PyObject *kwds, fa_fields *ff)
+{
+    if (kwds == NULL)
+        return 0;
+    PyObject *v;
+    const char *flags[] = {"server_header", "date_header"};
+    for (int k = 0; k < 2; k++) {
+        if ((v = PyDict_GetItemString(kwds, flags[k])) == NULL) /* borrowed */
+            continue;
+        int on = PyObject_IsTrue(v);
+        if (on < 0 || PyDict_DelItemString(kwds, flags[k]) < 0)
+            return -1;
+        if (k == 0)
+            ff->no_server = !on;
+        else
+            ff->no_date = !on;
+    }
+    if ((v = PyDict_GetItemString(kwds, "headers")) == NULL || v == Py_None)
+        return v == NULL ? 0 : PyDict_DelItemString(kwds, "headers");
+    PyObject *items = PyDict_Check(v) ? PyDict_Items(v) : PySequence_Fast(v,
+        "headers must be a dict, or a list of (name, value) pairs or 'Name: value' strings");
+    if (items == NULL)
+        return -1;
+    int rc = 0;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(items);
+    for (Py_ssize_t i = 0; i < n && rc == 0; i++) {
+        PyObject *it = PySequence_Fast_GET_ITEM(items, i); /* borrowed */
+        const char *name = NULL, *value = NULL;
+        Py_ssize_t nl = 0, vl = 0;
+        if (PyUnicode_Check(it)) {
+            const char *s = PyUnicode_AsUTF8AndSize(it, &vl);
+            const char *colon = s ? memchr(s, ':', (size_t)vl) : NULL;
+            if (s == NULL) {
+                rc = -1;
+                break;
+            }
+            if (colon == NULL) {
+                PyErr_Format(PyExc_ValueError, "headers: %R is not 'Name: value'", it);
+                rc = -1;
+                break;
+            }
+            name = s;
+            nl = colon - s;
+            value = colon + 1;
+            vl -= nl + 1;
+            while (vl > 0 && (*value == ' ' || *value == '\t'))
+                value++, vl--;
+            while (vl > 0 && (value[vl - 1] == ' ' || value[vl - 1] == '\t'))
+                vl--;
+        } else if ((PyTuple_Check(it) || PyList_Check(it)) && PySequence_Fast_GET_SIZE(it) == 2 &&
+                   PyUnicode_Check(PySequence_Fast_GET_ITEM(it, 0)) &&
+                   PyUnicode_Check(PySequence_Fast_GET_ITEM(it, 1))) {
+            name = PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(it, 0), &nl);
+            value = name ? PyUnicode_AsUTF8AndSize(PySequence_Fast_GET_ITEM(it, 1), &vl) : NULL;
+            if (value == NULL) {
+                rc = -1;
+                break;
+            }
+        } else {
+            PyErr_Format(PyExc_TypeError, "headers: each item must be a (name, value) pair of str or a "
+                         "'Name: value' str, not %R", it);
+            rc = -1;
+            break;
+        }
+        char err[200];
+        if (fa_fields_add(ff, name, (size_t)nl, value, (size_t)vl, err, sizeof(err)) < 0) {
+            PyErr_SetString(PyExc_ValueError, err);
+            rc = -1;
+        }
+    }
+    Py_DECREF(items);
+    return rc < 0 ? -1 : PyDict_DelItemString(kwds, "headers");
+}
+
 static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
 {
     PyHttp2Server *self = (PyHttp2Server *)op;
@@ -336,6 +413,10 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
     size_t max_websockets = 0; /* max_websockets=: taken out of kwds too (python/ws.c) */
     if (fa_pyws_take_kwargs(kwds, &max_websockets) < 0)
         return -1;
+    fa_fields fields; /* server_header=, date_header=, headers=: taken out too */
+    memset(&fields, 0, sizeof(fields));
+    if (fa_fields_take_kwargs(kwds, &fields) < 0)
+        return -1;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOOOOOOOOOOOOOOOOOOOOOOOOOOOOOOO:PyHttp2Server",
                                      kwlist, &port, &host, &pinned, &pooled, &pooled_interps,
                                      &max_header_size, &max_headers, &max_target, &max_body,
@@ -353,6 +434,7 @@ static int PyHttp2Server_init(PyObject *op, PyObject *args, PyObject *kwds)
     fa_config cfg;
     fa_config_defaults(&cfg);
     cfg.max_websockets = max_websockets;
+    cfg.fields = fields;
     if (host != NULL) {
         if (!PyUnicode_Check(host)) {
             PyErr_Format(PyExc_TypeError, "host must be a str, not %.50s", Py_TYPE(host)->tp_name);

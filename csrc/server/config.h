@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fields.h"
+
 typedef struct fa_config {
     char host[256];
     int port;
@@ -36,6 +38,7 @@ typedef struct fa_config {
     size_t max_rss_mib;          /* recycle past this resident size (0 = never) */
     double lifetime;             /* recycle after this many seconds (0 = never) */
     double kill_timeout;         /* after graceful_timeout, a child gets this long before SIGKILL */
+    fa_fields fields;            /* server, date and default fields of every answer */
 } fa_config;
 
 /* Where handlers run.  SUB: one own-GIL sub-interpreter per pinned worker

@@ -48,6 +48,10 @@ Options follow Uvicorn's where they mean the same thing::
     --backlog N           the listen(2) queue (default 4096)
     --h11-max-incomplete-event-size BYTES   the largest request head; past it 431
                           (PyHttp2Server's max_header_size, default 16384)
+    --header NAME:VALUE   a field added to every answer (repeatable); the handler's own field of
+                          the same name replaces it
+    --server-header / --no-server-header, --date-header / --no-date-header
+                          the `server: fasterapi` and `date:` fields (default on)
     --max-websockets N    per worker, open WebSockets past which a handshake gets 503 (0: no cap)
     --ws-max-size BYTES   the largest WebSocket message (default 16 MiB; past it: close 1009)
     --ws-ping-interval S, --ws-ping-timeout S   WebSocket keepalive pings (default 20, 20; 0: none)
@@ -148,6 +152,13 @@ def _parser():
                    help="the largest request head in bytes; past it 431 (PyHttp2Server's max_header_size)")
     p.add_argument("--ws", default="auto", choices=["auto", "none"],
                    help="none: refuse WebSocket upgrades (default: %(default)s)")
+    p.add_argument("--header", dest="headers", action="append", default=None, metavar="NAME:VALUE", type=_header,
+                   help="a default field of every answer, repeatable (a handler's field of the same name "
+                        "replaces it)")
+    p.add_argument("--server-header", action=argparse.BooleanOptionalAction, default=True,
+                   help="send `server: fasterapi` (default: on)")
+    p.add_argument("--date-header", action=argparse.BooleanOptionalAction, default=True,
+                   help="send `date:` (default: on)")
     p.add_argument("--max-websockets", type=_non_negative, default=None,
                    help="per worker, open WebSockets past which a handshake gets 503 (default 0: no cap)")
     p.add_argument("--ws-max-size", type=_positive, default=None,
@@ -182,6 +193,14 @@ def _boolean(text):
     raise argparse.ArgumentTypeError(f"must be true or false, got {text!r}")
 
 
+def _header(text: str) -> str:
+    """--header NAME:VALUE (Uvicorn's form); the server checks the rest."""
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip() or name != name.strip() or "\r" in value or "\n" in value:
+        raise argparse.ArgumentTypeError(f"must be NAME:VALUE (as X-Frame-Options:DENY), got {text!r}")
+    return text
+
+
 def _limit_options(args) -> dict:
     """The server's timeout, limit and WebSocket keywords the command line
     set (only those: the server's own defaults stand for the rest)."""
@@ -194,6 +213,12 @@ def _limit_options(args) -> dict:
         opts["max_header_size"] = args.h11_max_incomplete_event_size
     if args.max_websockets is not None:
         opts["max_websockets"] = args.max_websockets
+    if args.headers:
+        opts["headers"] = args.headers
+    if not args.server_header:
+        opts["server_header"] = False
+    if not args.date_header:
+        opts["date_header"] = False
     return opts
 
 

@@ -103,6 +103,23 @@ def test_env_file_bad_line_names_it(tmp_path):
     assert p.returncode == 2 and "missing.env" in p.stderr
 
 
+def head_fields(port):
+    p = subprocess.run(["curl", "-sS", "-D", "-", "-o", "/dev/null", "--max-time", "20",
+                        f"http://127.0.0.1:{port}/started"], capture_output=True, text=True, timeout=30,
+                       env=plain_env())
+    assert p.returncode == 0, p.stderr
+    return [tuple(x.strip() for x in line.split(":", 1)) for line in p.stdout.splitlines()[1:] if ":" in line]
+
+
+def test_header_flags(cli):
+    fields = head_fields(cli("--header", "X-Frame-Options: DENY", "--header", "X-Team:core").port)
+    got = {k.lower(): v for k, v in fields}
+    assert got["x-frame-options"] == "DENY" and got["x-team"] == "core"
+    assert got["server"] == "fasterapi" and "date" in got
+    got = {k.lower() for k, _ in head_fields(cli("--no-server-header", "--no-date-header").port)}
+    assert "server" not in got and "date" not in got and "content-type" in got
+
+
 def test_lifespan_off_skips_startup(cli):
     assert cli().json("/started") == {"started": True}
     assert cli("--lifespan", "off").json("/started") == {"started": False}
@@ -212,6 +229,8 @@ def test_log_config_json(cli, tmp_path):
     (["--timeout-keep-alive", "-1"], "--timeout-keep-alive"),
     (["--lifespan", "sometimes"], "--lifespan"),
     (["--max-websockets", "-1"], "--max-websockets"),
+    (["--header", "no-colon"], "--header"),
+    (["--header", ": v"], "--header"),
 ])
 def test_bad_values_name_the_flag(tmp_path, args, flag):
     p = run_cli(tmp_path, *args)

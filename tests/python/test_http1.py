@@ -380,3 +380,15 @@ def test_client_half_close_after_request(server):
         s.shutdown(socket.SHUT_WR)
         r = H1Reader(s).read_response()
         assert r.json()["query"] == "halfclose"
+
+
+@pytest.mark.parametrize("status, phrase", [(200, "OK"), (207, "Multi-Status"), (418, "I'm a Teapot"),
+                                            (421, "Misdirected Request"), (451, "Unavailable For Legal Reasons"),
+                                            (511, "Network Authentication Required"), (599, "")])
+def test_reason_phrases(server, status, phrase):
+    # the registry's phrases as Python's http.HTTPStatus spells them; a code
+    # it does not name gets an empty one (RFC 9112 4: reason-phrase may be empty)
+    with connect(server.port) as s:
+        s.sendall(f"GET /status?{status} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        r = H1Reader(s).read_response()
+    assert r.status == status and r.raw_head.split(b"\r\n", 1)[0] == f"HTTP/1.1 {status} {phrase}".encode()

@@ -75,6 +75,14 @@ def custom_headers(req, res):
     res['body'] = "headers"
 
 
+def own_fields(req, res):
+    """Sets fields the server also adds (server, date, a default's name)."""
+    res['content_type'] = 'text/plain'
+    res['headers'] = {'Server': 'mine', 'Date': 'Thu, 01 Jan 1970 00:00:00 GMT',
+                      'X-Frame-Options': 'SAMEORIGIN'}
+    res['body'] = "own"
+
+
 def status(req, res):
     res['status'] = int(req['query'])
     res['content_type'] = 'text/plain'
@@ -172,6 +180,7 @@ ROUTES = [
     ("GET", "/str", str_body),
     ("GET", "/bytes", bytes_body),
     ("GET", "/headers", custom_headers),
+    ("GET", "/own-fields", own_fields),
     ("GET", "/status", status),
     ("GET", "/default", default_status),
     ("GET", "/empty", empty),
