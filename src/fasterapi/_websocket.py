@@ -65,7 +65,9 @@ class APIWebSocketRoute(BaseRoute):
         if not callable(endpoint):
             raise FasterAPIError(f"websocket route {path!r}: the endpoint must be an async function, "
                                  f"got {endpoint!r}")
-        if not _is_async_callable(endpoint):
+        if plain and isinstance(endpoint, type) and hasattr(endpoint, "__await__"):
+            pass  # a WebSocketEndpoint class: instantiated with the WebSocket, then awaited
+        elif not _is_async_callable(endpoint):
             raise FasterAPIError(f"websocket route {path!r}: the endpoint "
                                  f"{getattr(endpoint, '__name__', endpoint)!r} must be an 'async def' function "
                                  "(it awaits websocket.accept(), receive_*() and send_*())")

@@ -309,3 +309,14 @@ def test_mounted_app_websocket_and_http(ws_server):
             return json.loads(await c.recv())
     assert run(main()) == {"mounted": "r9", "path": "/sub/ws/r9"}
     assert http_json(ws_server, "/sub/hello") == {"sub": True}
+
+
+def test_websocket_endpoint_class(ws_server):
+    async def main():
+        async with connect(url(ws_server, "/endpoint")) as c:
+            for i in range(3):
+                await c.send(json.dumps({"i": i}))
+                assert json.loads(await c.recv()) == {"echo": {"i": i}, "seen": i + 1}
+            await c.close(code=4005)
+    run(main())
+    assert {"endpoint closed": 4005, "seen": 3} in http_json(ws_server, "/log")

@@ -2,6 +2,7 @@
 (the same app-layer code the server runs, over an in-memory ws object)."""
 import asyncio
 import json
+import re
 from typing import Annotated
 
 import pytest
@@ -1103,3 +1104,96 @@ def test_websockets_of_a_mounted_app():
             pass  # pragma: no cover
     assert (ei.value.code, ei.value.reason) == (4404, "sub handler")
     assert app.native_websocket_routes() == ["/ws/{room}", "/v1/ws/{room}", "/v1/missing"]
+
+
+# -- WebSocketEndpoint (starlette.endpoints' class-based form) ----------------------------
+
+def _endpoint_app(log):
+    from fasterapi.endpoints import WebSocketEndpoint
+    app = FastAPI()
+
+    @app.websocket_route("/text")
+    class Text(WebSocketEndpoint):
+        encoding = "text"
+
+        async def on_receive(self, websocket, data):
+            await websocket.send_text(f"got {data}")
+
+        async def on_disconnect(self, websocket, close_code):
+            log.append(("text", close_code))
+
+    class Json(WebSocketEndpoint):
+        encoding = "json"
+
+        async def on_connect(self, websocket):
+            await websocket.accept(subprotocol="j1")
+
+        async def on_receive(self, websocket, data):
+            await websocket.send_json({"n": data["n"] + 1})
+
+        async def on_disconnect(self, websocket, close_code):
+            log.append(("json", close_code))
+
+    class Raw(WebSocketEndpoint):  # encoding None: str or bytes as they came
+        async def on_receive(self, websocket, data):
+            if isinstance(data, bytes):
+                await websocket.send_bytes(data[::-1])
+            else:
+                await websocket.send_text(data.upper())
+
+    app.add_websocket_route("/json", Json)
+    router = APIRouter()
+    router.add_websocket_route("/raw", Raw)
+    app.include_router(router, prefix="/r")
+    return app
+
+
+def test_websocket_endpoint_hooks_and_encodings():
+    log = []
+    app = _endpoint_app(log)
+    c = client_for(app)
+    with c.websocket_connect("/text") as ws:
+        ws.send_text("a")
+        assert ws.receive_text() == "got a"
+        ws.close(code=4002)
+    with c.websocket_connect("/json", subprotocols=["j1"]) as ws:
+        assert ws.accepted_subprotocol == "j1"
+        ws.send_json({"n": 1})
+        assert ws.receive_json() == {"n": 2}
+        ws.send_bytes(b'{"n": 41}')  # json from a binary message too
+        assert ws.receive_json() == {"n": 42}
+    with c.websocket_connect("/r/raw") as ws:
+        ws.send_text("abc")
+        assert ws.receive_text() == "ABC"
+        ws.send_bytes(b"\x01\x02")
+        assert ws.receive_bytes() == b"\x02\x01"
+    assert ("text", 4002) in log and ("json", 1000) in log
+    assert app.native_websocket_routes() == ["/text", "/json", "/r/raw"]
+
+
+@pytest.mark.parametrize("path, send, text", [
+    ("/text", lambda ws: ws.send_bytes(b"x"), "Expected text websocket messages, but got bytes"),
+    ("/json", lambda ws: ws.send_text("{not json"), "Malformed JSON data received."),
+])
+def test_websocket_endpoint_wrong_data_closes_1003(path, send, text):
+    log, codes = [], []
+    c = client_for(_endpoint_app(log))
+    # the hook's error is the app's error: the TestClient raises it (as
+    # Starlette's does), after the socket was closed with 1003
+    with pytest.raises(RuntimeError, match=re.escape(text)):
+        with c.websocket_connect(path, subprotocols=["j1"]) as ws:
+            send(ws)
+            try:
+                ws.receive_text()
+            except WebSocketDisconnect as exc:
+                codes.append(exc.code)
+    assert codes == [1003]
+    assert log == [(path.strip("/"), 1011)]  # on_disconnect hears 1011
+
+
+def test_websocket_endpoint_only_with_starlette_routes():
+    from fasterapi.endpoints import WebSocketEndpoint
+    from fasterapi.exceptions import FastAPIError
+    app = FastAPI()
+    with pytest.raises(FastAPIError, match="must be an 'async def' function"):
+        app.add_api_websocket_route("/x", WebSocketEndpoint)

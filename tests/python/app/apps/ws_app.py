@@ -181,6 +181,26 @@ async def hold(websocket: WebSocket, h: Annotated[str, Depends(held)]):
         print(f"FA-WSAPP hold closed {exc.code}", file=sys.stderr, flush=True)
 
 
+from fasterapi.endpoints import WebSocketEndpoint  # noqa: E402
+
+
+@app.websocket_route("/endpoint")
+class CountingEcho(WebSocketEndpoint):
+    """Starlette's class-based form: JSON in, JSON out, the close code logged."""
+    encoding = "json"
+
+    async def on_connect(self, websocket):
+        self.seen = 0
+        await websocket.accept()
+
+    async def on_receive(self, websocket, data):
+        self.seen += 1
+        await websocket.send_json({"echo": data, "seen": self.seen})
+
+    async def on_disconnect(self, websocket, close_code):
+        LOG.append({"endpoint closed": close_code, "seen": self.seen})
+
+
 if __name__ == "__main__":
     cfg = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
     app.run(host=cfg.pop("host", "127.0.0.1"), port=cfg.pop("port", 8000),
